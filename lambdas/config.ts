@@ -1,0 +1,99 @@
+import * as z from 'zod/mini'
+
+/**
+ * Every setting the Lambda handlers read, parsed once per process (cold start) and frozen.
+ * The local stack and the tests set `process.env` before the first call; a missing or
+ * malformed variable fails fast with a message naming it.
+ */
+const csv = z.pipe(
+  z.string(),
+  z.transform((value) =>
+    value
+      .split(',')
+      .map((item) => item.trim())
+      .filter(Boolean),
+  ),
+)
+const positiveInt = (fallback: number) => z._default(z.coerce.number().check(z.int(), z.positive()), fallback)
+const flag = z._default(
+  z.pipe(z.enum(['true', 'false', '1', '0']), z.transform((value) => value === 'true' || value === '1')),
+  false,
+)
+
+const EnvSchema = z.object({
+  AWS_REGION: z._default(z.string(), 'us-east-1'),
+  LOG_LEVEL: z._default(z.enum(['debug', 'info', 'warn', 'error']), 'info'),
+
+  /** `postgres://…` URL. In AWS the stack sets the DB_* variables instead (RDS Proxy + IAM auth). */
+  DATABASE_URL: z.optional(z.string().check(z.minLength(1))),
+  DB_HOST: z.optional(z.string()),
+  DB_PORT: positiveInt(5432),
+  DB_NAME: z._default(z.string(), 'postgres'),
+  DB_USER: z._default(z.string(), 'postgres'),
+  /** Sign a short-lived RDS IAM auth token as the password (RDS Proxy with IAM auth). */
+  DB_IAM_AUTH: flag,
+  DB_SSL: flag,
+  DB_STATEMENT_TIMEOUT_MS: positiveInt(5000),
+
+  /** API Gateway Management API endpoint: https://{api-id}.execute-api.{region}.amazonaws.com/{stage} */
+  CONNECTIONS_ENDPOINT: z._default(z.string(), 'http://127.0.0.1:3001/local'),
+
+  JWT_ISSUER: z._default(z.string(), 'http://127.0.0.1:3000/local-issuer'),
+  /** Defaults to `${JWT_ISSUER}/.well-known/jwks.json`, which is where Cognito serves it. */
+  JWT_JWKS_URL: z.optional(z.string()),
+  /** Cognito app client id: checked against `aud` (id tokens) or `client_id` (access tokens). */
+  JWT_AUDIENCE: z._default(z.string(), 'trainer-chat-local'),
+  JWT_TOKEN_USE: z._default(z.enum(['id', 'access']), 'id'),
+
+  /** Comma-separated browser origins allowed to open the WebSocket; apps without Origin are always allowed. */
+  ALLOWED_ORIGINS: z._default(csv, []),
+
+  ATTACHMENTS_BUCKET: z._default(z.string(), 'trainer-chat-attachments'),
+  PUSH_APNS_PLATFORM_APPLICATION_ARN: z.optional(z.string()),
+  PUSH_GCM_PLATFORM_APPLICATION_ARN: z.optional(z.string()),
+})
+
+export type Config = ReturnType<typeof parseConfig>
+
+export function parseConfig(env: NodeJS.ProcessEnv) {
+  const result = EnvSchema.safeParse(env)
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')
+    throw new Error(`Invalid configuration: ${problems}`)
+  }
+  const env_ = result.data
+  return Object.freeze({
+    region: env_.AWS_REGION,
+    logLevel: env_.LOG_LEVEL,
+    database: Object.freeze({
+      url: env_.DATABASE_URL,
+      host: env_.DB_HOST,
+      port: env_.DB_PORT,
+      name: env_.DB_NAME,
+      user: env_.DB_USER,
+      iamAuth: env_.DB_IAM_AUTH,
+      ssl: env_.DB_SSL,
+      statementTimeoutMs: env_.DB_STATEMENT_TIMEOUT_MS,
+    }),
+    connectionsEndpoint: env_.CONNECTIONS_ENDPOINT,
+    jwt: Object.freeze({
+      issuer: env_.JWT_ISSUER,
+      jwksUrl: env_.JWT_JWKS_URL ?? `${env_.JWT_ISSUER}/.well-known/jwks.json`,
+      audience: env_.JWT_AUDIENCE,
+      tokenUse: env_.JWT_TOKEN_USE,
+    }),
+    allowedOrigins: Object.freeze(env_.ALLOWED_ORIGINS),
+    attachmentsBucket: env_.ATTACHMENTS_BUCKET,
+    push: Object.freeze({
+      apnsPlatformApplicationArn: env_.PUSH_APNS_PLATFORM_APPLICATION_ARN,
+      gcmPlatformApplicationArn: env_.PUSH_GCM_PLATFORM_APPLICATION_ARN,
+    }),
+  })
+}
+
+let parsed: Config | undefined
+
+/** The process-wide configuration, parsed on first use. */
+export function config(): Config {
+  return (parsed ??= parseConfig(process.env))
+}
