@@ -1,0 +1,252 @@
+import { sql, type Kysely } from 'kysely'
+import type {
+  ChatStore,
+  ConnectCommand,
+  ConnectResult,
+  ConversationCommand,
+  JoinResult,
+  ListenersResult,
+  MarkAsReadResult,
+  SendMessageCommand,
+  SendMessageResult,
+  Verdict,
+} from '../core/ports.ts'
+import type { Database } from './database-schema.ts'
+import {
+  connectionAccess,
+  listenersJson,
+  messageJson,
+  toIso,
+  toListeners,
+  toMessage,
+  type MessageJson,
+} from './sql-fragments.ts'
+
+/**
+ * The chat use cases' store on Postgres. Every method is exactly one statement (one round
+ * trip): CTEs authorize the caller, act, and return who must hear about it.
+ */
+export function createChatStore(db: Kysely<Database>): ChatStore {
+  return {
+    connect: (command) => connect(db, command),
+
+    async disconnect(connectionId) {
+      await db.deleteFrom('connections').where('connection_id', '=', connectionId).execute()
+    },
+
+    sendMessage: (command) => sendMessage(db, command),
+
+    async typing({ connectionId, conversationId }) {
+      const { rows } = await sql<AccessRow & { listeners: unknown }>`
+        WITH ${connectionAccess(connectionId, conversationId)}
+        SELECT a.verdict, a.user_id, ${listenersJson('other', true)} AS listeners FROM access a`.execute(db)
+      return withListeners(single(rows))
+    },
+
+    async markAsRead({ connectionId, conversationId, messageId }) {
+      const { rows } = await sql<
+        AccessRow & { listeners: unknown; message_found: boolean; marked_count: number; read_at: Date | string }
+      >`
+        WITH ${connectionAccess(connectionId, conversationId)},
+        target_message AS (
+          SELECT m.seq FROM messages m JOIN access a ON m.conversation_id = a.conversation_id
+          WHERE m.id = ${messageId} AND a.verdict IN ('ok', 'closed')
+        ),
+        marked AS (
+          UPDATE messages m SET read_at = now()
+          FROM access a, target_message t
+          WHERE m.conversation_id = a.conversation_id AND m.sender_id <> a.user_id
+            AND m.seq <= t.seq AND m.read_at IS NULL
+          RETURNING m.id
+        )
+        SELECT a.verdict, a.user_id, ${listenersJson('both', true)} AS listeners,
+          EXISTS (SELECT 1 FROM target_message) AS message_found,
+          (SELECT count(*) FROM marked)::int AS marked_count,
+          now() AS read_at
+        FROM access a`.execute(db)
+      const row = single(rows)
+      return {
+        ...withListeners(row),
+        messageFound: row.message_found,
+        markedCount: Number(row.marked_count),
+        readAt: toIso(row.read_at),
+      } satisfies MarkAsReadResult
+    },
+
+    async joinConversation({ connectionId, conversationId, limit, afterSeq }) {
+      // Fetch one extra row to learn whether there is more without a count.
+      const page =
+        afterSeq === undefined
+          ? sql`ORDER BY m.seq DESC LIMIT ${limit + 1}`
+          : sql`AND m.seq > ${afterSeq} ORDER BY m.seq ASC LIMIT ${limit + 1}`
+      const { rows } = await sql<AccessRow & { listeners: unknown; messages: MessageJson[] }>`
+        WITH ${connectionAccess(connectionId, conversationId)},
+        joined AS (
+          UPDATE connections k
+          SET joined_conversation_ids = array_append(array_remove(k.joined_conversation_ids, a.conversation_id), a.conversation_id)
+          FROM access a
+          WHERE k.connection_id = ${connectionId} AND a.verdict IN ('ok', 'closed')
+          RETURNING 1
+        ),
+        page AS (
+          SELECT m.* FROM messages m JOIN access a ON m.conversation_id = a.conversation_id
+          WHERE a.verdict IN ('ok', 'closed') ${page}
+        )
+        SELECT a.verdict, a.user_id, ${listenersJson('other', true)} AS listeners,
+          (SELECT coalesce(json_agg(${messageJson('p')} ORDER BY p.seq), '[]'::json) FROM page p) AS messages,
+          (SELECT count(*) FROM joined) AS joined
+        FROM access a`.execute(db)
+      const row = single(rows)
+      const messages = row.messages.map(toMessage)
+      const hasMore = messages.length > limit
+      // Latest page: drop the oldest extra row; catch-up page (afterSeq): drop the newest.
+      const trimmed = hasMore ? (afterSeq === undefined ? messages.slice(1) : messages.slice(0, limit)) : messages
+      return { ...withListeners(row), messages: trimmed, hasMore } satisfies JoinResult
+    },
+
+    async leaveConversation({ connectionId, conversationId }: ConversationCommand) {
+      const { rows } = await sql<AccessRow & { listeners: unknown }>`
+        WITH ${connectionAccess(connectionId, conversationId)},
+        left_conversation AS (
+          UPDATE connections k SET joined_conversation_ids = array_remove(k.joined_conversation_ids, a.conversation_id)
+          FROM access a
+          WHERE k.connection_id = ${connectionId} AND a.verdict IN ('ok', 'closed')
+          RETURNING 1
+        )
+        SELECT a.verdict, a.user_id, ${listenersJson('other', true)} AS listeners,
+          (SELECT count(*) FROM left_conversation) AS left_count
+        FROM access a`.execute(db)
+      return withListeners(single(rows))
+    },
+
+    async forgetConnections(connectionIds) {
+      if (connectionIds.length === 0) return
+      await db.deleteFrom('connections').where('connection_id', 'in', [...connectionIds]).execute()
+    },
+  }
+}
+
+interface AccessRow {
+  verdict: Verdict
+  user_id: string | null
+}
+
+function single<T>(rows: T[]): T {
+  const [row] = rows
+  if (!row) throw new Error('expected exactly one row')
+  return row
+}
+
+function withListeners(row: AccessRow & { listeners: unknown }): ListenersResult {
+  return { verdict: row.verdict, userId: row.user_id, listeners: toListeners(row.listeners) }
+}
+
+const UNIQUE_VIOLATION = '23505'
+const MAX_SEND_ATTEMPTS = 3
+
+/**
+ * One statement: authorize; find an earlier message with the same clientMessageId (a retry);
+ * otherwise bump the conversation's last_seq (the row lock serializes concurrent senders, so
+ * seq is gap-free) and insert; return the message and every live connection of both participants.
+ *
+ * Two copies of one clientMessageId racing both miss `existing` in their snapshots; the loser's
+ * insert violates the unique (sender, client_message_id) constraint and its whole statement,
+ * seq bump included, rolls back. Running it again finds the winner's row: a second round trip,
+ * only on that race.
+ */
+async function sendMessage(db: Kysely<Database>, command: SendMessageCommand): Promise<SendMessageResult> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await sendMessageOnce(db, command)
+    } catch (error) {
+      if (attempt >= MAX_SEND_ATTEMPTS || !isUniqueViolation(error, 'messages_client_id_unique')) throw error
+    }
+  }
+}
+
+async function sendMessageOnce(db: Kysely<Database>, command: SendMessageCommand): Promise<SendMessageResult> {
+  const { connectionId, conversationId, clientMessageId, body } = command
+  const { rows } = await sql<AccessRow & { listeners: unknown; message: MessageJson | null; duplicate: boolean | null }>`
+    WITH ${connectionAccess(connectionId, conversationId)},
+    existing AS (
+      SELECT m.* FROM messages m JOIN caller c ON m.sender_id = c.user_id
+      WHERE m.client_message_id = ${clientMessageId}
+    ),
+    bumped AS (
+      UPDATE conversations cv SET last_seq = cv.last_seq + 1, updated_at = now(), last_message_at = now()
+      FROM access a
+      WHERE cv.id = a.conversation_id AND a.verdict = 'ok' AND cv.status = 'open'
+        AND NOT EXISTS (SELECT 1 FROM existing)
+      RETURNING cv.id, cv.last_seq
+    ),
+    inserted AS (
+      INSERT INTO messages (conversation_id, seq, sender_id, body, client_message_id)
+      SELECT b.id, b.last_seq, a.user_id, ${body}, ${clientMessageId} FROM bumped b, access a
+      RETURNING *
+    ),
+    stored AS (
+      SELECT i.*, false AS duplicate FROM inserted i
+      UNION ALL
+      SELECT e.*, true AS duplicate FROM existing e
+    )
+    SELECT a.verdict, a.user_id,
+      (SELECT ${messageJson('s')} FROM stored s LIMIT 1) AS message,
+      (SELECT s.duplicate FROM stored s LIMIT 1) AS duplicate,
+      ${listenersJson('both', false)} AS listeners
+    FROM access a`.execute(db)
+  const row = single(rows)
+  return {
+    ...withListeners(row),
+    message: row.message ? toMessage(row.message) : null,
+    duplicate: row.duplicate === true,
+  }
+}
+
+function isUniqueViolation(error: unknown, constraint: string): boolean {
+  const e = error as { code?: unknown; constraint?: unknown } | null
+  return e?.code === UNIQUE_VIOLATION && (e.constraint === undefined || e.constraint === constraint)
+}
+
+/**
+ * One statement: create the user on first contact (keeping email and display name current,
+ * never the role: the database decides roles), then register the connection unless the user
+ * is disabled or already has the maximum number of live connections.
+ */
+async function connect(db: Kysely<Database>, command: ConnectCommand): Promise<ConnectResult> {
+  const { identity, connectionId, tokenExpiresAt, maxConnectionsPerUser, initialRole } = command
+  for (let attempt = 1; ; attempt++) {
+    const { rows } = await sql<{ user_id: string; disabled: boolean; registered: boolean }>`
+      WITH upserted AS (
+        INSERT INTO users (subject, email, display_name, role)
+        VALUES (${identity.subject}, ${identity.email}, ${identity.displayName}, ${initialRole})
+        ON CONFLICT (subject) DO UPDATE SET email = excluded.email, display_name = excluded.display_name, updated_at = now()
+          WHERE users.email IS DISTINCT FROM excluded.email OR users.display_name IS DISTINCT FROM excluded.display_name
+        RETURNING id, disabled_at
+      ),
+      me AS (
+        SELECT id, disabled_at FROM upserted
+        UNION ALL
+        SELECT id, disabled_at FROM users WHERE subject = ${identity.subject} AND NOT EXISTS (SELECT 1 FROM upserted)
+      ),
+      live AS (
+        SELECT count(*) AS n FROM connections k JOIN me ON k.user_id = me.id WHERE k.expires_at > now()
+      ),
+      registered AS (
+        INSERT INTO connections (connection_id, user_id, expires_at)
+        SELECT ${connectionId}, me.id, ${tokenExpiresAt.toISOString()} FROM me, live
+        WHERE me.disabled_at IS NULL AND live.n < ${maxConnectionsPerUser}
+        RETURNING connection_id
+      )
+      SELECT me.id AS user_id, me.disabled_at IS NOT NULL AS disabled, EXISTS (SELECT 1 FROM registered) AS registered
+      FROM me`.execute(db)
+    const row = rows[0]
+    // Empty only when a concurrent first contact created the user after our snapshot: run again.
+    if (!row) {
+      if (attempt >= 2) throw new Error('could not resolve the connecting user')
+      continue
+    }
+    if (row.disabled) return { outcome: 'disabled', userId: row.user_id }
+    if (!row.registered) return { outcome: 'too_many_connections', userId: row.user_id }
+    return { outcome: 'connected', userId: row.user_id }
+  }
+}

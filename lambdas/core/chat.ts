@@ -1,0 +1,220 @@
+import { ChatError } from './errors.ts'
+import { initialRole, type Identity, type Listener, type Message } from './model.ts'
+import type { ChatStore, Delivery, DeliveryReport, Outgoing, Verdict } from './ports.ts'
+import { HISTORY_DEFAULT_LIMIT, MAX_BODY_CHARS, type ServerFrame } from './protocol.ts'
+
+/**
+ * The chat use cases. Each takes its ports, asks the store once (the store authorizes and acts
+ * in a single statement and reports a verdict), turns a refusal into a ChatError, and fans the
+ * result out. Nothing here knows about AWS, SQL or the wire format of events.
+ */
+
+export interface ChatPorts {
+  store: ChatStore
+  delivery: Delivery<ServerFrame>
+  log?: { warn(message: string, fields?: Record<string, unknown>): void }
+}
+
+export interface Caller {
+  connectionId: string
+  requestId?: string | undefined
+}
+
+const PREVIEW_CHARS = 100
+
+/** Maps a verdict to the refusal the caller sees. Reads are allowed on closed conversations. */
+export function assertAccess(verdict: Verdict, intent: 'read' | 'write'): void {
+  switch (verdict) {
+    case 'ok':
+      return
+    case 'closed':
+      if (intent === 'read') return
+      throw new ChatError('conversation_closed', 'This conversation is closed; it is read-only')
+    case 'not_found':
+      throw new ChatError('not_found', 'Conversation not found')
+    case 'forbidden':
+      throw new ChatError('forbidden', 'You are not a participant in this conversation')
+    case 'unauthorized':
+      throw new ChatError('unauthorized', 'Your session has expired or was revoked; reconnect with a fresh token')
+  }
+}
+
+/** Trims a message body and enforces 1..MAX_BODY_CHARS characters. */
+export function normalizeBody(body: string | undefined): string {
+  const trimmed = (body ?? '').trim()
+  if (trimmed.length === 0) throw new ChatError('bad_request', 'body must not be empty', { field: 'body' })
+  // Count code points, not UTF-16 units, so an emoji counts as one character.
+  const length = [...trimmed].length
+  if (length > MAX_BODY_CHARS) {
+    throw new ChatError('too_large', `body is ${length} characters; the limit is ${MAX_BODY_CHARS}`, {
+      field: 'body',
+      limit: MAX_BODY_CHARS,
+    })
+  }
+  return trimmed
+}
+
+export function preview(body: string): string {
+  const chars = [...body]
+  return chars.length <= PREVIEW_CHARS ? body : `${chars.slice(0, PREVIEW_CHARS - 1).join('')}…`
+}
+
+async function deliver(ports: ChatPorts, outgoing: Outgoing<ServerFrame>[]): Promise<DeliveryReport> {
+  const report = await ports.delivery.post(outgoing)
+  if (report.gone.length > 0) await ports.store.forgetConnections(report.gone)
+  if (report.failed.length > 0) ports.log?.warn('delivery failed for some connections', { failed: report.failed })
+  return report
+}
+
+function toOthers(listeners: Listener[], caller: Caller, frame: ServerFrame): Outgoing<ServerFrame>[] {
+  return listeners
+    .filter((listener) => listener.connectionId !== caller.connectionId)
+    .map((listener) => ({ connectionId: listener.connectionId, frame }))
+}
+
+/**
+ * sendMessage:
+ * 1. validate the body;
+ * 2. one statement authorizes, dedupes by clientMessageId, assigns seq, stores, and returns listeners;
+ * 3. a retry answers the sender alone with the original message;
+ * 4. otherwise every joined connection of both participants gets `newMessage`, the sending
+ *    connection always does (it is the acknowledgement), and the recipient's other live
+ *    connections get `newMessageNotification`.
+ */
+export async function sendMessage(
+  ports: ChatPorts,
+  caller: Caller,
+  input: { conversationId: string; clientMessageId: string; body?: string | undefined },
+): Promise<Message> {
+  const body = normalizeBody(input.body)
+  const result = await ports.store.sendMessage({
+    connectionId: caller.connectionId,
+    conversationId: input.conversationId,
+    clientMessageId: input.clientMessageId,
+    body,
+  })
+  assertAccess(result.verdict, 'write')
+  const message = result.message
+  if (!message) throw new ChatError('conversation_closed', 'This conversation is closed; it is read-only')
+  if (message.conversationId !== input.conversationId) {
+    throw new ChatError('bad_request', 'clientMessageId was already used for another conversation', {
+      field: 'clientMessageId',
+    })
+  }
+
+  const ack: Outgoing<ServerFrame> = {
+    connectionId: caller.connectionId,
+    frame: { type: 'newMessage', message, ...requestIdOf(caller) },
+  }
+  if (result.duplicate) {
+    await deliver(ports, [ack])
+    return message
+  }
+
+  const newMessage: ServerFrame = { type: 'newMessage', message }
+  const notification: ServerFrame = {
+    type: 'newMessageNotification',
+    conversationId: message.conversationId,
+    messageId: message.id,
+    senderId: message.senderId,
+    preview: preview(message.body),
+  }
+  const outgoing = [ack]
+  for (const listener of result.listeners) {
+    if (listener.connectionId === caller.connectionId) continue
+    if (listener.joined) outgoing.push({ connectionId: listener.connectionId, frame: newMessage })
+    else if (listener.userId !== message.senderId) outgoing.push({ connectionId: listener.connectionId, frame: notification })
+  }
+  await deliver(ports, outgoing)
+  return message
+}
+
+export async function typing(
+  ports: ChatPorts,
+  caller: Caller,
+  input: { conversationId: string; isTyping: boolean },
+): Promise<void> {
+  const result = await ports.store.typing({ connectionId: caller.connectionId, conversationId: input.conversationId })
+  assertAccess(result.verdict, 'write')
+  const frame: ServerFrame = {
+    type: 'userTyping',
+    conversationId: input.conversationId,
+    userId: result.userId as string,
+    isTyping: input.isTyping,
+  }
+  await deliver(ports, toOthers(result.listeners, caller, frame))
+}
+
+export async function markAsRead(
+  ports: ChatPorts,
+  caller: Caller,
+  input: { conversationId: string; messageId: string },
+): Promise<void> {
+  const result = await ports.store.markAsRead({ connectionId: caller.connectionId, ...input })
+  assertAccess(result.verdict, 'read')
+  if (!result.messageFound) throw new ChatError('not_found', 'Message not found in this conversation')
+  if (result.markedCount === 0) return
+  const frame: ServerFrame = {
+    type: 'messageRead',
+    conversationId: input.conversationId,
+    messageId: input.messageId,
+    userId: result.userId as string,
+    readAt: result.readAt,
+  }
+  await deliver(ports, toOthers(result.listeners, caller, frame))
+}
+
+export async function joinConversation(
+  ports: ChatPorts,
+  caller: Caller,
+  input: { conversationId: string; limit?: number | undefined; afterSeq?: number | undefined },
+): Promise<void> {
+  const result = await ports.store.joinConversation({
+    connectionId: caller.connectionId,
+    conversationId: input.conversationId,
+    limit: input.limit ?? HISTORY_DEFAULT_LIMIT,
+    ...(input.afterSeq === undefined ? {} : { afterSeq: input.afterSeq }),
+  })
+  assertAccess(result.verdict, 'read')
+  const history: ServerFrame = {
+    type: 'conversationHistory',
+    conversationId: input.conversationId,
+    messages: result.messages,
+    hasMore: result.hasMore,
+    ...requestIdOf(caller),
+  }
+  const joined: ServerFrame = { type: 'userJoined', conversationId: input.conversationId, userId: result.userId as string }
+  await deliver(ports, [{ connectionId: caller.connectionId, frame: history }, ...toOthers(result.listeners, caller, joined)])
+}
+
+export async function leaveConversation(
+  ports: ChatPorts,
+  caller: Caller,
+  input: { conversationId: string },
+): Promise<void> {
+  const result = await ports.store.leaveConversation({ connectionId: caller.connectionId, conversationId: input.conversationId })
+  assertAccess(result.verdict, 'read')
+  const left: ServerFrame = { type: 'userLeft', conversationId: input.conversationId, userId: result.userId as string }
+  await deliver(ports, toOthers(result.listeners, caller, left))
+}
+
+export interface ConnectInput {
+  connectionId: string
+  identity: Identity
+  tokenExpiresAt: Date
+  maxConnectionsPerUser: number
+}
+
+/** $connect: registers the connection, creating the user on first contact. */
+export async function connect(store: ChatStore, input: ConnectInput): Promise<{ userId: string }> {
+  const result = await store.connect({ ...input, initialRole: initialRole(input.identity.groups) })
+  if (result.outcome === 'disabled') throw new ChatError('forbidden', 'This account is disabled')
+  if (result.outcome === 'too_many_connections') {
+    throw new ChatError('rate_limited', `At most ${input.maxConnectionsPerUser} live connections per user`)
+  }
+  return { userId: result.userId }
+}
+
+function requestIdOf(caller: Caller): { requestId?: string } {
+  return caller.requestId === undefined ? {} : { requestId: caller.requestId }
+}
