@@ -45,6 +45,8 @@ const EnvSchema = z.object({
   JWT_AUDIENCE: z._default(z.string(), 'trainer-chat-local'),
   JWT_TOKEN_USE: z._default(z.enum(['id', 'access']), 'id'),
 
+  MAX_CONNECTIONS_PER_USER: positiveInt(10),
+
   /** Comma-separated browser origins allowed to open the WebSocket; apps without Origin are always allowed. */
   ALLOWED_ORIGINS: z._default(csv, []),
 
@@ -82,6 +84,7 @@ export function parseConfig(env: NodeJS.ProcessEnv) {
       audience: env_.JWT_AUDIENCE,
       tokenUse: env_.JWT_TOKEN_USE,
     }),
+    maxConnectionsPerUser: env_.MAX_CONNECTIONS_PER_USER,
     allowedOrigins: Object.freeze(env_.ALLOWED_ORIGINS),
     attachmentsBucket: env_.ATTACHMENTS_BUCKET,
     push: Object.freeze({

@@ -1,0 +1,130 @@
+import { sql, type Kysely, type RawBuilder } from 'kysely'
+import { initialRole, type ConversationSummary, type Identity, type Message, type User } from '../core/model.ts'
+import type { Verdict } from '../core/ports.ts'
+import type { Database } from './database-schema.ts'
+import { messageJson, participantAccess, toIso, toMessage, type MessageJson } from './sql-fragments.ts'
+
+/**
+ * Queries behind the apps' REST routes. Each is one statement that starts by resolving the
+ * caller (creating the user on first contact), so the database role decides what they see.
+ */
+
+/**
+ * CTE `caller (user_id, role, disabled_at, expires_at, email, display_name, trainer_id)` for a
+ * verified identity. A REST caller has no connection, so its "expiry" is the token's, already
+ * checked by the JWT authorizer.
+ */
+export function callerFromIdentity(identity: Identity): RawBuilder<unknown> {
+  return sql`
+    upserted AS (
+      INSERT INTO users (subject, email, display_name, role)
+      VALUES (${identity.subject}, ${identity.email}, ${identity.displayName}, ${initialRole(identity.groups)})
+      ON CONFLICT (subject) DO UPDATE SET email = excluded.email, display_name = excluded.display_name, updated_at = now()
+        WHERE users.email IS DISTINCT FROM excluded.email OR users.display_name IS DISTINCT FROM excluded.display_name
+      RETURNING id, role, disabled_at, email, display_name, trainer_id
+    ),
+    caller AS (
+      SELECT id AS user_id, role, disabled_at, 'infinity'::timestamptz AS expires_at, email, display_name, trainer_id
+      FROM upserted
+      UNION ALL
+      SELECT id, role, disabled_at, 'infinity'::timestamptz, email, display_name, trainer_id
+      FROM users WHERE subject = ${identity.subject} AND NOT EXISTS (SELECT 1 FROM upserted)
+    )`
+}
+
+export interface MessagePage {
+  verdict: Verdict
+  messages: Message[]
+  hasMore: boolean
+}
+
+const MAX_CONVERSATIONS = 500
+
+export function createAppQueries(db: Kysely<Database>) {
+  return {
+    async health(): Promise<boolean> {
+      try {
+        await sql`SELECT 1`.execute(db)
+        return true
+      } catch {
+        return false
+      }
+    },
+
+    /** The caller's user row; null only if the account is disabled. */
+    async me(identity: Identity): Promise<User | null> {
+      const { rows } = await sql<{
+        user_id: string
+        email: string
+        display_name: string
+        role: User['role']
+        trainer_id: string | null
+        disabled_at: Date | null
+      }>`WITH ${callerFromIdentity(identity)} SELECT * FROM caller`.execute(db)
+      const row = rows[0]
+      if (!row || row.disabled_at) return null
+      return { id: row.user_id, email: row.email, displayName: row.display_name, role: row.role, trainerId: row.trainer_id }
+    },
+
+    /** The conversations the caller may use, most recent activity first, with last message and unread count. */
+    async conversations(identity: Identity): Promise<ConversationSummary[]> {
+      const { rows } = await sql<{
+        id: string
+        member_id: string
+        trainer_id: string
+        status: ConversationSummary['status']
+        updated_at: Date | string
+        last_message: MessageJson | null
+        unread_count: number
+      }>`
+        WITH ${callerFromIdentity(identity)}
+        SELECT cv.id, cv.member_id, cv.trainer_id, cv.status, cv.updated_at,
+          (SELECT ${messageJson('m')} FROM messages m WHERE m.conversation_id = cv.id AND m.seq = cv.last_seq) AS last_message,
+          (SELECT count(*) FROM messages u
+            WHERE u.conversation_id = cv.id AND u.sender_id <> c.user_id AND u.read_at IS NULL AND u.hidden_at IS NULL)::int AS unread_count
+        FROM caller c
+        JOIN conversations cv ON
+          (c.role = 'user' AND cv.member_id = c.user_id AND cv.trainer_id = c.trainer_id)
+          OR (c.role = 'trainer' AND cv.trainer_id = c.user_id
+              AND EXISTS (SELECT 1 FROM users member WHERE member.id = cv.member_id AND member.trainer_id = c.user_id))
+        WHERE c.disabled_at IS NULL
+        ORDER BY cv.updated_at DESC, cv.id DESC
+        LIMIT ${MAX_CONVERSATIONS}`.execute(db)
+      return rows.map((row) => ({
+        id: row.id,
+        userId: row.member_id,
+        trainerId: row.trainer_id,
+        status: row.status,
+        lastMessage: row.last_message ? toMessage(row.last_message) : null,
+        unreadCount: Number(row.unread_count),
+        updatedAt: toIso(row.updated_at),
+      }))
+    },
+
+    /** A page of history older than `before` (a seq), newest page first, returned oldest first. */
+    async messages(
+      identity: Identity,
+      conversationId: string,
+      page: { before?: number | undefined; limit: number },
+    ): Promise<MessagePage> {
+      const before = page.before === undefined ? sql`` : sql`AND m.seq < ${page.before}`
+      const { rows } = await sql<{ verdict: Verdict; messages: MessageJson[] }>`
+        WITH ${callerFromIdentity(identity)}, ${participantAccess(conversationId)}
+        SELECT a.verdict,
+          (SELECT coalesce(json_agg(${messageJson('p')} ORDER BY p.seq), '[]'::json)
+           FROM (
+             SELECT m.* FROM messages m
+             WHERE m.conversation_id = a.conversation_id AND a.verdict IN ('ok', 'closed') ${before}
+             ORDER BY m.seq DESC LIMIT ${page.limit + 1}
+           ) p) AS messages
+        FROM access a`.execute(db)
+      const row = rows[0]
+      if (!row) throw new Error('expected one row')
+      const messages = row.messages.map(toMessage)
+      const hasMore = messages.length > page.limit
+      return { verdict: row.verdict, messages: hasMore ? messages.slice(1) : messages, hasMore }
+    },
+  }
+}
+
+export type AppQueries = ReturnType<typeof createAppQueries>

@@ -1,0 +1,94 @@
+import { createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose'
+import * as z from 'zod/mini'
+import type { Config } from '../config.ts'
+import { ChatError } from '../core/errors.ts'
+import type { Identity } from '../core/model.ts'
+
+/**
+ * Verifies Cognito-style JWTs (RS256) against the issuer's JWKS: algorithm pinned, issuer,
+ * audience (id tokens) or client_id (access tokens), expiry, not-before and token_use checked.
+ * The JWKS is fetched once per container and cached; an unknown `kid` triggers at most one
+ * refetch per cooldown, so a flood of forged kids cannot hammer the identity provider.
+ */
+
+export interface VerifiedToken extends Identity {
+  expiresAt: Date
+}
+
+export type TokenVerifier = (token: string) => Promise<VerifiedToken>
+
+/** Far above any real Cognito token (about 1-2 KB); refuses junk before any parsing. */
+const MAX_TOKEN_CHARS = 8192
+const CLOCK_TOLERANCE_SECONDS = 30
+
+const Claims = z.object({
+  sub: z.string().check(z.minLength(1), z.maxLength(256)),
+  exp: z.number(),
+  token_use: z.enum(['id', 'access']),
+  email: z.optional(z.string().check(z.maxLength(320))),
+  name: z.optional(z.string().check(z.maxLength(200))),
+  username: z.optional(z.string().check(z.maxLength(256))),
+  client_id: z.optional(z.string()),
+  'cognito:groups': z.optional(z.array(z.string())),
+})
+
+export function createTokenVerifier(
+  settings: Config['jwt'],
+  options: { keys?: JWTVerifyGetKey; jwksTimeoutMs?: number; jwksCooldownMs?: number } = {},
+): TokenVerifier {
+  const keys =
+    options.keys ??
+    createRemoteJWKSet(new URL(settings.jwksUrl), {
+      timeoutDuration: options.jwksTimeoutMs ?? 3_000,
+      cooldownDuration: options.jwksCooldownMs ?? 30_000,
+      cacheMaxAge: 10 * 60_000,
+    })
+
+  return async (token) => {
+    if (token.length === 0 || token.length > MAX_TOKEN_CHARS) throw unauthorized('malformed token')
+    let payload: unknown
+    try {
+      ;({ payload } = await jwtVerify(token, keys, {
+        algorithms: ['RS256'],
+        issuer: settings.issuer,
+        ...(settings.tokenUse === 'id' ? { audience: settings.audience } : {}),
+        requiredClaims: ['exp', 'sub'],
+        clockTolerance: CLOCK_TOLERANCE_SECONDS,
+      }))
+    } catch (error) {
+      // jose's codes (ERR_JWT_EXPIRED, ERR_JWS_SIGNATURE_VERIFICATION_FAILED, ...) say why without the token.
+      const code = (error as { code?: unknown }).code
+      throw unauthorized(typeof code === 'string' ? code : 'invalid token', error)
+    }
+    const claims = Claims.safeParse(payload)
+    if (!claims.success) throw unauthorized('unexpected claims')
+    const c = claims.data
+    if (c.token_use !== settings.tokenUse) throw unauthorized(`expected an ${settings.tokenUse} token`)
+    if (settings.tokenUse === 'access' && c.client_id !== settings.audience) throw unauthorized('wrong client_id')
+    const email = c.email ?? ''
+    return {
+      subject: c.sub,
+      email,
+      displayName: c.name ?? (email.split('@')[0] || c.username || c.sub),
+      groups: c['cognito:groups'] ?? [],
+      expiresAt: new Date(c.exp * 1000),
+    }
+  }
+}
+
+function unauthorized(reason: string, cause?: unknown): ChatError {
+  return new ChatError('unauthorized', 'Missing or invalid token', { reason }, { cause })
+}
+
+/** `Authorization: Bearer <jwt>` (any header case), else `?token=<jwt>`. */
+export function extractToken(
+  headers: Record<string, string | undefined> | null | undefined,
+  query?: Record<string, string | undefined> | null,
+): string | undefined {
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (name.toLowerCase() !== 'authorization' || !value) continue
+    const match = /^Bearer\s+(\S+)$/i.exec(value.trim())
+    return match?.[1]
+  }
+  return query?.token || undefined
+}

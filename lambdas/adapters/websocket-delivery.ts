@@ -1,0 +1,57 @@
+import {
+  ApiGatewayManagementApiClient,
+  DeleteConnectionCommand,
+  PostToConnectionCommand,
+} from '@aws-sdk/client-apigatewaymanagementapi'
+import type { Delivery, DeliveryReport, Outgoing } from '../core/ports.ts'
+import { describeError, type Logger } from './logger.ts'
+
+/**
+ * Fan-out through the API Gateway Management API: every PostToConnection in parallel.
+ * 410 Gone means API Gateway no longer knows the connection (its row should go);
+ * throttling and 5xx are retried by the SDK's standard retry strategy (exponential backoff
+ * with jitter) and then reported as failed, never thrown: the message is already stored.
+ */
+export function createWebSocketDelivery<F>(client: ApiGatewayManagementApiClient, log: Logger): Delivery<F> {
+  const encoder = new TextEncoder()
+  return {
+    async post(outgoing: readonly Outgoing<F>[]): Promise<DeliveryReport> {
+      // The same frame object often goes to many connections: serialize it once.
+      const encoded = new Map<F, Uint8Array>()
+      const bytes = (frame: F) => {
+        let data = encoded.get(frame)
+        if (!data) encoded.set(frame, (data = encoder.encode(JSON.stringify(frame))))
+        return data
+      }
+      const results = await Promise.allSettled(
+        outgoing.map(({ connectionId, frame }) =>
+          client.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: bytes(frame) })),
+        ),
+      )
+      const report: DeliveryReport = { delivered: [], gone: [], failed: [] }
+      results.forEach((result, index) => {
+        const connectionId = (outgoing[index] as Outgoing<F>).connectionId
+        if (result.status === 'fulfilled') report.delivered.push(connectionId)
+        else if (isGone(result.reason)) report.gone.push(connectionId)
+        else {
+          report.failed.push(connectionId)
+          log.warn('PostToConnection failed', { connectionId, ...describeError(result.reason) })
+        }
+      })
+      return report
+    },
+
+    async disconnect(connectionId: string): Promise<void> {
+      try {
+        await client.send(new DeleteConnectionCommand({ ConnectionId: connectionId }))
+      } catch (error) {
+        if (!isGone(error)) log.warn('DeleteConnection failed', { connectionId, ...describeError(error) })
+      }
+    },
+  }
+}
+
+function isGone(error: unknown): boolean {
+  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } } | null
+  return e?.name === 'GoneException' || e?.$metadata?.httpStatusCode === 410
+}

@@ -1,0 +1,55 @@
+import middy from '@middy/core'
+import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent, Context } from 'aws-lambda'
+import { extractToken } from '../adapters/jwt.ts'
+import { describeError, log } from '../adapters/logger.ts'
+import { config } from '../config.ts'
+import { isChatError } from '../core/errors.ts'
+import { tokenVerifier } from '../runtime.ts'
+
+/**
+ * The `$connect` REQUEST authorizer: verifies the JWT (header or `?token=`) before API Gateway
+ * upgrades the connection, and checks a browser's Origin against the allowed list (native apps
+ * send none). Throwing `Unauthorized` makes API Gateway answer 401; a Deny policy answers 403.
+ * The verified identity travels to every route of the connection as the authorizer context.
+ */
+export async function authorize(event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> {
+  const origin = headerValue(event.headers, 'origin')
+  if (origin !== undefined && !config().allowedOrigins.includes(origin)) {
+    log.warn('WebSocket handshake from a disallowed origin', { origin })
+    return policy('anonymous', 'Deny', event.methodArn)
+  }
+  const token = extractToken(event.headers, event.queryStringParameters)
+  if (!token) throw new Error('Unauthorized')
+  try {
+    const identity = await tokenVerifier()(token)
+    return {
+      ...policy(identity.subject, 'Allow', event.methodArn),
+      // Authorizer context values must be strings, numbers or booleans.
+      context: {
+        sub: identity.subject,
+        email: identity.email,
+        name: identity.displayName,
+        groups: identity.groups.join(','),
+        tokenExpiresAt: identity.expiresAt.getTime(),
+      },
+    }
+  } catch (error) {
+    if (!isChatError(error)) log.error('token verification failed unexpectedly', describeError(error))
+    else log.info('token refused', { reason: error.details?.reason })
+    throw new Error('Unauthorized')
+  }
+}
+
+function policy(principalId: string, effect: 'Allow' | 'Deny', resource: string): APIGatewayAuthorizerResult {
+  return {
+    principalId,
+    policyDocument: { Version: '2012-10-17', Statement: [{ Action: 'execute-api:Invoke', Effect: effect, Resource: resource }] },
+  }
+}
+
+function headerValue(headers: Record<string, string | undefined> | null | undefined, name: string): string | undefined {
+  for (const [key, value] of Object.entries(headers ?? {})) if (key.toLowerCase() === name) return value
+  return undefined
+}
+
+export const handler = middy<APIGatewayRequestAuthorizerEvent, APIGatewayAuthorizerResult, Error, Context>(authorize)

@@ -1,0 +1,6 @@
+import { joinConversation } from '../core/chat.ts'
+import { JoinConversationFrame } from '../core/protocol.ts'
+import { wsAction } from './ws-route.ts'
+
+/** Route `joinConversation`: subscribe this connection and answer with history. */
+export const { handle: joinConversationRoute, handler } = wsAction(JoinConversationFrame, joinConversation)

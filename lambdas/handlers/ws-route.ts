@@ -1,0 +1,133 @@
+import middy from '@middy/core'
+import type { MiddlewareObj } from '@middy/core'
+import type { Context } from 'aws-lambda'
+import * as z from 'zod/mini'
+import { describeError, log } from '../adapters/logger.ts'
+import type { Caller, ChatPorts } from '../core/chat.ts'
+import { ChatError, isChatError } from '../core/errors.ts'
+import type { ServerFrame } from '../core/protocol.ts'
+import { chatPorts, websocketDelivery } from '../runtime.ts'
+
+/** The part of an API Gateway WebSocket event our handlers read. */
+export interface WebSocketEvent {
+  requestContext: {
+    routeKey: string
+    eventType: 'CONNECT' | 'MESSAGE' | 'DISCONNECT'
+    connectionId: string
+    requestId?: string
+    domainName?: string
+    stage?: string
+    authorizer?: Record<string, unknown> | null
+  }
+  body?: string | null
+  isBase64Encoded?: boolean
+  headers?: Record<string, string | undefined> | null
+  queryStringParameters?: Record<string, string | undefined> | null
+}
+
+export interface WebSocketResult {
+  statusCode: number
+  body?: string
+}
+
+const OK: WebSocketResult = { statusCode: 200 }
+
+/**
+ * Builds a WebSocket route handler: parse and validate the frame, run the use case with the
+ * caller's connection, and map any refusal to an `error` frame on that connection.
+ * Replies travel over PostToConnection (not route responses), so every route answers 200.
+ */
+export function wsAction<S extends z.ZodMiniType<{ requestId?: string | undefined }>>(
+  schema: S,
+  useCase: (ports: ChatPorts, caller: Caller, frame: z.infer<S>) => Promise<unknown>,
+) {
+  async function handle(event: WebSocketEvent): Promise<WebSocketResult> {
+    const frame = parseFrame(schema, event.body)
+    await useCase(chatPorts(), { connectionId: event.requestContext.connectionId, requestId: frame.requestId }, frame)
+    return OK
+  }
+  return { handle, handler: middy<WebSocketEvent, WebSocketResult, Error, Context>(handle).use(errorFrames()) }
+}
+
+/** Parses a frame body as JSON and validates it; any problem is a `bad_request` naming the fields. */
+export function parseFrame<S extends z.ZodMiniType>(schema: S, body: string | null | undefined): z.infer<S> {
+  let json: unknown
+  try {
+    json = JSON.parse(body ?? '')
+  } catch {
+    throw new ChatError('bad_request', 'Frame is not valid JSON')
+  }
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
+    throw new ChatError('bad_request', 'Frame must be a JSON object')
+  }
+  const result = schema.safeParse(json)
+  if (!result.success) {
+    const issues = result.error.issues.map((issue) => ({ path: issue.path.join('.'), problem: describeIssue(issue) }))
+    const summary = issues.map((issue) => `${issue.path || '(frame)'}: ${issue.problem}`).join('; ')
+    throw new ChatError('bad_request', `Invalid frame: ${summary}`, { issues })
+  }
+  return result.data
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case 'invalid_type':
+      return `expected ${issue.expected}`
+    case 'too_big':
+      return `must be at most ${String(issue.maximum)}`
+    case 'too_small':
+      return `must be at least ${String(issue.minimum)}`
+    case 'invalid_format':
+      return `must be a ${issue.format}`
+    case 'invalid_value':
+      return `must be one of ${issue.values.map((value) => JSON.stringify(value)).join(', ')}`
+    default:
+      return 'is invalid'
+  }
+}
+
+/** The `requestId` of a frame, if it has a usable one, for echoing on an error. */
+export function requestIdOf(body: string | null | undefined): string | undefined {
+  try {
+    const requestId = (JSON.parse(body ?? '') as { requestId?: unknown } | null)?.requestId
+    return typeof requestId === 'string' && requestId.length <= 64 ? requestId : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Middleware: a refused or failed action becomes one `error` frame on the caller's connection.
+ * Unexpected errors are logged (name and message, never the frame) and shown as `internal`.
+ * An `unauthorized` caller (expired token, disabled account) is also disconnected.
+ */
+export function errorFrames(): MiddlewareObj<WebSocketEvent, WebSocketResult> {
+  return {
+    onError: async (request) => {
+      const { event } = request
+      const error = isChatError(request.error)
+        ? request.error
+        : new ChatError('internal', 'Something went wrong; please retry')
+      if (!isChatError(request.error)) {
+        log.error('unhandled error in WebSocket route', {
+          routeKey: event.requestContext.routeKey,
+          connectionId: event.requestContext.connectionId,
+          ...describeError(request.error),
+        })
+      }
+      const requestId = requestIdOf(event.body)
+      const frame: ServerFrame = {
+        type: 'error',
+        code: error.code,
+        message: error.message,
+        ...(requestId === undefined ? {} : { requestId }),
+        ...(error.details && error.code !== 'unauthorized' ? { details: error.details } : {}),
+      }
+      const { connectionId } = event.requestContext
+      const delivery = websocketDelivery()
+      await delivery.post([{ connectionId, frame }])
+      if (error.code === 'unauthorized') await delivery.disconnect(connectionId)
+      request.response = OK
+    },
+  }
+}
