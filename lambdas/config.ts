@@ -100,3 +100,8 @@ let parsed: Config | undefined
 export function config(): Config {
   return (parsed ??= parseConfig(process.env))
 }
+
+/** Forgets the parsed configuration (the local stack re-reads it after choosing its ports). */
+export function resetConfig(): void {
+  parsed = undefined
+}

@@ -32,6 +32,14 @@ export function provideDatabase(instance: Kysely<Database>): void {
   chat = undefined
 }
 
+/** Drops every cached client so the next use builds them from the current configuration (local stack restarts). */
+export function resetRuntime(): void {
+  database = undefined
+  delivery = undefined
+  verifier = undefined
+  chat = undefined
+}
+
 export function websocketDelivery(): Delivery<ServerFrame> {
   return (delivery ??= createWebSocketDelivery<ServerFrame>(
     new ApiGatewayManagementApiClient({

@@ -78,7 +78,7 @@ function describeIssue(issue: z.core.$ZodIssue): string {
     case 'too_small':
       return `must be at least ${String(issue.minimum)}`
     case 'invalid_format':
-      return `must be a ${issue.format}`
+      return `must be a ${issue.format === 'guid' ? 'UUID' : issue.format}`
     case 'invalid_value':
       return `must be one of ${issue.values.map((value) => JSON.stringify(value)).join(', ')}`
     default:

@@ -1,0 +1,46 @@
+import { readLocalEnv } from './env.ts'
+import { startLocalStack } from './stack.ts'
+
+/** `npm run dev`: starts the local stack and keeps it up until SIGINT/SIGTERM. */
+const env = readLocalEnv()
+process.env.LOG_LEVEL ??= 'info'
+
+const stack = await startLocalStack({
+  dataDir: env.DATA_DIR,
+  host: env.HOST,
+  httpPort: env.HTTP_PORT,
+  wsPort: env.WS_PORT,
+  databaseUrl: env.DATABASE_URL,
+  log: (line) => console.error(line),
+})
+
+console.log(`
+trainer-chat local stack is up
+  database   ${stack.databaseKind === 'pglite' ? `embedded PGlite in ${env.DATA_DIR}/pgdata` : 'DATABASE_URL'}
+  REST       ${stack.httpUrl}            (GET /health, /me, /conversations, ...)
+  WebSocket  ${stack.wsUrl}/${'local'}   (?token=<jwt> or Authorization: Bearer <jwt>)
+  JWKS       ${stack.issuer.issuer}/.well-known/jwks.json
+
+Demo users: admin@example.com, trainer1@example.com, trainer2@example.com,
+            user1@example.com (trainer1), user2@example.com (trainer2)
+Get a token:  npm run token -- user1@example.com
+Try it:       npx wscat -c "${stack.wsUrl}/local?token=$(npm run -s token -- user1@example.com | tail -1)"
+Stop with Ctrl+C.
+`)
+
+let stopping = false
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return
+  stopping = true
+  console.log(`\n${signal}: stopping…`)
+  const timer = setTimeout(() => {
+    console.error('did not stop within 10 s; exiting')
+    process.exit(1)
+  }, 10_000)
+  await stack.stop()
+  clearTimeout(timer)
+  console.log('stopped cleanly')
+  process.exit(0)
+}
+process.on('SIGINT', () => void shutdown('SIGINT'))
+process.on('SIGTERM', () => void shutdown('SIGTERM'))

@@ -1,0 +1,164 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { randomUUID } from 'node:crypto'
+import { extractToken, type TokenVerifier } from '../lambdas/adapters/jwt.ts'
+import { invoke, type LambdaHandler } from './lambda-invoke.ts'
+
+/**
+ * A local API Gateway HTTP API (payload format 2.0): matches the request to a route key,
+ * runs the JWT authorizer for protected routes (401 `{"message":"Unauthorized"}` like API
+ * Gateway), and invokes the Lambda handler that owns the route. Extra static routes (the local
+ * issuer's JWKS) are served directly.
+ */
+
+export interface HttpGatewayRoute {
+  routeKey: string
+  auth: 'none' | 'user' | 'admin'
+  handler: LambdaHandler
+  functionName: string
+}
+
+export interface HttpGatewayOptions {
+  port: number
+  host: string
+  routes: readonly HttpGatewayRoute[]
+  verifier: () => TokenVerifier
+  staticJson: Record<string, () => unknown>
+  log?: (line: string) => void
+}
+
+export interface HttpGateway {
+  url: string
+  port: number
+  stop(): Promise<void>
+}
+
+/** API Gateway's payload limit for HTTP APIs. */
+const MAX_BODY_BYTES = 10 * 1024 * 1024
+
+export async function startHttpGateway(options: HttpGatewayOptions): Promise<HttpGateway> {
+  const matchers = options.routes.map((route) => {
+    const [method, path] = route.routeKey.split(' ') as [string, string]
+    const names: string[] = []
+    const pattern = path.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{(\w+)\}/g, (_, name: string) => {
+      names.push(name)
+      return '([^/]+)'
+    })
+    return { route, method, regex: new RegExp(`^${pattern}$`), names }
+  })
+  const log = options.log ?? (() => {})
+
+  const server = createServer((request, response) => {
+    handle(request, response).catch((error: unknown) => {
+      log(`local HTTP gateway error: ${String(error)}`)
+      if (!response.headersSent) send(response, 500, { message: 'Internal Server Error' })
+    })
+  })
+
+  async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const url = new URL(request.url ?? '/', 'http://local')
+    const method = request.method ?? 'GET'
+    const staticBody = options.staticJson[url.pathname]
+    if (method === 'GET' && staticBody) return send(response, 200, staticBody())
+
+    let params: Record<string, string> = {}
+    const matched = matchers.find((m) => {
+      if (m.method !== method) return false
+      const found = m.regex.exec(url.pathname)
+      if (!found) return false
+      params = Object.fromEntries(m.names.map((name, i) => [name, decodeURIComponent(found[i + 1] as string)]))
+      return true
+    })
+    if (!matched) return send(response, 404, { message: 'Not Found' })
+
+    const body = await readBody(request)
+    if (body === undefined) return send(response, 413, { message: 'Request Entity Too Large' })
+    const headers = Object.fromEntries(
+      Object.entries(request.headers).map(([name, value]) => [name, Array.isArray(value) ? value.join(',') : (value ?? '')]),
+    )
+
+    let authorizer: { jwt: { claims: Record<string, unknown>; scopes: null } } | undefined
+    if (matched.route.auth !== 'none') {
+      // The HTTP API JWT authorizer reads only the Authorization header.
+      const token = extractToken({ authorization: headers.authorization })
+      if (!token) return send(response, 401, { message: 'Unauthorized' })
+      try {
+        const identity = await options.verifier()(token)
+        authorizer = {
+          jwt: {
+            // API Gateway flattens array claims into "[a b]" strings; do the same so handlers cope.
+            claims: {
+              sub: identity.subject,
+              email: identity.email,
+              name: identity.displayName,
+              'cognito:groups': `[${identity.groups.join(' ')}]`,
+              exp: Math.floor(identity.expiresAt.getTime() / 1000),
+            },
+            scopes: null,
+          },
+        }
+      } catch {
+        return send(response, 401, { message: 'Unauthorized' })
+      }
+    }
+
+    const result = await invoke(
+      matched.route.handler,
+      {
+        version: '2.0',
+        routeKey: matched.route.routeKey,
+        rawPath: url.pathname,
+        rawQueryString: url.search.replace(/^\?/, ''),
+        headers,
+        ...(url.search ? { queryStringParameters: Object.fromEntries(url.searchParams) } : {}),
+        ...(matched.names.length ? { pathParameters: params } : {}),
+        ...(body.length ? { body: body.toString('utf8'), isBase64Encoded: false } : { isBase64Encoded: false }),
+        requestContext: {
+          accountId: '000000000000',
+          apiId: 'local',
+          domainName: headers.host ?? 'localhost',
+          requestId: randomUUID(),
+          routeKey: matched.route.routeKey,
+          stage: '$default',
+          time: new Date().toISOString(),
+          timeEpoch: Date.now(),
+          http: { method, path: url.pathname, protocol: 'HTTP/1.1', sourceIp: request.socket.remoteAddress ?? '', userAgent: headers['user-agent'] ?? '' },
+          ...(authorizer ? { authorizer } : {}),
+        },
+      },
+      matched.route.functionName,
+    )
+    response.writeHead(result.statusCode ?? 200, result.headers ?? { 'content-type': 'application/json' })
+    response.end(result.isBase64Encoded ? Buffer.from(result.body ?? '', 'base64') : (result.body ?? ''))
+  }
+
+  await new Promise<void>((resolve) => server.listen(options.port, options.host, resolve))
+  const port = (server.address() as AddressInfo).port
+  return {
+    url: `http://${options.host}:${port}`,
+    port,
+    async stop() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        server.closeAllConnections()
+      })
+    },
+  }
+}
+
+async function readBody(request: IncomingMessage): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of request) {
+    size += (chunk as Buffer).length
+    if (size > MAX_BODY_BYTES) return undefined
+    chunks.push(chunk as Buffer)
+  }
+  return Buffer.concat(chunks)
+}
+
+function send(response: ServerResponse, status: number, body: unknown): void {
+  const payload = JSON.stringify(body)
+  response.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) })
+  response.end(payload)
+}

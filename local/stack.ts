@@ -1,0 +1,162 @@
+import { PGlite } from '@electric-sql/pglite'
+import { Kysely } from 'kysely'
+import { mkdir } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import type { Database } from '../lambdas/adapters/database-schema.ts'
+import { migrateToLatest } from '../lambdas/adapters/migrator.ts'
+import { createPostgresDatabase } from '../lambdas/adapters/postgres.ts'
+import { config, resetConfig } from '../lambdas/config.ts'
+import { provideDatabase, resetRuntime, tokenVerifier } from '../lambdas/runtime.ts'
+import { handler as appHandler, appRoutes } from '../lambdas/handlers/http-app.ts'
+import { handler as authorizer } from '../lambdas/handlers/ws-authorizer.ts'
+import { handler as connect } from '../lambdas/handlers/ws-connect.ts'
+import { handler as defaultRoute } from '../lambdas/handlers/ws-default.ts'
+import { handler as disconnect } from '../lambdas/handlers/ws-disconnect.ts'
+import { handler as joinConversation } from '../lambdas/handlers/ws-join-conversation.ts'
+import { handler as leaveConversation } from '../lambdas/handlers/ws-leave-conversation.ts'
+import { handler as markAsRead } from '../lambdas/handlers/ws-mark-as-read.ts'
+import { handler as sendMessage } from '../lambdas/handlers/ws-send-message.ts'
+import { handler as typing } from '../lambdas/handlers/ws-typing.ts'
+import { startHttpGateway, type HttpGateway, type HttpGatewayRoute } from './http-gateway.ts'
+import { loadIssuer, type LocalIssuer } from './issuer.ts'
+import { PGliteDialect } from './pglite-dialect.ts'
+import { seedDemoData } from './seed.ts'
+import { startWsGateway, type WsGateway } from './ws-gateway.ts'
+
+/**
+ * The whole backend on one machine, no Docker and no cloud account: Postgres (embedded PGlite
+ * under DATA_DIR, or the server in DATABASE_URL), the WebSocket API, the HTTP API and a JWT
+ * issuer, all invoking the very handler modules that Lambda runs.
+ */
+
+export interface LocalStackOptions {
+  dataDir: string
+  host?: string
+  /** 0 picks a free port (tests). */
+  httpPort?: number
+  wsPort?: number
+  databaseUrl?: string | undefined
+  seed?: boolean
+  /** Receives the gateways' own diagnostics. */
+  log?: (line: string) => void
+}
+
+export interface LocalStack {
+  httpUrl: string
+  wsUrl: string
+  issuer: LocalIssuer
+  db: Kysely<Database>
+  ws: WsGateway
+  http: HttpGateway
+  databaseKind: 'postgres' | 'pglite'
+  /** A token for a user, as the local issuer (standing in for Cognito) would mint it. */
+  stop(): Promise<void>
+}
+
+export const LOCAL_AUDIENCE = 'trainer-chat-local'
+export const LOCAL_STAGE = 'local'
+
+export function localIssuerUrl(host: string, httpPort: number): string {
+  return `http://${host}:${httpPort}/local-issuer`
+}
+
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const host = options.host ?? '127.0.0.1'
+  const dataDir = resolve(options.dataDir)
+  await mkdir(dataDir, { recursive: true })
+
+  const { db, close: closeDatabase, kind } = await openDatabase(dataDir, options.databaseUrl)
+  try {
+    await migrateToLatest(db)
+    if (options.seed !== false) await seedDemoData(db)
+  } catch (error) {
+    await closeDatabase()
+    throw error
+  }
+
+  let issuer: LocalIssuer | undefined
+  const http = await startHttpGateway({
+    port: options.httpPort ?? 3000,
+    host,
+    routes: appRoutes.map((route): HttpGatewayRoute => ({ ...route, handler: appHandler, functionName: 'http-app' })),
+    verifier: tokenVerifier,
+    staticJson: { '/local-issuer/.well-known/jwks.json': () => issuer?.jwks ?? { keys: [] } },
+    ...(options.log ? { log: options.log } : {}),
+  })
+  const ws = await startWsGateway({
+    port: options.wsPort ?? 3001,
+    host,
+    stage: LOCAL_STAGE,
+    authorizer,
+    routes: {
+      $connect: connect,
+      $disconnect: disconnect,
+      $default: defaultRoute,
+      sendMessage,
+      typing,
+      markAsRead,
+      joinConversation,
+      leaveConversation,
+    },
+    ...(options.log ? { log: options.log } : {}),
+  })
+
+  // Only now are the ports known: point the handlers' configuration at this stack.
+  const issuerUrl = localIssuerUrl(host, http.port)
+  Object.assign(process.env, {
+    JWT_ISSUER: issuerUrl,
+    JWT_JWKS_URL: `${issuerUrl}/.well-known/jwks.json`,
+    JWT_AUDIENCE: LOCAL_AUDIENCE,
+    JWT_TOKEN_USE: 'id',
+    CONNECTIONS_ENDPOINT: ws.managementEndpoint,
+    AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
+    // The management API client signs its requests; any credentials do locally.
+    AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'test',
+    AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'test',
+  })
+  resetConfig()
+  resetRuntime()
+  provideDatabase(db)
+  config()
+  issuer = await loadIssuer(dataDir, issuerUrl, LOCAL_AUDIENCE)
+
+  return {
+    httpUrl: http.url,
+    wsUrl: ws.url,
+    issuer,
+    db,
+    ws,
+    http,
+    databaseKind: kind,
+    async stop() {
+      await ws.stop()
+      await http.stop()
+      await closeDatabase()
+      resetRuntime()
+    },
+  }
+}
+
+async function openDatabase(
+  dataDir: string,
+  databaseUrl: string | undefined,
+): Promise<{ db: Kysely<Database>; close(): Promise<void>; kind: 'postgres' | 'pglite' }> {
+  if (databaseUrl) {
+    const db = createPostgresDatabase(
+      { url: databaseUrl, host: undefined, port: 5432, name: '', user: '', iamAuth: false, ssl: false, statementTimeoutMs: 5000 },
+      { poolSize: 10 },
+    )
+    return { db, close: () => db.destroy(), kind: 'postgres' }
+  }
+  const pglite = new PGlite(join(dataDir, 'pgdata'))
+  await pglite.waitReady
+  const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) })
+  return {
+    db,
+    async close() {
+      await db.destroy()
+      await pglite.close()
+    },
+    kind: 'pglite',
+  }
+}
