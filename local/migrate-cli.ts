@@ -4,7 +4,7 @@ import { mkdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import type { Database } from '../lambdas/adapters/database-schema.ts'
 import { migrateToLatest } from '../lambdas/adapters/migrator.ts'
-import { createPostgresDatabase } from '../lambdas/adapters/postgres.ts'
+import { createPostgresDatabase, databaseSettingsFromUrl } from '../lambdas/adapters/postgres.ts'
 import { readLocalEnv } from './env.ts'
 import { PGliteDialect } from './pglite-dialect.ts'
 
@@ -13,7 +13,7 @@ const env = readLocalEnv()
 let db: Kysely<Database>
 let pglite: PGlite | undefined
 if (env.DATABASE_URL) {
-  db = createPostgresDatabase({ url: env.DATABASE_URL, host: undefined, port: 5432, name: '', user: '', iamAuth: false, ssl: false, statementTimeoutMs: 60_000 })
+  db = createPostgresDatabase(databaseSettingsFromUrl(env.DATABASE_URL, 60_000))
 } else {
   await mkdir(resolve(env.DATA_DIR), { recursive: true })
   pglite = new PGlite(join(resolve(env.DATA_DIR), 'pgdata'))

@@ -1,10 +1,10 @@
 import { PGlite } from '@electric-sql/pglite'
-import { Kysely } from 'kysely'
+import { Kysely, type LogEvent } from 'kysely'
 import { mkdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import type { Database } from '../lambdas/adapters/database-schema.ts'
 import { migrateToLatest } from '../lambdas/adapters/migrator.ts'
-import { createPostgresDatabase } from '../lambdas/adapters/postgres.ts'
+import { createPostgresDatabase, databaseSettingsFromUrl } from '../lambdas/adapters/postgres.ts'
 import { config, resetConfig } from '../lambdas/config.ts'
 import { provideDatabase, resetRuntime, tokenVerifier } from '../lambdas/runtime.ts'
 import { handler as appHandler, appRoutes } from '../lambdas/handlers/http-app.ts'
@@ -39,6 +39,8 @@ export interface LocalStackOptions {
   seed?: boolean
   /** Receives the gateways' own diagnostics. */
   log?: (line: string) => void
+  /** Called with every SQL statement the handlers send (tests count round trips with it). */
+  onQuery?: (sql: string) => void
 }
 
 export interface LocalStack {
@@ -65,7 +67,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const dataDir = resolve(options.dataDir)
   await mkdir(dataDir, { recursive: true })
 
-  const { db, close: closeDatabase, kind } = await openDatabase(dataDir, options.databaseUrl)
+  const { db, close: closeDatabase, kind } = await openDatabase(dataDir, options.databaseUrl, options.onQuery)
   try {
     await migrateToLatest(db)
     if (options.seed !== false) await seedDemoData(db)
@@ -140,17 +142,16 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 async function openDatabase(
   dataDir: string,
   databaseUrl: string | undefined,
+  onQuery: ((sql: string) => void) | undefined,
 ): Promise<{ db: Kysely<Database>; close(): Promise<void>; kind: 'postgres' | 'pglite' }> {
+  const log = onQuery ? (event: LogEvent) => onQuery(event.query.sql) : undefined
   if (databaseUrl) {
-    const db = createPostgresDatabase(
-      { url: databaseUrl, host: undefined, port: 5432, name: '', user: '', iamAuth: false, ssl: false, statementTimeoutMs: 5000 },
-      { poolSize: 10 },
-    )
+    const db = createPostgresDatabase(databaseSettingsFromUrl(databaseUrl), { poolSize: 10, ...(log ? { log } : {}) })
     return { db, close: () => db.destroy(), kind: 'postgres' }
   }
   const pglite = new PGlite(join(dataDir, 'pgdata'))
   await pglite.waitReady
-  const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) })
+  const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite), ...(log ? { log } : {}) })
   return {
     db,
     async close() {

@@ -43,3 +43,8 @@ async function iamAuthToken(settings: Config['database']): Promise<string> {
   const { Signer } = await import('@aws-sdk/rds-signer')
   return new Signer({ hostname: settings.host ?? '', port: settings.port, username: settings.user }).getAuthToken()
 }
+
+/** Settings for a plain `postgres://` URL (local stack, tests, `npm run migrate`). */
+export function databaseSettingsFromUrl(url: string, statementTimeoutMs = 5000): Config['database'] {
+  return { url, host: undefined, port: 5432, name: '', user: '', iamAuth: false, ssl: false, statementTimeoutMs }
+}

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FaultInjector } from './faults.ts';
-import { discardBody, headerMap, MalformedUrlError, s3RequestId, send, type ParsedUrl } from './http.ts';
+import { discardBody, headerMap, s3RequestId, send, type ParsedUrl } from './http.ts';
 import { authFailureToS3, S3Error, s3Errors, sendS3Error } from './s3-errors.ts';
 import { readVerifiedPayload } from './s3-payload.ts';
 import type { ObjectStore, StoredObject } from './s3-store.ts';
@@ -248,5 +248,3 @@ function parseRange(header: string | undefined, size: number): { start: number; 
   const end = last === '' ? size - 1 : Math.min(Number(last), size - 1);
   return end < start ? undefined : { start, end };
 }
-
-export { MalformedUrlError };

@@ -206,7 +206,7 @@ async function verifyQueryAuth(config: VerifierConfig, input: SignedRequestInput
       unhoistableHeaders: new Set(Object.keys(headers)),
     },
   );
-  const expectedValue = presigned.query['X-Amz-Signature'];
+  const expectedValue = presigned.query?.['X-Amz-Signature'];
   const expected = typeof expectedValue === 'string' ? expectedValue : '';
   if (!sameSignature(expected, signature)) return mismatch();
   return authenticated('query', scope.accessKeyId, signature, signer, signingDate);

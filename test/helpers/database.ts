@@ -2,7 +2,7 @@ import { PGlite } from '@electric-sql/pglite'
 import { Kysely, type LogEvent } from 'kysely'
 import pg from 'pg'
 import { randomBytes } from 'node:crypto'
-import { createPostgresDatabase } from '../../lambdas/adapters/postgres.ts'
+import { createPostgresDatabase, databaseSettingsFromUrl } from '../../lambdas/adapters/postgres.ts'
 import { migrateToLatest } from '../../lambdas/adapters/migrator.ts'
 import type { Database } from '../../lambdas/adapters/database-schema.ts'
 import { PGliteDialect } from '../../local/pglite-dialect.ts'
@@ -33,25 +33,13 @@ export async function createTestDatabase(options: { migrate?: boolean } = {}): P
   let cleanup: () => Promise<void>
 
   if (serverUrl) {
-    const name = `trainer_chat_test_${randomBytes(6).toString('hex')}`
-    const admin = new pg.Client({ connectionString: serverUrl })
-    await admin.connect()
-    await admin.query(`CREATE DATABASE ${name}`)
-    await admin.end()
-    const parsed = new URL(serverUrl)
-    parsed.pathname = `/${name}`
-    url = parsed.toString()
-    const inner = createPostgresDatabase(
-      { url, host: undefined, port: 5432, name, user: '', iamAuth: false, ssl: false, statementTimeoutMs: 5000 },
-      { poolSize: 10, log },
-    )
+    const server = await createServerDatabase(serverUrl)
+    url = server.url
+    const inner = createPostgresDatabase(databaseSettingsFromUrl(url), { poolSize: 10, log })
     db = inner
     cleanup = async () => {
       await inner.destroy()
-      const dropper = new pg.Client({ connectionString: serverUrl })
-      await dropper.connect()
-      await dropper.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
-      await dropper.end()
+      await server.drop()
     }
   } else {
     const pglite = new PGlite()
@@ -67,3 +55,21 @@ export async function createTestDatabase(options: { migrate?: boolean } = {}): P
   return { db, url, kind: serverUrl ? 'postgres' : 'pglite', statements, close: cleanup }
 }
 
+
+/** Creates an empty database on the server at `serverUrl`; `drop()` removes it (even with open connections). */
+export async function createServerDatabase(serverUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `trainer_chat_test_${randomBytes(6).toString('hex')}`
+  const run = async (statement: string) => {
+    const client = new pg.Client({ connectionString: serverUrl })
+    await client.connect()
+    try {
+      await client.query(statement)
+    } finally {
+      await client.end()
+    }
+  }
+  await run(`CREATE DATABASE ${name}`)
+  const parsed = new URL(serverUrl)
+  parsed.pathname = `/${name}`
+  return { url: parsed.toString(), drop: () => run(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) }
+}

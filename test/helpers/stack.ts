@@ -1,0 +1,177 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import WebSocket from 'ws'
+import type { ServerFrame } from '../../lambdas/core/protocol.ts'
+import { DEMO_USERS } from '../../local/demo-users.ts'
+import type { MintOptions } from '../../local/issuer.ts'
+import { startLocalStack, type LocalStack } from '../../local/stack.ts'
+import { createServerDatabase } from './database.ts'
+
+process.env.LOG_LEVEL ??= 'error'
+
+export interface TestStack extends LocalStack {
+  dataDir: string
+  statements: string[]
+  token(email: string, options?: MintOptions): Promise<string>
+  connect(email: string, options?: { token?: string }): Promise<TestClient>
+  api(path: string, init?: { method?: string; email?: string; token?: string; body?: unknown }): Promise<{ status: number; body: any }>
+  restart(): Promise<void>
+  close(): Promise<void>
+}
+
+/**
+ * The local stack on free ports with a temporary DATA_DIR, on a fresh database of the server
+ * in DATABASE_URL when set (CI) or embedded PGlite otherwise.
+ */
+export async function startTestStack(): Promise<TestStack> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'trainer-chat-'))
+  const server = process.env.DATABASE_URL ? await createServerDatabase(process.env.DATABASE_URL) : undefined
+  const statements: string[] = []
+  const clients = new Set<TestClient>()
+  let ports = { httpPort: 0, wsPort: 0 }
+  const start = () =>
+    startLocalStack({ dataDir, ...ports, databaseUrl: server?.url, onQuery: (sql) => statements.push(sql) })
+  let stack = await start()
+  ports = { httpPort: stack.http.port, wsPort: stack.ws.port }
+
+  const token = (email: string, options?: MintOptions) => {
+    const demo = DEMO_USERS.find((user) => user.email === email)
+    const sub = demo?.subject ?? `sub-${email}`
+    return stack.issuer.mint({ sub, email, name: demo?.displayName ?? email, groups: demo?.groups ?? [] }, options)
+  }
+
+  const testStack: TestStack = Object.assign(Object.create(null) as TestStack, {
+    dataDir,
+    statements,
+    token,
+    async connect(email: string, options: { token?: string } = {}) {
+      const client = await TestClient.open(`${stack.wsUrl}/local`, options.token ?? (await token(email)))
+      clients.add(client)
+      return client
+    },
+    async api(path: string, init: { method?: string; email?: string; token?: string; body?: unknown } = {}) {
+      const bearer = init.token ?? (init.email ? await token(init.email) : undefined)
+      const response = await fetch(`${stack.httpUrl}${path}`, {
+        method: init.method ?? 'GET',
+        headers: {
+          ...(bearer ? { authorization: `Bearer ${bearer}` } : {}),
+          ...(init.body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        ...(init.body === undefined ? {} : { body: typeof init.body === 'string' ? init.body : JSON.stringify(init.body) }),
+      })
+      const text = await response.text()
+      let body: unknown = text
+      try {
+        body = JSON.parse(text)
+      } catch {
+        // not JSON: keep the text
+      }
+      return { status: response.status, body }
+    },
+    async restart() {
+      for (const client of clients) client.close()
+      clients.clear()
+      await stack.stop()
+      stack = await start()
+      Object.assign(testStack, stack)
+    },
+    async close() {
+      for (const client of clients) client.close()
+      await stack.stop()
+      await server?.drop()
+      await rm(dataDir, { recursive: true, force: true })
+    },
+  })
+  Object.assign(testStack, stack)
+  return testStack
+}
+
+type Frame = ServerFrame & Record<string, any>
+
+/** A real WebSocket client that records every frame it receives. */
+export class TestClient {
+  readonly frames: Frame[] = []
+  private waiters: Array<() => void> = []
+  closeCode: number | undefined
+
+  private constructor(readonly socket: WebSocket) {
+    socket.on('message', (data) => {
+      this.frames.push(JSON.parse(data.toString()) as Frame)
+      for (const wake of this.waiters.splice(0)) wake()
+    })
+    socket.on('close', (code) => {
+      this.closeCode = code
+      for (const wake of this.waiters.splice(0)) wake()
+    })
+  }
+
+  static open(url: string, token: string, options: { viaHeader?: boolean } = {}): Promise<TestClient> {
+    return new Promise((resolve, reject) => {
+      const socket = options.viaHeader
+        ? new WebSocket(url, { headers: { authorization: `Bearer ${token}` } })
+        : new WebSocket(`${url}?token=${encodeURIComponent(token)}`)
+      socket.once('open', () => resolve(new TestClient(socket)))
+      socket.once('unexpected-response', (_request, response) => {
+        reject(Object.assign(new Error(`handshake refused: ${response.statusCode}`), { status: response.statusCode }))
+      })
+      socket.once('error', reject)
+    })
+  }
+
+  send(frame: unknown): void {
+    this.socket.send(typeof frame === 'string' ? frame : JSON.stringify(frame))
+  }
+
+  /** Resolves with the first frame (received or to come) matching; removes it from the buffer. */
+  async next(predicate: (frame: Frame) => boolean, timeoutMs = 5000): Promise<Frame> {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const index = this.frames.findIndex(predicate)
+      if (index >= 0) return this.frames.splice(index, 1)[0] as Frame
+      const remaining = deadline - Date.now()
+      if (remaining <= 0 || this.closeCode !== undefined) {
+        throw new Error(`no matching frame within ${timeoutMs} ms; got ${JSON.stringify(this.frames).slice(0, 500)}`)
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, remaining)
+        this.waiters.push(() => {
+          clearTimeout(timer)
+          resolve()
+        })
+      })
+    }
+  }
+
+  nextOfType<T extends Frame['type']>(type: T, timeoutMs?: number): Promise<Frame> {
+    return this.next((frame) => frame.type === type, timeoutMs)
+  }
+
+  /** Sends a frame and waits for the reply carrying its requestId. */
+  async request(frame: Record<string, unknown>, timeoutMs?: number): Promise<Frame> {
+    const requestId = `r-${Math.random().toString(36).slice(2)}`
+    this.send({ ...frame, requestId })
+    return this.next((reply) => reply.requestId === requestId, timeoutMs)
+  }
+
+  /** Asserts nothing (matching) arrives for a while; returns what did arrive. */
+  async quiet(ms = 300, predicate: (frame: Frame) => boolean = () => true): Promise<Frame[]> {
+    await new Promise((resolve) => setTimeout(resolve, ms))
+    return this.frames.filter(predicate)
+  }
+
+  waitForClose(timeoutMs = 5000): Promise<number> {
+    if (this.closeCode !== undefined) return Promise.resolve(this.closeCode)
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('socket did not close')), timeoutMs)
+      this.socket.once('close', (code) => {
+        clearTimeout(timer)
+        resolve(code)
+      })
+    })
+  }
+
+  close(): void {
+    if (this.socket.readyState === WebSocket.OPEN || this.socket.readyState === WebSocket.CONNECTING) this.socket.close()
+  }
+}
