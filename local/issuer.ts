@@ -47,22 +47,20 @@ export async function loadIssuer(dataDir: string, issuer: string, audience: stri
       const tokenUse = options.tokenUse ?? 'id'
       const now = Math.floor(Date.now() / 1000)
       const payload: Record<string, unknown> = {
+        sub: claims.sub,
+        iss: issuer,
+        ...(tokenUse === 'id' ? { aud: audience } : { client_id: audience, username: claims.sub }),
         email: claims.email,
         ...(claims.name ? { name: claims.name } : {}),
         'cognito:groups': claims.groups ?? [],
         token_use: tokenUse,
         auth_time: now,
-        ...(tokenUse === 'access' ? { client_id: audience, username: claims.sub } : {}),
+        iat: now,
+        exp: now + (options.expiresInSeconds ?? 3600),
+        jti: randomUUID(),
         ...options.extra,
       }
-      const jwt = new SignJWT(payload)
-        .setProtectedHeader({ alg: 'RS256', kid: stored.kid, typ: 'JWT' })
-        .setSubject(claims.sub)
-        .setIssuer(issuer)
-        .setIssuedAt(now)
-        .setJti(randomUUID())
-        .setExpirationTime(now + (options.expiresInSeconds ?? 3600))
-      if (tokenUse === 'id') jwt.setAudience(audience)
+      const jwt = new SignJWT(payload).setProtectedHeader({ alg: 'RS256', kid: stored.kid, typ: 'JWT' })
       return jwt.sign(privateKey)
     },
   }

@@ -187,6 +187,8 @@ export async function startWsGateway(options: WsGatewayOptions): Promise<WsGatew
         userAgent: headers['user-agent'] ?? '',
         authorizer: authorizerContext,
       })
+      // Oversized frames: ws closes the socket with 1009 (as API Gateway does) and reports an error here.
+      ws.on('error', (error) => log(`connection ${connectionId}: ${error.message}`))
       ws.on('message', (data, isBinary) => {
         const connection = connections.get(connectionId)
         if (!connection) return

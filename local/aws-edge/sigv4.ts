@@ -345,7 +345,7 @@ function unknownKey(): AuthFailure {
 type SourceData = string | ArrayBuffer | ArrayBufferView;
 
 /** The signer's hash dependency, backed by node:crypto (an HMAC when given a key). */
-class NodeSha256 {
+export class NodeSha256 {
   private hash: Hash | Hmac;
 
   constructor(private readonly secret?: SourceData) {

@@ -10,7 +10,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { rawRequest, s3Client, startEdgeFixture, xmlCode, xmlMessage, type EdgeFixture } from './support.ts';
+import { expectServiceError, rawRequest, s3Client, startEdgeFixture, xmlCode, xmlMessage, type EdgeFixture } from './support.ts';
 
 const BUCKET = 'chat-media';
 const PNG = Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex');
@@ -96,10 +96,7 @@ describe('S3 on the AWS edge', () => {
     test('a client with the wrong secret key gets SignatureDoesNotMatch', async () => {
       const forger = s3Client(fixture.edge, { credentials: { accessKeyId: 'test', secretAccessKey: 'not-the-secret' } });
 
-      await assert.rejects(forger.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'forged.txt', Body: 'x' })), {
-        name: 'SignatureDoesNotMatch',
-        $metadata: { httpStatusCode: 403 },
-      });
+      await expectServiceError(forger.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'forged.txt', Body: 'x' })), 'SignatureDoesNotMatch', 403);
       assert.equal(await objectExists('forged.txt'), false);
       forger.destroy();
     });
@@ -107,36 +104,21 @@ describe('S3 on the AWS edge', () => {
     test('an unknown access key gets InvalidAccessKeyId', async () => {
       const stranger = s3Client(fixture.edge, { credentials: { accessKeyId: 'AKIASTRANGER', secretAccessKey: 'test' } });
 
-      await assert.rejects(stranger.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'anything' })), {
-        name: 'InvalidAccessKeyId',
-        $metadata: { httpStatusCode: 403 },
-      });
+      await expectServiceError(stranger.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'anything' })), 'InvalidAccessKeyId', 403);
       stranger.destroy();
     });
 
     test('a request signed 20 minutes in the past gets RequestTimeTooSkewed', async () => {
       const late = s3Client(fixture.edge, { systemClockOffset: -20 * 60_000, maxAttempts: 1 });
 
-      await assert.rejects(late.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'anything' })), {
-        name: 'RequestTimeTooSkewed',
-        $metadata: { httpStatusCode: 403 },
-      });
+      await expectServiceError(late.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'anything' })), 'RequestTimeTooSkewed', 403);
       late.destroy();
     });
 
     test('missing buckets and keys answer NoSuchBucket and NoSuchKey (404), HEAD answers NotFound', async () => {
-      await assert.rejects(s3.send(new GetObjectCommand({ Bucket: 'no-such-bucket', Key: 'k' })), {
-        name: 'NoSuchBucket',
-        $metadata: { httpStatusCode: 404 },
-      });
-      await assert.rejects(s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'missing.png' })), {
-        name: 'NoSuchKey',
-        $metadata: { httpStatusCode: 404 },
-      });
-      await assert.rejects(s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'missing.png' })), {
-        name: 'NotFound',
-        $metadata: { httpStatusCode: 404 },
-      });
+      await expectServiceError(s3.send(new GetObjectCommand({ Bucket: 'no-such-bucket', Key: 'k' })), 'NoSuchBucket', 404);
+      await expectServiceError(s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'missing.png' })), 'NoSuchKey', 404);
+      await expectServiceError(s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'missing.png' })), 'NotFound', 404);
     });
 
     test('s3.failNext makes the next call answer 503 SlowDown, which the SDK retries', async () => {
@@ -144,10 +126,7 @@ describe('S3 on the AWS edge', () => {
       await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'flaky.txt', Body: 'ok' }));
 
       fixture.edge.s3.failNext(1);
-      await assert.rejects(noRetry.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'flaky.txt' })), {
-        name: 'SlowDown',
-        $metadata: { httpStatusCode: 503 },
-      });
+      await expectServiceError(noRetry.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'flaky.txt' })), 'SlowDown', 503);
       fixture.edge.s3.failNext(1);
       const retried = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'flaky.txt' }));
 

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -86,4 +87,23 @@ export function xmlCode(body: string): string | undefined {
 
 export function xmlMessage(body: string): string | undefined {
   return /<Message>([^<]*)<\/Message>/.exec(body)?.[1];
+}
+
+interface ServiceError extends Error {
+  $metadata?: { httpStatusCode?: number; attempts?: number };
+}
+
+/** Awaits an SDK call that must fail, and checks the error name and HTTP status the SDK reports. */
+export async function expectServiceError(call: Promise<unknown>, name: string, status: number): Promise<ServiceError> {
+  let failure: unknown;
+  try {
+    await call;
+  } catch (error) {
+    failure = error;
+  }
+  assert.ok(failure instanceof Error, `expected the call to fail with ${name}`);
+  const error: ServiceError = failure;
+  assert.equal(error.name, name, error.message);
+  assert.equal(error.$metadata?.httpStatusCode, status);
+  return error;
 }
