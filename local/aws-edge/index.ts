@@ -12,6 +12,15 @@ import type { Credentials, VerifierConfig } from './sigv4.ts';
 /**
  * A LocalStack-style AWS edge for the local stack: S3 (path-style) and SNS mobile push on
  * one port, verifying SigV4 the way AWS does, so upload-safety tests mean something.
+ *
+ * A presigned upload binds only what its URL signs. To bind type and size, give
+ * PutObjectCommand a ContentType and a ContentLength and pass getSignedUrl
+ * `signableHeaders: new Set(['content-type'])` (the presigner leaves content-type unsigned
+ * otherwise; content-length is signed whenever ContentLength is set), from an S3Client built
+ * with `requestChecksumCalculation: 'WHEN_REQUIRED'` (otherwise the URL carries the CRC32 of an
+ * empty body and every real upload fails BadDigest, here as on S3). The uploader must then send
+ * exactly that Content-Type and Content-Length; anything else fails SignatureDoesNotMatch (403),
+ * and node reads no more than Content-Length bytes, so the body cannot outgrow the signature.
  */
 
 export type { PublishedNotification } from './sns-platform.ts';

@@ -59,9 +59,7 @@ export function authFailureToS3(failure: AuthFailure): S3Error {
     case 'missing':
       return new S3Error('AccessDenied', 403, 'Access Denied');
     case 'expired':
-      return new S3Error('AccessDenied', 403, failure.message);
     case 'headersNotSigned':
-      return new S3Error('AccessDenied', 403, failure.message);
     case 'missingDate':
       return new S3Error('AccessDenied', 403, failure.message);
     case 'unknownAccessKey':
@@ -75,7 +73,6 @@ export function authFailureToS3(failure: AuthFailure): S3Error {
     case 'malformedQuery':
       return new S3Error('AuthorizationQueryParametersError', 400, failure.message);
     case 'missingContentSha256':
-      return new S3Error('InvalidRequest', 400, failure.message);
     case 'unsupported':
       return new S3Error('InvalidRequest', 400, failure.message);
     case 'conflicting':

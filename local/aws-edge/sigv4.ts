@@ -225,7 +225,7 @@ function checkCredential(
   kind: 'malformedHeader' | 'malformedQuery',
 ): Scope | AuthFailure {
   const parts = credential.split('/');
-  if (parts.length !== 5) return fail(kind, `Error parsing the X-Amz-Credential parameter; the Credential is mal-formed; expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".`);
+  if (parts.length !== 5) return fail(kind, 'The Credential is mal-formed; expecting "<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".');
   const [accessKeyId = '', date, region, service, terminator] = parts;
   if (date !== amzDate.slice(0, 8)) return fail(kind, `Invalid credential date "${date}". This date is not the same as X-Amz-Date: "${amzDate.slice(0, 8)}".`);
   if (region !== config.region) return fail(kind, `The authorization is malformed; the region '${region}' is wrong; expecting '${config.region}'`);

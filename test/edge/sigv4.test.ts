@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { NodeSha256 } from '../../local/aws-edge/sigv4.ts';
 import { credentials, rawRequest, s3Client, startEdgeFixture, xmlCode, type EdgeFixture } from './support.ts';
@@ -145,25 +145,25 @@ describe('SigV4 edge cases on S3', () => {
     });
   });
 
-  test('bytes sent beyond a signed Content-Length never become part of the object', async () => {
+  test('bytes sent beyond a signed Content-Length are never part of the object', async () => {
     const key = 'overflow.txt';
     const { headers } = await signPut(key, { 'content-length': String(BODY.length), 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' });
     const { port } = new URL(fixture.edge.url);
-    const head = [`PUT /${BUCKET}/${key} HTTP/1.1`, ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`), '', ''].join('\r\n');
+    const put = [`PUT /${BUCKET}/${key} HTTP/1.1`, ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`), '', ''].join('\r\n');
+    // The surplus is itself a well-formed request, so the server's reading of it is visible in the replies.
+    const surplus = 'GET /_localstack/health HTTP/1.1\r\nHost: edge\r\nConnection: close\r\n\r\n';
 
-    const reply = await new Promise<string>((resolve, reject) => {
-      const socket = connect(Number(port), '127.0.0.1', () => socket.end(Buffer.concat([Buffer.from(head), BODY, Buffer.from('EXTRA-BYTES-FROM-THE-CLIENT\r\n\r\n')])));
+    const replies = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), '127.0.0.1', () => socket.write(Buffer.concat([Buffer.from(put), BODY, Buffer.from(surplus)])));
       let text = '';
       socket.on('data', (data) => (text += data.toString()));
       socket.on('end', () => resolve(text));
       socket.on('error', reject);
     });
 
-    // Node reads exactly the signed length; the surplus is parsed as a (bad) next request, as S3 would.
-    assert.match(reply, /^HTTP\/1\.1 200 OK/);
-    assert.match(reply, /HTTP\/1\.1 400 Bad Request/);
-    const head200 = await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }));
-    assert.equal(head200.ContentLength, BODY.length);
+    // Node reads exactly Content-Length bytes (the signed value); what follows is the next request.
+    assert.match(replies, /^HTTP\/1\.1 200 OK/);
+    assert.match(replies, /"services":\{"s3":"running"/);
     assert.deepEqual(await stored(key), BODY);
   });
 });

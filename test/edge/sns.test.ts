@@ -202,12 +202,25 @@ describe('SNS mobile push on the AWS edge', () => {
 
   test('a client speaking the JSON protocol is answered in JSON', async () => {
     const jsonClient = snsClient(fixture.edge, { protocol: AwsJson1_0Protocol });
+    const sentContentTypes: unknown[] = [];
+    jsonClient.middlewareStack.add(
+      (next) => async (args) => {
+        const request: unknown = args.request;
+        if (typeof request === 'object' && request !== null && 'headers' in request) {
+          const headers: unknown = request.headers;
+          if (typeof headers === 'object' && headers !== null && 'content-type' in headers) sentContentTypes.push(headers['content-type']);
+        }
+        return next(args);
+      },
+      { step: 'finalizeRequest' },
+    );
 
     const created = await jsonClient.send(new CreatePlatformEndpointCommand({ PlatformApplicationArn: applicationArn, Token: 'json-token', CustomUserData: 'json-user' }));
     const attributes = await jsonClient.send(new GetEndpointAttributesCommand({ EndpointArn: created.EndpointArn }));
     await expectServiceError(jsonClient.send(new PublishCommand({ TargetArn: `${applicationArn}-missing`, Message: 'x' })), 'NotFoundException', 404);
 
     assert.deepEqual(attributes.Attributes, { Enabled: 'true', Token: 'json-token', CustomUserData: 'json-user' });
+    assert.deepEqual(new Set(sentContentTypes), new Set(['application/x-amz-json-1.0']));
     jsonClient.destroy();
   });
 
