@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict'
+import { sql } from 'kysely'
+import { test } from 'node:test'
+import { migrateTo, migrateToLatest } from '../../lambdas/adapters/migrator.ts'
+import { migrations } from '../../migrations/index.ts'
+import { seedDemoData } from '../../local/seed.ts'
+import { createTestDatabase } from '../helpers/database.ts'
+
+const names = Object.keys(migrations).sort()
+
+test('migrations are numbered in order with no gaps', () => {
+  names.forEach((name, index) => assert.match(name, new RegExp(`^${String(index + 1).padStart(4, '0')}_`)))
+})
+
+test('all migrations apply forward on an empty database, and again is a no-op', async () => {
+  const database = await createTestDatabase({ migrate: false })
+  try {
+    assert.deepEqual(await migrateToLatest(database.db), names)
+    assert.deepEqual(await migrateToLatest(database.db), [])
+    const tables = await sql<{ table_name: string }>`
+      SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'`.execute(database.db)
+    for (const table of ['users', 'conversations', 'messages', 'connections']) {
+      assert.ok(tables.rows.some((row) => row.table_name === table), table)
+    }
+  } finally {
+    await database.close()
+  }
+})
+
+for (const previous of names.slice(0, -1)) {
+  test(`upgrading a database with data from ${previous} to the latest keeps the data`, async () => {
+    const database = await createTestDatabase({ migrate: false })
+    try {
+      await migrateTo(database.db, previous)
+      // The seed writes only columns that exist since 0001, so it runs on every earlier version.
+      await seedDemoData(database.db)
+      const before = await sql<{ users: number; conversations: number }>`
+        SELECT (SELECT count(*) FROM users)::int AS users, (SELECT count(*) FROM conversations)::int AS conversations`.execute(database.db)
+
+      await migrateToLatest(database.db)
+
+      const after = await sql<{ users: number; conversations: number }>`
+        SELECT (SELECT count(*) FROM users)::int AS users, (SELECT count(*) FROM conversations)::int AS conversations`.execute(database.db)
+      assert.deepEqual(after.rows, before.rows)
+    } finally {
+      await database.close()
+    }
+  })
+}
+
+test('the schema enforces one open conversation per member and trainer', async () => {
+  const database = await createTestDatabase()
+  try {
+    await seedDemoData(database.db)
+    const existing = await database.db.selectFrom('conversations').select(['member_id', 'trainer_id']).executeTakeFirstOrThrow()
+    await assert.rejects(
+      database.db.insertInto('conversations').values({ member_id: existing.member_id, trainer_id: existing.trainer_id }).execute(),
+      /conversations_one_open_per_pair|duplicate key/,
+    )
+  } finally {
+    await database.close()
+  }
+})

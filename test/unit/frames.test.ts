@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import { ChatError } from '../../lambdas/core/errors.ts'
+import { SendMessageFrame } from '../../lambdas/core/protocol.ts'
+import { parseFrame, requestIdOf } from '../../lambdas/handlers/ws-route.ts'
+import { identityFromClaims } from '../../lambdas/handlers/http-route.ts'
+import { extractToken } from '../../lambdas/adapters/jwt.ts'
+
+const conversationId = '6f1c8a0e-2b7d-4c1e-9f3a-0d2b4c6e8a10'
+
+describe('parseFrame', () => {
+  test('drops fields the server owns', () => {
+    const frame = parseFrame(
+      SendMessageFrame,
+      JSON.stringify({ action: 'sendMessage', conversationId, clientMessageId: 'c', body: 'b', senderId: 'x', seq: 9, createdAt: 'y' }),
+    )
+    assert.deepEqual(Object.keys(frame).sort(), ['action', 'body', 'clientMessageId', 'conversationId'])
+  })
+
+  test('names every invalid field in details', () => {
+    try {
+      parseFrame(SendMessageFrame, JSON.stringify({ action: 'sendMessage', conversationId: 'nope', clientMessageId: 7 }))
+      assert.fail('expected a refusal')
+    } catch (error) {
+      assert.ok(error instanceof ChatError)
+      assert.equal(error.code, 'bad_request')
+      const issues = (error.details?.issues ?? []) as Array<{ path: string }>
+      assert.deepEqual(issues.map((i) => i.path).sort(), ['clientMessageId', 'conversationId'])
+    }
+  })
+
+  test('refuses non-JSON and non-objects', () => {
+    for (const body of ['{', 'null', '"text"', '[]', '']) {
+      assert.throws(() => parseFrame(SendMessageFrame, body), (e: unknown) => e instanceof ChatError && e.code === 'bad_request')
+    }
+  })
+
+  test('a requestId longer than 64 characters is refused', () => {
+    assert.throws(() =>
+      parseFrame(SendMessageFrame, JSON.stringify({ action: 'sendMessage', conversationId, clientMessageId: 'c', requestId: 'r'.repeat(65) })),
+    )
+  })
+})
+
+describe('requestIdOf', () => {
+  test('echoes a usable requestId even from an invalid frame', () => assert.equal(requestIdOf('{"requestId":"abc","action":1}'), 'abc'))
+  test('ignores non-strings, oversize ids and non-JSON', () => {
+    assert.equal(requestIdOf('{"requestId":5}'), undefined)
+    assert.equal(requestIdOf(JSON.stringify({ requestId: 'r'.repeat(65) })), undefined)
+    assert.equal(requestIdOf('nope'), undefined)
+  })
+})
+
+describe('identityFromClaims', () => {
+  test('reads groups flattened by API Gateway as "[a b]"', () => {
+    assert.deepEqual(identityFromClaims({ sub: 's', email: 'a@b.c', 'cognito:groups': '[admin trainer]' }).groups, ['admin', 'trainer'])
+  })
+  test('reads groups as an array', () => {
+    assert.deepEqual(identityFromClaims({ sub: 's', 'cognito:groups': ['trainer'] }).groups, ['trainer'])
+  })
+  test('refuses claims without a subject', () => {
+    assert.throws(() => identityFromClaims({ email: 'a@b.c' }), (e: unknown) => e instanceof ChatError && e.code === 'unauthorized')
+  })
+})
+
+describe('extractToken', () => {
+  test('prefers the Authorization header in any case', () => {
+    assert.equal(extractToken({ AUTHORIZATION: 'Bearer abc' }, { token: 'q' }), 'abc')
+  })
+  test('falls back to ?token=', () => assert.equal(extractToken({}, { token: 'q' }), 'q'))
+  test('refuses a non-Bearer scheme', () => assert.equal(extractToken({ authorization: 'Basic abc' }), undefined))
+})
