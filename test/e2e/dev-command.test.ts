@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict'
+import { spawn, spawnSync } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, test } from 'node:test'
+import { TestClient } from '../helpers/stack.ts'
+
+/** The two commands a new developer runs: `npm run dev` and `npm run token`, as child processes. */
+
+const root = new URL('../..', import.meta.url).pathname
+const dirs: string[] = []
+after(async () => {
+  for (const dir of dirs) await rm(dir, { recursive: true, force: true })
+})
+
+async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
+
+function tsx(script: string, env: NodeJS.ProcessEnv, args: string[] = []) {
+  return spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: root, env: { ...process.env, ...env } })
+}
+
+test('npm run dev starts the stack, npm run token mints a working token, SIGTERM stops it cleanly', async () => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'trainer-chat-dev-'))
+  dirs.push(dataDir)
+  const env = {
+    DATA_DIR: dataDir,
+    HTTP_PORT: String(await freePort()),
+    WS_PORT: String(await freePort()),
+    AWS_PORT: String(await freePort()),
+    LOG_LEVEL: 'error',
+  }
+
+  // A token minted before the stack ever ran (the signing key is created in DATA_DIR on demand).
+  const minted = spawnSync(process.execPath, ['--import', 'tsx', 'local/token-cli.ts', 'user1@example.com'], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+  })
+  assert.equal(minted.status, 0, minted.stderr)
+  const token = minted.stdout.trim().split('\n').at(-1) as string
+  assert.match(token, /^[\w-]+\.[\w-]+\.[\w-]+$/)
+
+  const dev = tsx('local/dev.ts', env)
+  let output = ''
+  dev.stdout.on('data', (chunk) => (output += chunk))
+  dev.stderr.on('data', (chunk) => (output += chunk))
+  const exited = new Promise<number | null>((resolve) => dev.on('exit', (code) => resolve(code)))
+  try {
+    const deadline = Date.now() + 60_000
+    while (!output.includes('local stack is up')) {
+      if (Date.now() > deadline || dev.exitCode !== null) assert.fail(`the stack did not start:\n${output}`)
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    assert.match(output, new RegExp(`http://127\\.0\\.0\\.1:${env.HTTP_PORT}`))
+    assert.match(output, new RegExp(`ws://127\\.0\\.0\\.1:${env.WS_PORT}`))
+
+    const health = await fetch(`http://127.0.0.1:${env.HTTP_PORT}/health`)
+    assert.equal(health.status, 200)
+    const me = await fetch(`http://127.0.0.1:${env.HTTP_PORT}/me`, { headers: { authorization: `Bearer ${token}` } })
+    assert.equal((await me.json()).email, 'user1@example.com')
+    const client = await TestClient.open(`ws://127.0.0.1:${env.WS_PORT}/local`, token)
+    client.close()
+  } finally {
+    dev.kill('SIGTERM')
+  }
+  assert.equal(await exited, 0, output)
+  assert.match(output, /stopped cleanly/)
+})
