@@ -65,7 +65,7 @@ test('npm run dev starts the stack, npm run token mints a working token, SIGTERM
     const health = await fetch(`http://127.0.0.1:${env.HTTP_PORT}/health`)
     assert.equal(health.status, 200)
     const me = await fetch(`http://127.0.0.1:${env.HTTP_PORT}/me`, { headers: { authorization: `Bearer ${token}` } })
-    assert.equal((await me.json()).email, 'user1@example.com')
+    assert.equal(((await me.json()) as { email: string }).email, 'user1@example.com')
     const client = await TestClient.open(`ws://127.0.0.1:${env.WS_PORT}/local`, token)
     client.close()
   } finally {
