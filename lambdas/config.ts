@@ -15,10 +15,29 @@ const csv = z.pipe(
   ),
 )
 const positiveInt = (fallback: number) => z._default(z.coerce.number().check(z.int(), z.positive()), fallback)
+const positiveNumber = (fallback: number) => z._default(z.coerce.number().check(z.positive()), fallback)
 const flag = z._default(
   z.pipe(z.enum(['true', 'false', '1', '0']), z.transform((value) => value === 'true' || value === '1')),
   false,
 )
+
+/** JPEG, PNG, HEIC/HEIF, WebP, GIF, PDF, plain text and Word/Excel/PowerPoint documents. */
+const DEFAULT_ATTACHMENT_CONTENT_TYPES = [
+  'image/jpeg',
+  'image/png',
+  'image/heic',
+  'image/heif',
+  'image/webp',
+  'image/gif',
+  'application/pdf',
+  'text/plain',
+  'application/msword',
+  'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
+  'application/vnd.ms-excel',
+  'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+  'application/vnd.ms-powerpoint',
+  'application/vnd.openxmlformats-officedocument.presentationml.presentation',
+]
 
 const EnvSchema = z.object({
   AWS_REGION: z._default(z.string(), 'us-east-1'),
@@ -45,12 +64,28 @@ const EnvSchema = z.object({
   JWT_AUDIENCE: z._default(z.string(), 'trainer-chat-local'),
   JWT_TOKEN_USE: z._default(z.enum(['id', 'access']), 'id'),
 
-  MAX_CONNECTIONS_PER_USER: positiveInt(10),
+  /** Each live connection holds a numbered slot (a smallint), hence the ceiling. */
+  MAX_CONNECTIONS_PER_USER: z._default(z.coerce.number().check(z.int(), z.positive(), z.maximum(1000)), 10),
+  /** Per-user token bucket for sendMessage, kept in the users row: burst size and sustained refill. */
+  RATE_LIMIT_BURST: positiveInt(20),
+  RATE_LIMIT_PER_SECOND: positiveNumber(1),
+  /** Per-connection bucket for typing, kept in each Lambda container's memory; excess frames are dropped. */
+  TYPING_BURST: positiveInt(5),
+  TYPING_PER_SECOND: positiveNumber(2),
 
   /** Comma-separated browser origins allowed to open the WebSocket; apps without Origin are always allowed. */
   ALLOWED_ORIGINS: z._default(csv, []),
 
   ATTACHMENTS_BUCKET: z._default(z.string(), 'trainer-chat-attachments'),
+  /** Path-style S3 URLs (http://host/bucket/key): needed by LocalStack and the local stack's AWS edge. */
+  S3_FORCE_PATH_STYLE: flag,
+  ATTACHMENT_MAX_BYTES: positiveInt(25 * 1024 * 1024),
+  /** Comma-separated bare media types clients may upload. */
+  ATTACHMENT_CONTENT_TYPES: z._default(csv, DEFAULT_ATTACHMENT_CONTENT_TYPES),
+  ATTACHMENT_UPLOAD_URL_SECONDS: positiveInt(300),
+  ATTACHMENT_DOWNLOAD_URL_SECONDS: positiveInt(900),
+  /** How long after its upload URL was issued an attachment may still be sent; unused ones are swept after that. */
+  ATTACHMENT_USE_WITHIN_SECONDS: positiveInt(24 * 60 * 60),
   PUSH_APNS_PLATFORM_APPLICATION_ARN: z.optional(z.string()),
   PUSH_GCM_PLATFORM_APPLICATION_ARN: z.optional(z.string()),
 })
@@ -85,8 +120,19 @@ export function parseConfig(env: NodeJS.ProcessEnv) {
       tokenUse: env_.JWT_TOKEN_USE,
     }),
     maxConnectionsPerUser: env_.MAX_CONNECTIONS_PER_USER,
+    sendRateLimit: Object.freeze({ burst: env_.RATE_LIMIT_BURST, perSecond: env_.RATE_LIMIT_PER_SECOND }),
+    typingRateLimit: Object.freeze({ burst: env_.TYPING_BURST, perSecond: env_.TYPING_PER_SECOND }),
     allowedOrigins: Object.freeze(env_.ALLOWED_ORIGINS),
     attachmentsBucket: env_.ATTACHMENTS_BUCKET,
+    attachments: Object.freeze({
+      bucket: env_.ATTACHMENTS_BUCKET,
+      forcePathStyle: env_.S3_FORCE_PATH_STYLE,
+      maxBytes: env_.ATTACHMENT_MAX_BYTES,
+      contentTypes: Object.freeze(env_.ATTACHMENT_CONTENT_TYPES.map((type) => type.toLowerCase())),
+      uploadUrlSeconds: env_.ATTACHMENT_UPLOAD_URL_SECONDS,
+      downloadUrlSeconds: env_.ATTACHMENT_DOWNLOAD_URL_SECONDS,
+      useWithinSeconds: env_.ATTACHMENT_USE_WITHIN_SECONDS,
+    }),
     push: Object.freeze({
       apnsPlatformApplicationArn: env_.PUSH_APNS_PLATFORM_APPLICATION_ARN,
       gcmPlatformApplicationArn: env_.PUSH_GCM_PLATFORM_APPLICATION_ARN,

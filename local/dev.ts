@@ -11,6 +11,8 @@ const stack = await startLocalStack({
   httpPort: env.HTTP_PORT,
   wsPort: env.WS_PORT,
   databaseUrl: env.DATABASE_URL,
+  awsPort: env.AWS_PORT,
+  awsEndpointUrl: env.AWS_ENDPOINT_URL,
   log: (line) => console.error(line),
 })
 
@@ -20,6 +22,8 @@ trainer-chat local stack is up
   REST       ${stack.httpUrl}            (GET /health, /me, /conversations, ...)
   WebSocket  ${stack.wsUrl}/${'local'}   (?token=<jwt> or Authorization: Bearer <jwt>)
   JWKS       ${stack.issuer.issuer}/.well-known/jwks.json
+  AWS        ${stack.awsUrl}            (S3 attachments, SNS push; ${stack.aws ? `local edge, data in ${env.DATA_DIR}/aws` : 'AWS_ENDPOINT_URL'})
+             pushes sent: GET ${stack.awsUrl}/_aws/sns/platform-endpoint-messages
 
 Demo users: admin@example.com, trainer1@example.com, trainer2@example.com,
             user1@example.com (trainer1), user2@example.com (trainer2)

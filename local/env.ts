@@ -7,6 +7,10 @@ const LocalEnv = z.object({
   HTTP_PORT: z._default(z.coerce.number().check(z.int(), z.minimum(0), z.maximum(65535)), 3000),
   WS_PORT: z._default(z.coerce.number().check(z.int(), z.minimum(0), z.maximum(65535)), 3001),
   DATABASE_URL: z.optional(z.string().check(z.minLength(1))),
+  /** The AWS edge (S3, SNS), LocalStack's port by default. */
+  AWS_PORT: z._default(z.coerce.number().check(z.int(), z.minimum(0), z.maximum(65535)), 4566),
+  /** An external AWS endpoint (a real LocalStack) to use instead of the edge. */
+  AWS_ENDPOINT_URL: z.optional(z.string().check(z.minLength(1))),
 })
 
 export type LocalEnv = z.infer<typeof LocalEnv>

@@ -18,14 +18,25 @@ import {
  * one connection behind a queue; a transaction holds it until commit or rollback.
  * (The published kysely-pglite packages either pin an older PGlite or pull in a CLI toolchain.)
  */
+export interface PGliteDialectOptions {
+  /**
+   * Runs before every statement; whatever it throws is that statement's error. Tests stop the
+   * database with it (PGlite has no server to stop and no network to cut).
+   */
+  beforeQuery?: (sql: string) => void | Promise<void>
+}
+
 export class PGliteDialect implements Dialect {
-  constructor(private readonly pglite: PGlite) {}
+  constructor(
+    private readonly pglite: PGlite,
+    private readonly options: PGliteDialectOptions = {},
+  ) {}
 
   createAdapter() {
     return new PostgresAdapter()
   }
   createDriver(): Driver {
-    return new PGliteDriver(this.pglite)
+    return new PGliteDriver(this.pglite, this.options)
   }
   createQueryCompiler() {
     return new PostgresQueryCompiler()
@@ -41,8 +52,8 @@ class PGliteDriver implements Driver {
   private queue: Promise<void> = Promise.resolve()
   private releaseCurrent: (() => void) | undefined
 
-  constructor(pglite: PGlite) {
-    this.connection = new PGliteConnection(pglite)
+  constructor(pglite: PGlite, options: PGliteDialectOptions) {
+    this.connection = new PGliteConnection(pglite, options)
   }
 
   async init(): Promise<void> {}
@@ -79,9 +90,13 @@ class PGliteDriver implements Driver {
 }
 
 class PGliteConnection implements DatabaseConnection {
-  constructor(private readonly pglite: PGlite) {}
+  constructor(
+    private readonly pglite: PGlite,
+    private readonly options: PGliteDialectOptions,
+  ) {}
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    await this.options.beforeQuery?.(query.sql)
     const result = await this.pglite.query<R>(query.sql, [...query.parameters])
     return {
       rows: result.rows,

@@ -5,9 +5,10 @@ import { join, resolve } from 'node:path'
 import type { Database } from '../lambdas/adapters/database-schema.ts'
 import { migrateToLatest } from '../lambdas/adapters/migrator.ts'
 import { createPostgresDatabase, databaseSettingsFromUrl } from '../lambdas/adapters/postgres.ts'
-import { config, resetConfig } from '../lambdas/config.ts'
+import { config, parseConfig, resetConfig } from '../lambdas/config.ts'
 import { provideDatabase, resetRuntime, tokenVerifier } from '../lambdas/runtime.ts'
 import { handler as appHandler, appRoutes } from '../lambdas/handlers/http-app.ts'
+import { handler as adminHandler, adminRoutes } from '../lambdas/handlers/http-admin.ts'
 import { handler as authorizer } from '../lambdas/handlers/ws-authorizer.ts'
 import { handler as connect } from '../lambdas/handlers/ws-connect.ts'
 import { handler as defaultRoute } from '../lambdas/handlers/ws-default.ts'
@@ -17,6 +18,8 @@ import { handler as leaveConversation } from '../lambdas/handlers/ws-leave-conve
 import { handler as markAsRead } from '../lambdas/handlers/ws-mark-as-read.ts'
 import { handler as sendMessage } from '../lambdas/handlers/ws-send-message.ts'
 import { handler as typing } from '../lambdas/handlers/ws-typing.ts'
+import type { AwsEdge } from './aws-edge/index.ts'
+import { startLocalAws, type LocalAws } from './aws.ts'
 import { startHttpGateway, type HttpGateway, type HttpGatewayRoute } from './http-gateway.ts'
 import { loadIssuer, type LocalIssuer } from './issuer.ts'
 import { PGliteDialect } from './pglite-dialect.ts'
@@ -41,6 +44,12 @@ export interface LocalStackOptions {
   log?: (line: string) => void
   /** Called with every SQL statement the handlers send (tests count round trips with it). */
   onQuery?: (sql: string) => void
+  /** Embedded PGlite only: runs before every statement, and what it throws fails it (tests stop the database). */
+  pgliteBeforeQuery?: (sql: string) => void | Promise<void>
+  /** The AWS edge's port (S3, SNS); default 4566 like LocalStack, 0 picks a free port (tests). */
+  awsPort?: number
+  /** Use this AWS endpoint (a real LocalStack) instead of starting the edge; default AWS_ENDPOINT_URL. */
+  awsEndpointUrl?: string | undefined
 }
 
 export interface LocalStack {
@@ -51,6 +60,10 @@ export interface LocalStack {
   ws: WsGateway
   http: HttpGateway
   databaseKind: 'postgres' | 'pglite'
+  /** Where the handlers' S3 and SNS calls go. */
+  awsUrl: string
+  /** The in-process AWS edge (fault injection, recorded pushes); undefined when an external endpoint is used. */
+  aws: AwsEdge | undefined
   /** A token for a user, as the local issuer (standing in for Cognito) would mint it. */
   stop(): Promise<void>
 }
@@ -67,10 +80,25 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const dataDir = resolve(options.dataDir)
   await mkdir(dataDir, { recursive: true })
 
-  const { db, close: closeDatabase, kind } = await openDatabase(dataDir, options.databaseUrl, options.onQuery)
+  const { db, close: closeDatabase, kind } = await openDatabase(dataDir, options.databaseUrl, options.onQuery, options.pgliteBeforeQuery)
   try {
     await migrateToLatest(db)
     if (options.seed !== false) await seedDemoData(db)
+  } catch (error) {
+    await closeDatabase()
+    throw error
+  }
+
+  let aws: LocalAws
+  try {
+    aws = await startLocalAws({
+      dataDir,
+      host,
+      port: options.awsPort ?? 4566,
+      externalUrl: options.awsEndpointUrl ?? process.env.AWS_ENDPOINT_URL,
+      region: process.env.AWS_REGION ?? 'us-east-1',
+      bucket: process.env.ATTACHMENTS_BUCKET ?? 'trainer-chat-attachments',
+    })
   } catch (error) {
     await closeDatabase()
     throw error
@@ -80,7 +108,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const http = await startHttpGateway({
     port: options.httpPort ?? 3000,
     host,
-    routes: appRoutes.map((route): HttpGatewayRoute => ({ ...route, handler: appHandler, functionName: 'http-app' })),
+    routes: [
+      ...appRoutes.map((route): HttpGatewayRoute => ({ ...route, handler: appHandler, functionName: 'http-app' })),
+      ...adminRoutes.map((route): HttpGatewayRoute => ({ ...route, handler: adminHandler, functionName: 'http-admin' })),
+    ],
     verifier: tokenVerifier,
     staticJson: { '/local-issuer/.well-known/jwks.json': () => issuer?.jwks ?? { keys: [] } },
     ...(options.log ? { log: options.log } : {}),
@@ -115,6 +146,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     // The management API client signs its requests; any credentials do locally.
     AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'test',
     AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'test',
+    // S3 and SNS: the local edge (or AWS_ENDPOINT_URL), its bucket and platform applications.
+    ...aws.env,
   })
   resetConfig()
   resetRuntime()
@@ -130,9 +163,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     ws,
     http,
     databaseKind: kind,
+    awsUrl: aws.url,
+    aws: aws.edge,
     async stop() {
       await ws.stop()
       await http.stop()
+      await aws.stop()
       await closeDatabase()
       resetRuntime()
     },
@@ -143,15 +179,18 @@ async function openDatabase(
   dataDir: string,
   databaseUrl: string | undefined,
   onQuery: ((sql: string) => void) | undefined,
+  beforeQuery: ((sql: string) => void | Promise<void>) | undefined,
 ): Promise<{ db: Kysely<Database>; close(): Promise<void>; kind: 'postgres' | 'pglite' }> {
   const log = onQuery ? (event: LogEvent) => onQuery(event.query.sql) : undefined
   if (databaseUrl) {
-    const db = createPostgresDatabase(databaseSettingsFromUrl(databaseUrl), { poolSize: 10, ...(log ? { log } : {}) })
+    // The handlers' statement timeout (DB_STATEMENT_TIMEOUT_MS), as a Lambda container would have it.
+    const settings = databaseSettingsFromUrl(databaseUrl, parseConfig(process.env).database.statementTimeoutMs)
+    const db = createPostgresDatabase(settings, { poolSize: 10, ...(log ? { log } : {}) })
     return { db, close: () => db.destroy(), kind: 'postgres' }
   }
   const pglite = new PGlite(join(dataDir, 'pgdata'))
   await pglite.waitReady
-  const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite), ...(log ? { log } : {}) })
+  const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite, beforeQuery ? { beforeQuery } : {}), ...(log ? { log } : {}) })
   return {
     db,
     async close() {

@@ -47,6 +47,8 @@ export interface WsGateway {
   /** Drops a socket without running `$disconnect`, as when API Gateway loses the event. */
   dropWithoutDisconnect(connectionId: string): void
   injectPostFault(connectionId: string, fault: PostFault): void
+  /** How many PostToConnection requests (answered or faulted) arrived for a connection: retries included. */
+  postAttempts(connectionId: string): number
   /** Waits until every in-flight handler invocation has finished. */
   idle(): Promise<void>
   stop(): Promise<void>
@@ -55,6 +57,7 @@ export interface WsGateway {
 export async function startWsGateway(options: WsGatewayOptions): Promise<WsGateway> {
   const connections = new Map<string, LiveConnection>()
   const faults = new Map<string, PostFault>()
+  const attempts = new Map<string, number>()
   const inFlight = new Set<Promise<unknown>>()
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES })
   const domainName = `${options.host}:${options.port}`
@@ -90,9 +93,10 @@ export async function startWsGateway(options: WsGatewayOptions): Promise<WsGatew
   const routeFor = (body: string): { routeKey: string; handler: LambdaHandler } => {
     try {
       const action = (JSON.parse(body) as { action?: unknown } | null)?.action
-      if (typeof action === 'string' && action !== '$default' && options.routes[action]) {
-        return { routeKey: action, handler: options.routes[action] }
-      }
+      // Only custom routes are selectable ($connect, $disconnect and $default never are), and only
+      // own keys: "toString" or "constructor" must not find Object.prototype's functions.
+      const handler = typeof action === 'string' && !action.startsWith('$') && Object.hasOwn(options.routes, action) ? options.routes[action] : undefined
+      if (handler) return { routeKey: action as string, handler }
     } catch {
       // Not JSON: API Gateway routes it to $default.
     }
@@ -109,6 +113,7 @@ export async function startWsGateway(options: WsGatewayOptions): Promise<WsGatew
     const connectionId = decodeURIComponent(match[1] as string)
     const connection = connections.get(connectionId)
     const body = await readBody(request)
+    if (request.method === 'POST') attempts.set(connectionId, (attempts.get(connectionId) ?? 0) + 1)
     const fault = faults.get(connectionId)
     if (fault && request.method === 'POST') {
       if (--fault.times <= 0) faults.delete(connectionId)
@@ -239,6 +244,7 @@ export async function startWsGateway(options: WsGatewayOptions): Promise<WsGatew
     injectPostFault(connectionId, fault) {
       faults.set(connectionId, { ...fault })
     },
+    postAttempts: (connectionId) => attempts.get(connectionId) ?? 0,
     async idle() {
       while (inFlight.size > 0) await Promise.allSettled([...inFlight])
     },

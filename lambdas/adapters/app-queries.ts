@@ -1,5 +1,5 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely'
-import { initialRole, type ConversationSummary, type Identity, type Message, type User } from '../core/model.ts'
+import { initialRole, type ConversationSummary, type Identity, type StoredMessage, type User } from '../core/model.ts'
 import type { Verdict } from '../core/ports.ts'
 import type { Database } from './database-schema.ts'
 import { messageJson, participantAccess, toIso, toMessage, type MessageJson } from './sql-fragments.ts'
@@ -32,9 +32,12 @@ export function callerFromIdentity(identity: Identity): RawBuilder<unknown> {
     )`
 }
 
+/** A conversation summary whose last message's attachment is not yet signed for the reader. */
+export type StoredConversationSummary = Omit<ConversationSummary, 'lastMessage'> & { lastMessage: StoredMessage | null }
+
 export interface MessagePage {
   verdict: Verdict
-  messages: Message[]
+  messages: StoredMessage[]
   hasMore: boolean
 }
 
@@ -67,7 +70,7 @@ export function createAppQueries(db: Kysely<Database>) {
     },
 
     /** The conversations the caller may use, most recent activity first, with last message and unread count. */
-    async conversations(identity: Identity): Promise<ConversationSummary[]> {
+    async conversations(identity: Identity): Promise<StoredConversationSummary[]> {
       const { rows } = await sql<{
         id: string
         member_id: string

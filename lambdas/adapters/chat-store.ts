@@ -12,21 +12,36 @@ import type {
   Verdict,
 } from '../core/ports.ts'
 import type { Database } from './database-schema.ts'
+import { attachmentAllowed, attachmentCheck, claimAttachment, pushTargetJson, toPushTarget } from './send-fragments.ts'
 import {
   connectionAccess,
   listenersJson,
   messageJson,
+  sendAllowance,
   toIso,
   toListeners,
   toMessage,
   type MessageJson,
+  type SendRateLimit,
 } from './sql-fragments.ts'
+
+export interface ChatStoreOptions {
+  /** The per-user send token bucket (config RATE_LIMIT_BURST / RATE_LIMIT_PER_SECOND). */
+  sendRateLimit?: SendRateLimit
+  /** How long after its upload was requested an attachment may be sent (config ATTACHMENT_USE_WITHIN_SECONDS). */
+  attachmentUseWithinSeconds?: number
+}
+
+const DEFAULT_SEND_RATE_LIMIT: SendRateLimit = { burst: 20, perSecond: 1 }
+const DEFAULT_ATTACHMENT_USE_WITHIN_SECONDS = 24 * 60 * 60
 
 /**
  * The chat use cases' store on Postgres. Every method is exactly one statement (one round
  * trip): CTEs authorize the caller, act, and return who must hear about it.
  */
-export function createChatStore(db: Kysely<Database>): ChatStore {
+export function createChatStore(db: Kysely<Database>, options: ChatStoreOptions = {}): ChatStore {
+  const sendRateLimit = options.sendRateLimit ?? DEFAULT_SEND_RATE_LIMIT
+  const attachmentUseWithinSeconds = options.attachmentUseWithinSeconds ?? DEFAULT_ATTACHMENT_USE_WITHIN_SECONDS
   return {
     connect: (command) => connect(db, command),
 
@@ -34,7 +49,7 @@ export function createChatStore(db: Kysely<Database>): ChatStore {
       await db.deleteFrom('connections').where('connection_id', '=', connectionId).execute()
     },
 
-    sendMessage: (command) => sendMessage(db, command),
+    sendMessage: (command) => sendMessage(db, command, sendRateLimit, attachmentUseWithinSeconds),
 
     async typing({ connectionId, conversationId }) {
       const { rows } = await sql<AccessRow & { listeners: unknown }>`
@@ -55,7 +70,7 @@ export function createChatStore(db: Kysely<Database>): ChatStore {
         marked AS (
           UPDATE messages m SET read_at = now()
           FROM access a, target_message t
-          WHERE m.conversation_id = a.conversation_id AND m.sender_id <> a.user_id
+          WHERE m.conversation_id = ${conversationId} AND m.sender_id <> a.user_id
             AND m.seq <= t.seq AND m.read_at IS NULL
           RETURNING m.id
         )
@@ -89,8 +104,11 @@ export function createChatStore(db: Kysely<Database>): ChatStore {
           RETURNING 1
         ),
         page AS (
-          SELECT m.* FROM messages m JOIN access a ON m.conversation_id = a.conversation_id
-          WHERE a.verdict IN ('ok', 'closed') ${page}
+          -- Filter on the parameter, not a join with access: only then does the planner walk the
+          -- (conversation_id, seq) index and stop after limit+1 rows instead of sorting them all.
+          SELECT m.* FROM messages m
+          WHERE m.conversation_id = ${conversationId}
+            AND EXISTS (SELECT 1 FROM access a WHERE a.verdict IN ('ok', 'closed')) ${page}
         )
         SELECT a.verdict, a.user_id, ${listenersJson('other', true)} AS listeners,
           (SELECT coalesce(json_agg(${messageJson('p')} ORDER BY p.seq), '[]'::json) FROM page p) AS messages,
@@ -146,44 +164,70 @@ const MAX_SEND_ATTEMPTS = 3
 
 /**
  * One statement: authorize; find an earlier message with the same clientMessageId (a retry);
- * otherwise bump the conversation's last_seq (the row lock serializes concurrent senders, so
- * seq is gap-free) and insert; return the message and every live connection of both participants.
+ * otherwise spend a token of the sender's rate-limit bucket (sendAllowance), bump the
+ * conversation's last_seq (the row lock serializes concurrent senders, so seq is gap-free) and
+ * insert; return the message and every live connection of both participants.
  *
  * Two copies of one clientMessageId racing both miss `existing` in their snapshots; the loser's
  * insert violates the unique (sender, client_message_id) constraint and its whole statement,
  * seq bump included, rolls back. Running it again finds the winner's row: a second round trip,
  * only on that race.
  */
-async function sendMessage(db: Kysely<Database>, command: SendMessageCommand): Promise<SendMessageResult> {
+async function sendMessage(
+  db: Kysely<Database>,
+  command: SendMessageCommand,
+  limit: SendRateLimit,
+  attachmentUseWithinSeconds: number,
+): Promise<SendMessageResult> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await sendMessageOnce(db, command)
+      const { bucketRaced, ...result } = await sendMessageOnce(db, command, limit, attachmentUseWithinSeconds)
+      // Rate-limited after a concurrent send of this user spent the bucket: that send may have
+      // stored this very clientMessageId (our snapshot cannot see it), and a retry must be answered
+      // with the stored message, not rate_limited. Running again sees it; a second round trip only then.
+      if (bucketRaced && attempt < MAX_SEND_ATTEMPTS) continue
+      return result
     } catch (error) {
-      if (attempt >= MAX_SEND_ATTEMPTS || !isUniqueViolation(error, 'messages_client_id_unique')) throw error
+      // A racing send that claimed the same attachment: run again, the check then answers `used`.
+      const raced = isUniqueViolation(error, 'messages_client_id_unique') || isUniqueViolation(error, 'messages_attachment_unique')
+      if (attempt >= MAX_SEND_ATTEMPTS || !raced) throw error
     }
   }
 }
 
-async function sendMessageOnce(db: Kysely<Database>, command: SendMessageCommand): Promise<SendMessageResult> {
+async function sendMessageOnce(
+  db: Kysely<Database>,
+  command: SendMessageCommand,
+  limit: SendRateLimit,
+  attachmentUseWithinSeconds: number,
+): Promise<SendMessageResult & { bucketRaced: boolean }> {
   const { connectionId, conversationId, clientMessageId, body } = command
-  const { rows } = await sql<AccessRow & { listeners: unknown; message: MessageJson | null; duplicate: boolean | null }>`
+  const { rows } = await sql<
+    AccessRow & { listeners: unknown; message: MessageJson | null; duplicate: boolean | null }
+      & { rate_limited: boolean; send_tokens: number | null; bucket_raced: boolean | null }
+      & { attachment_verdict: SendMessageResult['attachmentVerdict']; push: unknown }
+  >`
     WITH ${connectionAccess(connectionId, conversationId)},
     existing AS (
       SELECT m.* FROM messages m JOIN caller c ON m.sender_id = c.user_id
       WHERE m.client_message_id = ${clientMessageId}
     ),
+    ${attachmentCheck(command, attachmentUseWithinSeconds)},
+    ${sendAllowance(limit, attachmentAllowed)},
     bumped AS (
       UPDATE conversations cv SET last_seq = cv.last_seq + 1, updated_at = now(), last_message_at = now()
       FROM access a
       WHERE cv.id = a.conversation_id AND a.verdict = 'ok' AND cv.status = 'open'
-        AND NOT EXISTS (SELECT 1 FROM existing)
+        AND NOT EXISTS (SELECT 1 FROM existing) AND EXISTS (SELECT 1 FROM taken) AND ${attachmentAllowed}
       RETURNING cv.id, cv.last_seq
     ),
     inserted AS (
-      INSERT INTO messages (conversation_id, seq, sender_id, body, client_message_id)
-      SELECT b.id, b.last_seq, a.user_id, ${body}, ${clientMessageId} FROM bumped b, access a
+      INSERT INTO messages (conversation_id, seq, sender_id, body, client_message_id, attachment_id)
+      SELECT b.id, b.last_seq, a.user_id, ${body}, ${clientMessageId}, ${command.attachment?.id ?? null}::uuid
+      FROM bumped b, access a
       RETURNING *
     ),
+    ${claimAttachment},
     stored AS (
       SELECT i.*, false AS duplicate FROM inserted i
       UNION ALL
@@ -192,14 +236,28 @@ async function sendMessageOnce(db: Kysely<Database>, command: SendMessageCommand
     SELECT a.verdict, a.user_id,
       (SELECT ${messageJson('s')} FROM stored s LIMIT 1) AS message,
       (SELECT s.duplicate FROM stored s LIMIT 1) AS duplicate,
-      ${listenersJson('both', false)} AS listeners
+      ${listenersJson('both', false)} AS listeners,
+      EXISTS (SELECT 1 FROM bucket) AND NOT EXISTS (SELECT 1 FROM taken) AS rate_limited,
+      (SELECT b.tokens FROM bucket b) AS send_tokens,
+      (SELECT b.raced FROM bucket b) AS bucket_raced,
+      (SELECT verdict FROM attachment_check) AS attachment_verdict,
+      ${pushTargetJson} AS push
     FROM access a`.execute(db)
   const row = single(rows)
   return {
     ...withListeners(row),
     message: row.message ? toMessage(row.message) : null,
     duplicate: row.duplicate === true,
+    attachmentVerdict: row.attachment_verdict,
+    push: toPushTarget(row.push),
+    ...(row.rate_limited ? { retryAfterMs: retryAfterMs(Number(row.send_tokens ?? 0), limit) } : {}),
+    bucketRaced: row.rate_limited && row.bucket_raced === true,
   }
+}
+
+/** How long until the bucket holds one whole token again. */
+function retryAfterMs(tokens: number, limit: SendRateLimit): number {
+  return Math.max(1, Math.ceil(((1 - tokens) / limit.perSecond) * 1000))
 }
 
 function isUniqueViolation(error: unknown, constraint: string): boolean {
@@ -211,11 +269,18 @@ function isUniqueViolation(error: unknown, constraint: string): boolean {
  * One statement: create the user on first contact (keeping email and display name current,
  * never the role: the database decides roles), then register the connection unless the user
  * is disabled or already has the maximum number of live connections.
+ *
+ * The limit is exact under concurrent $connects: each connection takes a slot number that no
+ * live connection of the user holds (a slot left by an expired one is taken over), and the unique
+ * (user_id, slot) index lets only one of two racing connects have it. The loser's insert does
+ * nothing (its conflicting row is live); it runs again on a fresh snapshot, a second round trip
+ * only on that race. Slots are picked at random so that racers rarely collide, and every round
+ * seats at least one racer, so the attempts are bounded by the limit.
  */
 async function connect(db: Kysely<Database>, command: ConnectCommand): Promise<ConnectResult> {
   const { identity, connectionId, tokenExpiresAt, maxConnectionsPerUser, initialRole } = command
   for (let attempt = 1; ; attempt++) {
-    const { rows } = await sql<{ user_id: string; disabled: boolean; registered: boolean }>`
+    const { rows } = await sql<{ user_id: string; disabled: boolean; registered: boolean; had_room: boolean }>`
       WITH upserted AS (
         INSERT INTO users (subject, email, display_name, role)
         VALUES (${identity.subject}, ${identity.email}, ${identity.displayName}, ${initialRole})
@@ -229,20 +294,33 @@ async function connect(db: Kysely<Database>, command: ConnectCommand): Promise<C
         SELECT id, disabled_at FROM users WHERE subject = ${identity.subject} AND NOT EXISTS (SELECT 1 FROM upserted)
       ),
       live AS (
-        SELECT count(*) AS n FROM connections k JOIN me ON k.user_id = me.id WHERE k.expires_at > now()
+        SELECT k.slot FROM connections k JOIN me ON k.user_id = me.id WHERE k.expires_at > now()
+      ),
+      free_slot AS (
+        SELECT s AS slot FROM generate_series(1, ${maxConnectionsPerUser}::int) s
+        WHERE (SELECT count(*) FROM live) < ${maxConnectionsPerUser}
+          AND NOT EXISTS (SELECT 1 FROM live WHERE live.slot = s)
+        ORDER BY random() LIMIT 1
       ),
       registered AS (
-        INSERT INTO connections (connection_id, user_id, expires_at)
-        SELECT ${connectionId}, me.id, ${tokenExpiresAt.toISOString()} FROM me, live
-        WHERE me.disabled_at IS NULL AND live.n < ${maxConnectionsPerUser}
+        INSERT INTO connections (connection_id, user_id, expires_at, slot)
+        SELECT ${connectionId}, me.id, ${tokenExpiresAt.toISOString()}, f.slot FROM me, free_slot f
+        WHERE me.disabled_at IS NULL AND f.slot IS NOT NULL
+        ON CONFLICT (user_id, slot) DO UPDATE
+          SET connection_id = excluded.connection_id, expires_at = excluded.expires_at,
+            connected_at = now(), joined_conversation_ids = '{}'
+          WHERE connections.expires_at <= now()
         RETURNING connection_id
       )
-      SELECT me.id AS user_id, me.disabled_at IS NOT NULL AS disabled, EXISTS (SELECT 1 FROM registered) AS registered
+      SELECT me.id AS user_id, me.disabled_at IS NOT NULL AS disabled, EXISTS (SELECT 1 FROM registered) AS registered,
+        EXISTS (SELECT 1 FROM free_slot) AS had_room
       FROM me`.execute(db)
     const row = rows[0]
-    // Empty only when a concurrent first contact created the user after our snapshot: run again.
-    if (!row) {
-      if (attempt >= 2) throw new Error('could not resolve the connecting user')
+    // Empty when a concurrent first contact created the user after our snapshot; not registered
+    // despite a free slot when a concurrent connect took that slot first: run again.
+    const raced = !row || (!row.disabled && !row.registered && row.had_room)
+    if (raced) {
+      if (attempt >= maxConnectionsPerUser + 2) throw new Error('could not register the connection')
       continue
     }
     if (row.disabled) return { outcome: 'disabled', userId: row.user_id }

@@ -16,6 +16,9 @@ export interface UsersTable {
   disabled_at: Timestamp | null
   created_at: CreatedAt
   updated_at: Generated<Timestamp>
+  /** Send rate-limit bucket (0003): tokens left at send_tokens_at; NULL is a full bucket. */
+  send_tokens: number | null
+  send_tokens_at: Timestamp | null
 }
 
 export interface ConversationsTable {
@@ -52,6 +55,47 @@ export interface ConnectionsTable {
   connected_at: CreatedAt
   expires_at: Timestamp
   joined_conversation_ids: ColumnType<string[], string[] | undefined, string[]>
+  /** Which of the user's MAX_CONNECTIONS_PER_USER slots the connection holds (0003); NULL on older rows. */
+  slot: number | null
+}
+
+export interface AuditLogTable {
+  id: Generated<string>
+  actor_id: string
+  action: string
+  target_type: string
+  target_id: string
+  reason: string | null
+  details: ColumnType<Record<string, unknown>, string | undefined, string>
+  created_at: CreatedAt
+}
+
+export interface AttachmentsTable {
+  id: string
+  conversation_id: string
+  uploader_id: string
+  object_key: string
+  file_name: string
+  content_type: string
+  size: number
+  created_at: CreatedAt
+  message_id: string | null
+}
+
+export interface DevicesTable {
+  token: string
+  user_id: string
+  platform: 'ios' | 'android'
+  endpoint_arn: string
+  enabled: Generated<boolean>
+  created_at: CreatedAt
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>
+}
+
+export interface NotificationMutesTable {
+  user_id: string
+  conversation_id: string | null
+  created_at: CreatedAt
 }
 
 export interface Database {
@@ -59,6 +103,10 @@ export interface Database {
   conversations: ConversationsTable
   messages: MessagesTable
   connections: ConnectionsTable
+  audit_log: AuditLogTable
+  attachments: AttachmentsTable
+  devices: DevicesTable
+  notification_mutes: NotificationMutesTable
 }
 
 export type UserRow = Selectable<UsersTable>

@@ -1,14 +1,16 @@
-import { createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose'
+import { jwtVerify, type JWTVerifyGetKey } from 'jose'
 import * as z from 'zod/mini'
 import type { Config } from '../config.ts'
 import { ChatError } from '../core/errors.ts'
 import type { Identity } from '../core/model.ts'
+import { createJwksResolver } from './jwks.ts'
 
 /**
  * Verifies Cognito-style JWTs (RS256) against the issuer's JWKS: algorithm pinned, issuer,
  * audience (id tokens) or client_id (access tokens), expiry, not-before and token_use checked.
  * The JWKS is fetched once per container and cached; an unknown `kid` triggers at most one
- * refetch per cooldown, so a flood of forged kids cannot hammer the identity provider.
+ * refetch per cooldown, so a flood of forged kids cannot hammer the identity provider, and an
+ * unreachable or slow JWKS fails closed within `jwksTimeoutMs` (see jwks.ts).
  */
 
 export interface VerifiedToken extends Identity {
@@ -34,14 +36,20 @@ const Claims = z.object({
 
 export function createTokenVerifier(
   settings: Config['jwt'],
-  options: { keys?: JWTVerifyGetKey; jwksTimeoutMs?: number; jwksCooldownMs?: number } = {},
+  options: {
+    keys?: JWTVerifyGetKey
+    jwksTimeoutMs?: number
+    jwksCooldownMs?: number
+    jwksRetryAfterFailureMs?: number
+  } = {},
 ): TokenVerifier {
   const keys =
     options.keys ??
-    createRemoteJWKSet(new URL(settings.jwksUrl), {
-      timeoutDuration: options.jwksTimeoutMs ?? 3_000,
-      cooldownDuration: options.jwksCooldownMs ?? 30_000,
-      cacheMaxAge: 10 * 60_000,
+    createJwksResolver(new URL(settings.jwksUrl), {
+      timeoutMs: options.jwksTimeoutMs ?? 3_000,
+      cooldownMs: options.jwksCooldownMs ?? 30_000,
+      maxAgeMs: 10 * 60_000,
+      retryAfterFailureMs: options.jwksRetryAfterFailureMs ?? 5_000,
     })
 
   return async (token) => {
@@ -57,7 +65,7 @@ export function createTokenVerifier(
       }))
     } catch (error) {
       // jose's codes (ERR_JWT_EXPIRED, ERR_JWS_SIGNATURE_VERIFICATION_FAILED, ...) say why without the token.
-      const code = (error as { code?: unknown }).code
+      const code = (error as { code?: unknown } | null | undefined)?.code
       throw unauthorized(typeof code === 'string' ? code : 'invalid token', error)
     }
     const claims = Claims.safeParse(payload)

@@ -24,6 +24,11 @@ export function createPostgresDatabase(settings: Config['database'], options: { 
   })
   // An idle client losing its connection emits 'error' on the pool; without a listener that kills the process.
   pool.on('error', () => {})
+  // A client in use (checked out, so the pool's own listener is off) that loses its connection
+  // also emits 'error', besides failing its statement; unheard, that is an uncaught exception and
+  // the container dies. The statement's failure is what matters, and the pool drops the broken
+  // client when it comes back, so the next statement connects afresh.
+  pool.on('connect', (client) => client.on('error', () => {}))
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }), ...(options.log ? { log: options.log } : {}) })
 }
 

@@ -1,5 +1,5 @@
 import { sql, type RawBuilder } from 'kysely'
-import type { Listener, Message } from '../core/model.ts'
+import type { Listener, StoredMessage } from '../core/model.ts'
 
 /**
  * SQL pieces shared by the repositories, so that the participant rule and the message shape
@@ -47,14 +47,22 @@ export function participantAccess(conversationId: string): RawBuilder<unknown> {
     )`
 }
 
-/** A message row (aliased `alias`) as the JSON object clients see; a hidden message's body is withheld. */
+/**
+ * A message row (aliased `alias`) as the JSON object clients see; a hidden message's body and
+ * attachment are withheld. The attachment is looked up by primary key; its download URL is
+ * signed later, per reader (core/attachments.ts).
+ */
 export function messageJson(alias: string): RawBuilder<unknown> {
   const m = sql.ref(alias)
   return sql`json_build_object(
     'id', ${m}.id, 'conversationId', ${m}.conversation_id, 'seq', ${m}.seq, 'senderId', ${m}.sender_id,
     'body', CASE WHEN ${m}.hidden_at IS NULL THEN ${m}.body ELSE '' END,
     'clientMessageId', ${m}.client_message_id, 'createdAt', ${m}.created_at, 'readAt', ${m}.read_at,
-    'removed', ${m}.hidden_at IS NOT NULL)`
+    'removed', ${m}.hidden_at IS NOT NULL,
+    'attachment', (
+      SELECT json_build_object('id', att.id, 'fileName', att.file_name, 'contentType', att.content_type, 'size', att.size)
+      FROM attachments att WHERE att.id = ${m}.attachment_id AND ${m}.hidden_at IS NULL
+    ))`
 }
 
 /**
@@ -87,10 +95,11 @@ export interface MessageJson {
   createdAt: string
   readAt: string | null
   removed: boolean
+  attachment: StoredMessage['attachment']
 }
 
 /** Postgres renders timestamps in JSON with its own offset format; clients get ISO 8601 UTC. */
-export function toMessage(json: MessageJson): Message {
+export function toMessage(json: MessageJson): StoredMessage {
   return {
     id: json.id,
     conversationId: json.conversationId,
@@ -101,6 +110,7 @@ export function toMessage(json: MessageJson): Message {
     createdAt: toIso(json.createdAt),
     readAt: json.readAt === null ? null : toIso(json.readAt),
     removed: json.removed,
+    attachment: json.attachment ?? null,
   }
 }
 
@@ -110,4 +120,46 @@ export function toIso(value: string | Date): string {
 
 export function toListeners(json: unknown): Listener[] {
   return (json ?? []) as Listener[]
+}
+
+export interface SendRateLimit {
+  /** Bucket size: how many messages may be sent at once after a quiet spell. */
+  burst: number
+  /** Sustained rate: tokens added per second. */
+  perSecond: number
+}
+
+/**
+ * CTEs `bucket` and `taken` (after `access` and `existing`): the sender's token bucket, kept in
+ * their users row and refilled lazily from the time elapsed. `bucket` locks the row, so its
+ * tokens are the committed value even when the same user's sends race in other Lambdas (READ
+ * COMMITTED re-reads a row it had to wait for); `taken` spends one token if a whole one is there.
+ * Only a send that would store a message reaches the bucket: retries of a stored clientMessageId
+ * and refused senders cost nothing; `gate` is every other reason the send statement may refuse.
+ *
+ * `bucket.raced` is true when the locked row is newer than the statement's snapshot: another
+ * send of this user committed meanwhile, and it may have stored this very clientMessageId,
+ * which `existing` (read in the snapshot) cannot see.
+ */
+export function sendAllowance(limit: SendRateLimit, gate: RawBuilder<unknown> = sql`true`): RawBuilder<unknown> {
+  const burst = sql`${limit.burst}::float8`
+  return sql`
+    bucket AS (
+      SELECT u.id,
+        -- A plain read sees the snapshot's row version; u (locked) is the latest committed one.
+        u.send_tokens_at IS DISTINCT FROM (SELECT s.send_tokens_at FROM users s WHERE s.id = u.id) AS raced,
+        least(${burst}, coalesce(u.send_tokens, ${burst})
+        -- now() is the statement's start: a send that waited for this row may see a later
+        -- send_tokens_at than its own now(), which must not count as negative time.
+        + greatest(0, extract(epoch FROM now() - coalesce(u.send_tokens_at, now())))::float8 * ${limit.perSecond}::float8) AS tokens
+      FROM users u JOIN access a ON u.id = a.user_id
+      WHERE a.verdict = 'ok' AND NOT EXISTS (SELECT 1 FROM existing) AND ${gate}
+      FOR NO KEY UPDATE OF u
+    ),
+    taken AS (
+      UPDATE users u SET send_tokens = b.tokens - 1, send_tokens_at = now()
+      FROM bucket b
+      WHERE u.id = b.id AND b.tokens >= 1
+      RETURNING u.id
+    )`
 }

@@ -1,7 +1,16 @@
+import {
+  assertAttachmentUsable,
+  describeAttachment,
+  inspectUpload,
+  signMessage,
+  signMessages,
+} from './attachments.ts'
 import { ChatError } from './errors.ts'
 import { initialRole, type Identity, type Listener, type Message } from './model.ts'
-import type { ChatStore, Delivery, DeliveryReport, Outgoing, Verdict } from './ports.ts'
+import type { AttachmentStorage, ChatStore, Delivery, DeliveryReport, Outgoing, Verdict } from './ports.ts'
+import { notifyOffline, type PushPorts } from './push.ts'
 import { HISTORY_DEFAULT_LIMIT, MAX_BODY_CHARS, type ServerFrame } from './protocol.ts'
+import type { Throttle } from './throttle.ts'
 
 /**
  * The chat use cases. Each takes its ports, asks the store once (the store authorizes and acts
@@ -13,6 +22,12 @@ export interface ChatPorts {
   store: ChatStore
   delivery: Delivery<ServerFrame>
   log?: { warn(message: string, fields?: Record<string, unknown>): void }
+  /** Object storage for attachments; without it, messages with attachments are refused. */
+  storage?: AttachmentStorage | undefined
+  /** Push notifications for offline recipients; without it, nobody is notified. */
+  push?: PushPorts | undefined
+  /** Per-connection limit on typing frames; beyond it they are dropped without touching the database. */
+  typingThrottle?: Throttle | undefined
 }
 
 export interface Caller {
@@ -39,10 +54,13 @@ export function assertAccess(verdict: Verdict, intent: 'read' | 'write'): void {
   }
 }
 
-/** Trims a message body and enforces 1..MAX_BODY_CHARS characters. */
-export function normalizeBody(body: string | undefined): string {
+/** Trims a message body and enforces 1..MAX_BODY_CHARS characters (0.. when the message carries an attachment). */
+export function normalizeBody(body: string | undefined, options: { allowEmpty?: boolean } = {}): string {
   const trimmed = (body ?? '').trim()
-  if (trimmed.length === 0) throw new ChatError('bad_request', 'body must not be empty', { field: 'body' })
+  if (trimmed.length === 0) {
+    if (options.allowEmpty) return ''
+    throw new ChatError('bad_request', 'body must not be empty', { field: 'body' })
+  }
   // Count code points, not UTF-16 units, so an emoji counts as one character.
   const length = [...trimmed].length
   if (length > MAX_BODY_CHARS) {
@@ -74,33 +92,47 @@ function toOthers(listeners: Listener[], caller: Caller, frame: ServerFrame): Ou
 
 /**
  * sendMessage:
- * 1. validate the body;
- * 2. one statement authorizes, dedupes by clientMessageId, assigns seq, stores, and returns listeners;
+ * 1. validate the body (optional with an attachment); ask storage what was uploaded for the attachment (HeadObject);
+ * 2. one statement authorizes, checks and claims the attachment, dedupes by clientMessageId,
+ *    assigns seq, stores, and returns listeners and, for an offline recipient, what a push needs;
  * 3. a retry answers the sender alone with the original message;
  * 4. otherwise every joined connection of both participants gets `newMessage`, the sending
  *    connection always does (it is the acknowledgement), and the recipient's other live
- *    connections get `newMessageNotification`.
+ *    connections get `newMessageNotification`;
+ * 5. only then, an offline recipient's devices get a push (a failure there is logged, never thrown).
  */
 export async function sendMessage(
   ports: ChatPorts,
   caller: Caller,
-  input: { conversationId: string; clientMessageId: string; body?: string | undefined },
+  input: { conversationId: string; clientMessageId: string; body?: string | undefined; attachmentId?: string | undefined },
 ): Promise<Message> {
-  const body = normalizeBody(input.body)
+  const { attachmentId } = input
+  const body = normalizeBody(input.body, { allowEmpty: attachmentId !== undefined })
+  const object = attachmentId === undefined ? undefined : await inspectUpload(ports.storage, input.conversationId, attachmentId)
   const result = await ports.store.sendMessage({
     connectionId: caller.connectionId,
     conversationId: input.conversationId,
     clientMessageId: input.clientMessageId,
     body,
+    ...(attachmentId === undefined ? {} : { attachment: { id: attachmentId, object: object ?? null } }),
   })
   assertAccess(result.verdict, 'write')
-  const message = result.message
-  if (!message) throw new ChatError('conversation_closed', 'This conversation is closed; it is read-only')
-  if (message.conversationId !== input.conversationId) {
+  if (result.retryAfterMs !== undefined) {
+    throw new ChatError('rate_limited', 'You are sending messages too fast; retry the same clientMessageId later', {
+      retryAfterMs: result.retryAfterMs,
+    })
+  }
+  const stored = result.message
+  if (!stored) {
+    assertAttachmentUsable(result.attachmentVerdict)
+    throw new ChatError('conversation_closed', 'This conversation is closed; it is read-only')
+  }
+  if (stored.conversationId !== input.conversationId) {
     throw new ChatError('bad_request', 'clientMessageId was already used for another conversation', {
       field: 'clientMessageId',
     })
   }
+  const message = await signMessage(ports.storage, stored)
 
   const ack: Outgoing<ServerFrame> = {
     connectionId: caller.connectionId,
@@ -117,7 +149,7 @@ export async function sendMessage(
     conversationId: message.conversationId,
     messageId: message.id,
     senderId: message.senderId,
-    preview: preview(message.body),
+    preview: preview(message.body) || describeAttachment(message.attachment),
   }
   const outgoing = [ack]
   for (const listener of result.listeners) {
@@ -126,6 +158,7 @@ export async function sendMessage(
     else if (listener.userId !== message.senderId) outgoing.push({ connectionId: listener.connectionId, frame: notification })
   }
   await deliver(ports, outgoing)
+  if (result.push && ports.push) await notifyOffline(ports.push, stored, result.push, preview(message.body), ports.log)
   return message
 }
 
@@ -134,6 +167,9 @@ export async function typing(
   caller: Caller,
   input: { conversationId: string; isTyping: boolean },
 ): Promise<void> {
+  // A typing indicator is worth nothing late or twice: excess frames are dropped silently,
+  // with no reply, so a chatty or hostile client costs no database round trip.
+  if (ports.typingThrottle && !ports.typingThrottle.allow(caller.connectionId)) return
   const result = await ports.store.typing({ connectionId: caller.connectionId, conversationId: input.conversationId })
   assertAccess(result.verdict, 'write')
   const frame: ServerFrame = {
@@ -179,7 +215,7 @@ export async function joinConversation(
   const history: ServerFrame = {
     type: 'conversationHistory',
     conversationId: input.conversationId,
-    messages: result.messages,
+    messages: await signMessages(ports.storage, result.messages),
     hasMore: result.hasMore,
     ...requestIdOf(caller),
   }

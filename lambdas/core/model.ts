@@ -23,7 +23,25 @@ export interface Message {
   readAt: string | null
   /** True when a moderator hid the message; its body is withheld from participants. */
   removed: boolean
+  /** The file the message carries, if any (withheld, like the body, when the message is removed). */
+  attachment: Attachment | null
 }
+
+/** An uploaded file as the database describes it. */
+export interface AttachmentInfo {
+  id: string
+  fileName: string
+  contentType: string
+  size: number
+}
+
+/** An attachment as a reader sees it: with a short-lived download URL made for them. */
+export interface Attachment extends AttachmentInfo {
+  downloadUrl: string
+}
+
+/** A message as stored: its attachment is not yet signed for a reader (see core/attachments.ts). */
+export type StoredMessage = Omit<Message, 'attachment'> & { attachment: AttachmentInfo | null }
 
 export type ConversationStatus = 'open' | 'closed'
 
@@ -34,6 +52,19 @@ export interface ConversationSummary {
   status: ConversationStatus
   lastMessage: Message | null
   unreadCount: number
+  updatedAt: string
+}
+
+export const PLATFORMS = ['ios', 'android'] as const
+export type Platform = (typeof PLATFORMS)[number]
+
+/** A phone registered for push notifications. */
+export interface Device {
+  token: string
+  platform: Platform
+  /** False once the push provider reported the endpoint disabled; registering again re-enables it. */
+  enabled: boolean
+  createdAt: string
   updatedAt: string
 }
 

@@ -1,4 +1,4 @@
-import type { Identity, Listener, Message, Role } from './model.ts'
+import type { Device, Identity, Listener, Platform, Role, StoredMessage } from './model.ts'
 
 /**
  * What the chat use cases need from the outside world. The Postgres adapter implements
@@ -19,15 +19,24 @@ export interface SendMessageCommand {
   connectionId: string
   conversationId: string
   clientMessageId: string
+  /** May be empty when the message carries an attachment. */
   body: string
+  /** The attachment to carry, with what storage holds under its key (null: nothing uploaded). */
+  attachment?: { id: string; object: StoredObject | null } | undefined
 }
 
 export interface SendMessageResult extends Access {
   /** The stored message: new, or the original one for a retried clientMessageId. */
-  message: Message | null
+  message: StoredMessage | null
   duplicate: boolean
+  /** Set when the sender's rate limit refused the message (nothing was stored): when to try again. */
+  retryAfterMs?: number
   /** Live connections of both participants. */
   listeners: Listener[]
+  /** Whether the attachment may be used; `none` when the command carried none. */
+  attachmentVerdict: AttachmentVerdict
+  /** Set only for a new message whose recipient has no live connection, is not muted and has enabled devices. */
+  push: PushTarget | null
 }
 
 export interface ConversationCommand {
@@ -41,7 +50,7 @@ export interface ListenersResult extends Access {
 }
 
 export interface JoinResult extends ListenersResult {
-  messages: Message[]
+  messages: StoredMessage[]
   hasMore: boolean
 }
 
@@ -93,4 +102,102 @@ export interface Delivery<F> {
   post(outgoing: readonly Outgoing<F>[]): Promise<DeliveryReport>
   /** Closes a connection from the server side (DeleteConnection). */
   disconnect(connectionId: string): Promise<void>
+}
+
+/** Why an attachment may not be used, decided in the send statement. */
+export type AttachmentVerdict =
+  | 'none'
+  | 'ok'
+  | 'not_found'
+  | 'forbidden'
+  | 'used'
+  | 'expired'
+  | 'not_uploaded'
+  | 'type_mismatch'
+  | 'size_mismatch'
+
+/** What object storage reports about an uploaded object (HeadObject). */
+export interface StoredObject {
+  contentType: string
+  size: number
+}
+
+export interface UploadTicket {
+  url: string
+  method: 'PUT'
+  /** Headers the upload must carry exactly as given: they are part of the signature. */
+  headers: Record<string, string>
+  expiresAt: string
+}
+
+/** Object storage for attachments (S3). Presigning is a local computation; head and delete are calls. */
+export interface AttachmentStorage {
+  presignUpload(object: { key: string; contentType: string; size: number }): Promise<UploadTicket>
+  presignDownload(object: { key: string; fileName: string; contentType: string }): Promise<string>
+  /** null when no object exists under the key. */
+  head(key: string): Promise<StoredObject | null>
+  delete(key: string): Promise<void>
+}
+
+export interface NewAttachment {
+  id: string
+  conversationId: string
+  key: string
+  fileName: string
+  contentType: string
+  size: number
+}
+
+export interface AttachmentStore {
+  /** Records an upload the caller may make to a conversation; one statement that checks they are a participant. */
+  create(identity: Identity, attachment: NewAttachment): Promise<Verdict>
+  /** Unused attachments created more than `olderThanSeconds` ago. */
+  unused(olderThanSeconds: number, limit: number): Promise<Array<{ id: string; key: string }>>
+  /** Deletes those rows that are still unused; returns how many went. */
+  forget(ids: readonly string[]): Promise<number>
+}
+
+/** Everything needed to notify an offline recipient, returned by the send statement. */
+export interface PushTarget {
+  recipientId: string
+  senderName: string
+  /** The recipient's unread messages, this one included: the badge. */
+  unreadCount: number
+  endpoints: PushEndpoint[]
+}
+
+export interface PushEndpoint {
+  endpointArn: string
+  platform: Platform
+}
+
+/** What a notification says; the adapter renders it for APNs and FCM. */
+export interface PushNotification {
+  title: string
+  body: string
+  conversationId: string
+  messageId: string
+  badge: number
+}
+
+export interface PushNotifier {
+  /** Creates (or reuses) the platform endpoint for a device token and makes sure it is enabled. */
+  registerEndpoint(platform: Platform, token: string): Promise<string>
+  /** `endpoint_disabled`: the provider reported the endpoint disabled or gone; other failures throw. */
+  publish(endpoint: PushEndpoint, notification: PushNotification): Promise<'sent' | 'endpoint_disabled'>
+  deleteEndpoint(endpointArn: string): Promise<void>
+}
+
+export interface DeviceStore {
+  /** Stores (or moves to the caller) a device; null when the caller's account is disabled. */
+  register(identity: Identity, device: { token: string; platform: Platform; endpointArn: string }): Promise<Device | null>
+  list(identity: Identity): Promise<Device[]>
+  /** Removes the caller's device; its endpoint ARN, or null when the caller has no such device. */
+  remove(identity: Identity, token: string): Promise<string | null>
+  /** Marks the devices behind these endpoints disabled. */
+  disable(endpointArns: readonly string[]): Promise<void>
+  /** Whether the caller muted every conversation, and which conversations they muted one by one. */
+  notificationSettings(identity: Identity): Promise<{ muted: boolean; mutedConversationIds: string[] }>
+  setMuted(identity: Identity, muted: boolean): Promise<void>
+  setConversationMuted(identity: Identity, conversationId: string, muted: boolean): Promise<Verdict>
 }

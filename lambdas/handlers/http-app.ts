@@ -1,10 +1,14 @@
 import * as z from 'zod/mini'
 import { createAppQueries } from '../adapters/app-queries.ts'
+import { signLastMessages, signMessages } from '../core/attachments.ts'
 import { assertAccess } from '../core/chat.ts'
 import { ChatError } from '../core/errors.ts'
 import { HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT } from '../core/protocol.ts'
-import { db } from '../runtime.ts'
+import { ConversationSummaryView, MessageView, UserView } from '../core/views.ts'
+import { attachmentStorage, db } from '../runtime.ts'
+import { attachmentRoutes } from './http-attachments.ts'
 import { httpApi, route, type HttpRoute } from './http-route.ts'
+import { notificationRoutes } from './http-notifications.ts'
 
 /** The apps' REST routes (HTTP API, JWT authorizer), one Lambda dispatching on routeKey. */
 
@@ -21,15 +25,27 @@ export const appRoutes: HttpRoute[] = [
     routeKey: 'GET /health',
     auth: 'none',
     summary: 'Liveness and database reachability',
+    response: z.object({ status: z.literal('ok') }),
     async handle() {
       if (!(await queries().health())) throw new ChatError('unavailable', 'Database unavailable')
       return { body: { status: 'ok' } }
     },
   }),
   route({
+    routeKey: 'GET /openapi.json',
+    auth: 'none',
+    summary: 'This API described as an OpenAPI 3.1 document',
+    async handle() {
+      // Loaded and built on first request: the generator stays off every other route's cold start.
+      const { restApiDocument } = await import('../openapi.ts')
+      return { body: restApiDocument() }
+    },
+  }),
+  route({
     routeKey: 'GET /me',
     auth: 'user',
     summary: "The caller's user",
+    response: UserView,
     async handle({ identity }) {
       const me = await queries().me(identity)
       if (!me) throw new ChatError('forbidden', 'This account is disabled')
@@ -40,8 +56,9 @@ export const appRoutes: HttpRoute[] = [
     routeKey: 'GET /conversations',
     auth: 'user',
     summary: "The caller's conversations, most recent activity first",
+    response: z.object({ conversations: z.array(ConversationSummaryView) }),
     async handle({ identity }) {
-      return { body: { conversations: await queries().conversations(identity) } }
+      return { body: { conversations: await signLastMessages(attachmentStorage(), await queries().conversations(identity)) } }
     },
   }),
   route({
@@ -50,12 +67,15 @@ export const appRoutes: HttpRoute[] = [
     summary: 'Older messages of a conversation, keyset-paginated by seq',
     params: ConversationParams,
     query: HistoryQuery,
+    response: z.object({ messages: z.array(MessageView), hasMore: z.boolean() }),
     async handle({ identity, params, query }) {
       const page = await queries().messages(identity, params.id, query)
       assertAccess(page.verdict, 'read')
-      return { body: { messages: page.messages, hasMore: page.hasMore } }
+      return { body: { messages: await signMessages(attachmentStorage(), page.messages), hasMore: page.hasMore } }
     },
   }),
+  ...attachmentRoutes,
+  ...notificationRoutes,
 ]
 
 export const { handle: appApi, handler } = httpApi(appRoutes)

@@ -2,7 +2,7 @@ import middy from '@middy/core'
 import type { Context } from 'aws-lambda'
 import * as z from 'zod/mini'
 import { describeError, log } from '../adapters/logger.ts'
-import { ChatError, isChatError } from '../core/errors.ts'
+import { ChatError, isChatError, type ErrorCode } from '../core/errors.ts'
 import type { Identity } from '../core/model.ts'
 
 /** The part of an API Gateway HTTP API (payload 2.0) event our handlers read. */
@@ -42,6 +42,11 @@ export interface HttpRoute<P extends Schema = Schema, Q extends Schema = Schema,
   /** Schema of the success body, for the OpenAPI document. */
   response?: Schema
   successStatus?: number
+  /**
+   * Refusals particular to this route, for the OpenAPI document. The ones every route of its
+   * kind can give (400 for invalid input, 401/403 when authenticated, 404 for path ids) are implied.
+   */
+  errors?: readonly ErrorCode[]
   handle(input: {
     params: z.infer<P>
     query: z.infer<Q>

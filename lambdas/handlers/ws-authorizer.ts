@@ -35,6 +35,8 @@ export async function authorize(event: APIGatewayRequestAuthorizerEvent): Promis
     }
   } catch (error) {
     if (!isChatError(error)) log.error('token verification failed unexpectedly', describeError(error))
+    // An unreachable key set refuses everybody (fail closed): that is an outage, not a bad token.
+    else if (error.details?.reason === 'ERR_JWKS_UNAVAILABLE') log.warn('token refused: the identity provider’s key set is unavailable')
     else log.info('token refused', { reason: error.details?.reason })
     throw new Error('Unauthorized')
   }

@@ -9,6 +9,8 @@ import { startLocalStack, type LocalStack } from '../../local/stack.ts'
 import { createServerDatabase } from './database.ts'
 
 process.env.LOG_LEVEL ??= 'error'
+// Tests send far faster than a person types; files that test the send rate limit set their own.
+process.env.RATE_LIMIT_BURST ??= '10000'
 
 export interface TestStack extends LocalStack {
   dataDir: string
@@ -24,16 +26,30 @@ export interface TestStack extends LocalStack {
  * The local stack on free ports with a temporary DATA_DIR, on a fresh database of the server
  * in DATABASE_URL when set (CI) or embedded PGlite otherwise.
  */
-export async function startTestStack(): Promise<TestStack> {
+export interface TestStackOptions {
+  /** With DATABASE_URL: the URL the stack should use instead of the fresh database's (e.g. a proxy in front of it). */
+  routeDatabase?: (url: string) => Promise<string>
+  /** On embedded PGlite: runs before every statement; what it throws fails the statement. */
+  pgliteBeforeQuery?: (sql: string) => void | Promise<void>
+}
+
+export async function startTestStack(options: TestStackOptions = {}): Promise<TestStack> {
   const dataDir = await mkdtemp(join(tmpdir(), 'trainer-chat-'))
   const server = process.env.DATABASE_URL ? await createServerDatabase(process.env.DATABASE_URL) : undefined
+  const databaseUrl = server && options.routeDatabase ? await options.routeDatabase(server.url) : server?.url
   const statements: string[] = []
   const clients = new Set<TestClient>()
-  let ports = { httpPort: 0, wsPort: 0 }
+  let ports = { httpPort: 0, wsPort: 0, awsPort: 0 }
   const start = () =>
-    startLocalStack({ dataDir, ...ports, databaseUrl: server?.url, onQuery: (sql) => statements.push(sql) })
+    startLocalStack({
+      dataDir,
+      ...ports,
+      databaseUrl,
+      onQuery: (sql) => statements.push(sql),
+      ...(options.pgliteBeforeQuery ? { pgliteBeforeQuery: options.pgliteBeforeQuery } : {}),
+    })
   let stack = await start()
-  ports = { httpPort: stack.http.port, wsPort: stack.ws.port }
+  ports = { httpPort: stack.http.port, wsPort: stack.ws.port, awsPort: stack.aws?.port ?? 0 }
 
   const token = (email: string, options?: MintOptions) => {
     const demo = DEMO_USERS.find((user) => user.email === email)
@@ -106,11 +122,11 @@ export class TestClient {
     })
   }
 
-  static open(url: string, token: string, options: { viaHeader?: boolean } = {}): Promise<TestClient> {
+  static open(url: string, token: string, options: { viaHeader?: boolean; headers?: Record<string, string> } = {}): Promise<TestClient> {
     return new Promise((resolve, reject) => {
       const socket = options.viaHeader
-        ? new WebSocket(url, { headers: { authorization: `Bearer ${token}` } })
-        : new WebSocket(`${url}?token=${encodeURIComponent(token)}`)
+        ? new WebSocket(url, { headers: { ...options.headers, authorization: `Bearer ${token}` } })
+        : new WebSocket(`${url}?token=${encodeURIComponent(token)}`, { headers: { ...options.headers } })
       socket.once('open', () => resolve(new TestClient(socket)))
       socket.once('unexpected-response', (_request, response) => {
         reject(Object.assign(new Error(`handshake refused: ${response.statusCode}`), { status: response.statusCode }))

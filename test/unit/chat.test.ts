@@ -22,6 +22,7 @@ function message(overrides: Partial<Message> = {}): Message {
     createdAt: '2026-11-24T10:00:00.000Z',
     readAt: null,
     removed: false,
+    attachment: null,
     ...overrides,
   }
 }

@@ -1,0 +1,249 @@
+import { config } from '../lambdas/config.ts'
+import { initialRole } from '../lambdas/core/model.ts'
+import type { BenchStack } from './bench-stack.ts'
+import type { ClientPool } from './client-pool.ts'
+import { MESSAGE_BODY, type Invoker } from './invoke.ts'
+import type { Checks, Row, Section } from './report.ts'
+import { ms, ratio, rotate, roundSummary, settle, sleep, summarize, type Summary } from './stats.ts'
+
+/**
+ * Figure 1: each WebSocket action's handler (validation, the store's one statement, fan-out
+ * through the Management API to real sockets) next to the store call alone and the floor (one
+ * bare INSERT … RETURNING of a message row), measured interleaved, turn by turn, so that all
+ * three see the same machine.
+ */
+
+export interface OverheadPlan {
+  warmup: number
+  iterations: number
+  /** Per action: measuring stops at the iteration count or this, whichever comes first. */
+  timeLimitMs: number
+}
+
+export type OverheadAction = 'sendMessage' | 'typing' | 'markAsRead' | 'joinConversation' | '$connect'
+
+export interface OverheadResult {
+  action: OverheadAction
+  iterations: number
+  handler: Summary
+  store: Summary
+  floor: Summary
+  /** $connect only: the authorizer's share (JWT verification with a warm JWKS cache). */
+  authorizer?: Summary
+  ratioP50: number
+  ratioP99: number
+  storeRatioP50: number
+  /** Statements each handler invocation sent, lowest and highest seen. */
+  statements: { min: number; max: number }
+}
+
+interface Variant {
+  name: 'handler' | 'store' | 'floor'
+  /** Untimed set-up for one run (a message to mark as read, say). */
+  prepare?: () => Promise<unknown>
+  run(prepared: unknown): Promise<unknown>
+  /** Untimed clean-up after one run. */
+  cleanup?: (outcome: unknown) => Promise<void>
+}
+
+export async function measureHandlerOverhead(
+  bench: BenchStack,
+  pool: ClientPool,
+  invoker: Invoker,
+  plan: OverheadPlan,
+  checks: Checks,
+): Promise<Section<OverheadResult[]>> {
+  const { member, trainer, pair, store } = invoker
+  const conversationId = pair.conversationId
+  let sequence = 0
+  const next = () => `${Date.now().toString(36)}-${sequence++}`
+  const handlerRuns: Record<OverheadAction, number> = { sendMessage: 0, typing: 0, markAsRead: 0, joinConversation: 0, $connect: 0 }
+  // Frames from joining may still be on their way: let them land before counting starts.
+  await sleep(200)
+  await pool.counts(true)
+
+  /** A message from the member for the trainer to mark as read, stored without fan-out. */
+  const unreadMessage = async () => {
+    const result = await store.sendMessage({ connectionId: member.connectionId, conversationId, clientMessageId: `unread-${next()}`, body: MESSAGE_BODY })
+    if (!result.message) throw new Error(`could not store a message to mark as read (${result.verdict})`)
+    return result.message.id
+  }
+  const floor: Variant = { name: 'floor', run: () => invoker.floor() }
+  const authorizerTimes: number[] = []
+
+  const variants: Record<OverheadAction, Variant[]> = {
+    sendMessage: [
+      floor,
+      {
+        name: 'store',
+        run: async () => {
+          const result = await store.sendMessage({ connectionId: member.connectionId, conversationId, clientMessageId: `store-${next()}`, body: MESSAGE_BODY })
+          checks.expect(result.verdict === 'ok' && !result.duplicate, `sendMessage store call: ${result.verdict}`)
+        },
+      },
+      {
+        name: 'handler',
+        run: () => invoker.route('sendMessage', member, { requestId: next(), conversationId, clientMessageId: `handler-${next()}`, body: MESSAGE_BODY }),
+      },
+    ],
+    typing: [
+      floor,
+      { name: 'store', run: async () => void (await store.typing({ connectionId: member.connectionId, conversationId })) },
+      { name: 'handler', run: () => invoker.route('typing', member, { conversationId, isTyping: true }) },
+    ],
+    markAsRead: [
+      floor,
+      {
+        name: 'store',
+        prepare: unreadMessage,
+        run: async (messageId) => {
+          const result = await store.markAsRead({ connectionId: trainer.connectionId, conversationId, messageId: messageId as string })
+          checks.expect(result.markedCount === 1, `markAsRead store call marked ${result.markedCount} messages, expected 1`)
+        },
+      },
+      {
+        name: 'handler',
+        prepare: unreadMessage,
+        run: (messageId) => invoker.route('markAsRead', trainer, { requestId: next(), conversationId, messageId: messageId as string }),
+      },
+    ],
+    joinConversation: [
+      floor,
+      {
+        name: 'store',
+        run: async () => void (await store.joinConversation({ connectionId: member.connectionId, conversationId, limit: 50 })),
+      },
+      { name: 'handler', run: () => invoker.route('joinConversation', member, { requestId: next(), conversationId }) },
+    ],
+    $connect: [
+      floor,
+      {
+        name: 'store',
+        run: async () => {
+          const connectionId = invoker.newConnectionId()
+          const identity = { subject: member.user.subject, email: member.user.email, displayName: member.user.name, groups: member.user.groups }
+          const result = await store.connect({
+            connectionId,
+            identity,
+            initialRole: initialRole(identity.groups),
+            tokenExpiresAt: new Date(Date.now() + 3_600_000),
+            // The limit the handler applies: the statement's cost depends on it.
+            maxConnectionsPerUser: config().maxConnectionsPerUser,
+          })
+          checks.expect(result.outcome === 'connected', `connect store call: ${result.outcome}`)
+          return connectionId
+        },
+        cleanup: (connectionId) => store.disconnect(connectionId as string),
+      },
+      {
+        name: 'handler',
+        run: async () => {
+          const { connectionId, authorizerMs } = await invoker.connect(member)
+          authorizerTimes.push(authorizerMs)
+          return connectionId
+        },
+        cleanup: (connectionId) => invoker.disconnect(member, connectionId as string),
+      },
+    ],
+  }
+
+  const results: OverheadResult[] = []
+  for (const action of Object.keys(variants) as OverheadAction[]) {
+    const samples = { handler: [] as number[], store: [] as number[], floor: [] as number[] }
+    const statements = { min: Number.POSITIVE_INFINITY, max: 0 }
+    authorizerTimes.length = 0
+    if (action === 'markAsRead') {
+      // Start from a read conversation, so that each timed call marks exactly one message.
+      await store.markAsRead({ connectionId: trainer.connectionId, conversationId, messageId: await unreadMessage() })
+    }
+    const deadline = Date.now() + plan.timeLimitMs
+    const total = plan.warmup + plan.iterations
+    let measured = 0
+    for (let i = 0; i < total && Date.now() < deadline; i++) {
+      const warm = i >= plan.warmup
+      for (const variant of rotate(variants[action], i)) {
+        const prepared = variant.prepare ? await variant.prepare() : undefined
+        await settle()
+        const before = bench.statements()
+        const started = performance.now()
+        const outcome: unknown = await variant.run(prepared)
+        const elapsed = performance.now() - started
+        const sent = bench.statements() - before
+        if (variant.name === 'handler') {
+          handlerRuns[action]++
+          if (warm) {
+            statements.min = Math.min(statements.min, sent)
+            statements.max = Math.max(statements.max, sent)
+          }
+        }
+        if (warm) samples[variant.name].push(elapsed)
+        if (variant.cleanup) await variant.cleanup(outcome)
+      }
+      if (!warm) authorizerTimes.length = 0
+      if (warm) measured++
+    }
+    const handler = summarize(samples.handler)
+    const storeSummary = summarize(samples.store)
+    const floorSummary = summarize(samples.floor)
+    results.push({
+      action,
+      iterations: measured,
+      handler: roundSummary(handler),
+      store: roundSummary(storeSummary),
+      floor: roundSummary(floorSummary),
+      ...(action === '$connect' ? { authorizer: roundSummary(summarize(authorizerTimes)) } : {}),
+      ratioP50: handler.p50 / floorSummary.p50,
+      ratioP99: handler.p99 / floorSummary.p99,
+      storeRatioP50: storeSummary.p50 / floorSummary.p50,
+      statements,
+    })
+  }
+
+  await checkDeliveries(pool, invoker, handlerRuns, checks)
+
+  const rows: Row[] = results.map((result) => ({
+    figure: '1 Handler overhead',
+    case: result.action,
+    measured:
+      `handler p50 ${ms(result.handler.p50)} / p99 ${ms(result.handler.p99)}; ` +
+      `store call p50 ${ms(result.store.p50)}; floor p50 ${ms(result.floor.p50)} / p99 ${ms(result.floor.p99)}` +
+      (result.authorizer ? `; authorizer alone p50 ${ms(result.authorizer.p50)}` : '') +
+      ` (n=${result.iterations})`,
+    result: `${ratio(result.ratioP50)} floor (p99 ${ratio(result.ratioP99)}); store call ${ratio(result.storeRatioP50)}`,
+    target: '≤ 1.5× floor',
+    met: result.ratioP50 <= 1.5 && result.ratioP99 <= 1.5,
+  }))
+  return { rows, data: results }
+}
+
+/** Every handler invocation's fan-out must have reached the real sockets, once. */
+async function checkDeliveries(
+  pool: ClientPool,
+  invoker: Invoker,
+  runs: Record<OverheadAction, number>,
+  checks: Checks,
+): Promise<void> {
+  // Frames are in flight to the worker for a moment after the last handler returned.
+  const expected: Array<[string, string, number]> = [
+    [invoker.member.key, 'newMessage', runs.sendMessage],
+    [invoker.trainer.key, 'newMessage', runs.sendMessage],
+    [invoker.trainer.key, 'userTyping', runs.typing],
+    [invoker.member.key, 'messageRead', runs.markAsRead],
+    [invoker.member.key, 'conversationHistory', runs.joinConversation],
+    [invoker.trainer.key, 'userJoined', runs.joinConversation],
+  ]
+  let counts: Awaited<ReturnType<ClientPool['counts']>> | undefined
+  for (let attempt = 0; attempt < 50; attempt++) {
+    counts = await pool.counts(false)
+    const current = counts
+    if (expected.every(([key, type, n]) => (current.counts[key]?.[type] ?? 0) >= n)) break
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  if (!counts) return
+  for (const [key, type, n] of expected) {
+    const got = counts.counts[key]?.[type] ?? 0
+    checks.expect(got === n, `handler overhead: ${key} got ${got} ${type} frames for ${n} handler invocations`)
+  }
+  for (const frame of counts.errorFrames) checks.fail(`handler overhead: unexpected error frame ${frame}`)
+  await pool.counts(true)
+}

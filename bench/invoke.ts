@@ -1,0 +1,149 @@
+import { randomBytes } from 'node:crypto'
+import type { Kysely } from 'kysely'
+import type { Database } from '../lambdas/adapters/database-schema.ts'
+import type { ChatStore } from '../lambdas/core/ports.ts'
+import { handler as authorizer } from '../lambdas/handlers/ws-authorizer.ts'
+import { handler as connectHandler } from '../lambdas/handlers/ws-connect.ts'
+import { handler as disconnectHandler } from '../lambdas/handlers/ws-disconnect.ts'
+import { handler as joinConversationHandler } from '../lambdas/handlers/ws-join-conversation.ts'
+import { handler as leaveConversationHandler } from '../lambdas/handlers/ws-leave-conversation.ts'
+import { handler as markAsReadHandler } from '../lambdas/handlers/ws-mark-as-read.ts'
+import { handler as sendMessageHandler } from '../lambdas/handlers/ws-send-message.ts'
+import { handler as typingHandler } from '../lambdas/handlers/ws-typing.ts'
+import { chatPorts } from '../lambdas/runtime.ts'
+import type { APIGatewayAuthorizerResult } from 'aws-lambda'
+import { invoke, type LambdaHandler } from '../local/lambda-invoke.ts'
+import type { BenchStack, BenchUser, Pair } from './bench-stack.ts'
+import { connectionIdsOf } from './bench-stack.ts'
+import type { ClientPool } from './client-pool.ts'
+import {
+  authorizerContext,
+  authorizerEvent,
+  connectEvent,
+  disconnectEvent,
+  messageEvent,
+  type Endpoint,
+  type WebSocketAuthorizerEvent,
+} from './events.ts'
+
+/**
+ * The real handler modules (the ones Lambda runs) invoked in-process with API Gateway events,
+ * for one member and their trainer who each hold a live WebSocket connection (in the client
+ * worker) joined to their conversation, so fan-out goes through the local Management API to
+ * real sockets. Also the floor: one bare INSERT … RETURNING of a message row.
+ */
+
+export type Action = 'sendMessage' | 'typing' | 'markAsRead' | 'joinConversation' | 'leaveConversation'
+
+export const MESSAGE_BODY = 'Great session today! Same time on Thursday, and remember to stretch.'
+
+export interface Participant {
+  user: BenchUser
+  key: string
+  connectionId: string
+  authorizer: Record<string, unknown>
+  token: string
+}
+
+export interface Invoker {
+  endpoint: Endpoint
+  pair: Pair
+  member: Participant
+  trainer: Participant
+  store: ChatStore
+  db: Kysely<Database>
+  /** Invokes a route handler as API Gateway would for a frame on `who`'s connection. */
+  route(action: Action, who: Participant, frame: Record<string, unknown>): Promise<void>
+  /** The `$connect` authorizer then the `$connect` route for a new connection id; returns it and the authorizer's time. */
+  connect(who: Participant): Promise<{ connectionId: string; authorizerMs: number }>
+  disconnect(who: Participant, connectionId: string): Promise<void>
+  /** One bare INSERT … RETURNING of a message row like the ones sendMessage stores. */
+  floor(): Promise<void>
+  newConnectionId(): string
+}
+
+const authorizerHandler = authorizer as unknown as LambdaHandler<WebSocketAuthorizerEvent, APIGatewayAuthorizerResult>
+
+const ROUTES = {
+  sendMessage: sendMessageHandler,
+  typing: typingHandler,
+  markAsRead: markAsReadHandler,
+  joinConversation: joinConversationHandler,
+  leaveConversation: leaveConversationHandler,
+} as const
+
+const FUNCTION_NAMES: Record<Action, string> = {
+  sendMessage: 'ws-send-message',
+  typing: 'ws-typing',
+  markAsRead: 'ws-mark-as-read',
+  joinConversation: 'ws-join-conversation',
+  leaveConversation: 'ws-leave-conversation',
+}
+
+export async function createInvoker(bench: BenchStack, pool: ClientPool, prefix: string): Promise<Invoker> {
+  const { stack } = bench
+  const db = stack.db
+  const [pair] = await bench.createPairs(prefix, 1)
+  const [floorPair] = await bench.createPairs(`${prefix}-floor`, 1)
+  if (!pair || !floorPair) throw new Error('could not create the bench users')
+  const endpoint: Endpoint = { domainName: `127.0.0.1:${stack.ws.port}` }
+
+  const participant = async (user: BenchUser, key: string): Promise<Participant> => {
+    const token = await bench.token(user)
+    await pool.open(`${stack.wsUrl}/local`, [{ key, token }])
+    const [connectionId] = await connectionIdsOf(db, user.id)
+    if (!connectionId) throw new Error(`${key} has no connection row`)
+    // The authorizer context API Gateway would attach to this connection's events.
+    const result = await invoke(authorizerHandler, authorizerEvent(endpoint, connectionId, token), 'ws-authorizer')
+    return { user, key, connectionId, authorizer: authorizerContext(result), token }
+  }
+  const member = await participant(pair.member, `${prefix}-member`)
+  const trainer = await participant(pair.trainer, `${prefix}-trainer`)
+  await pool.join([
+    { key: member.key, conversationId: pair.conversationId },
+    { key: trainer.key, conversationId: pair.conversationId },
+  ])
+
+  let floorSeq = 0
+  let floorId = 0
+  const floorRun = `${Date.now()}`
+
+  return {
+    endpoint,
+    pair,
+    member,
+    trainer,
+    store: chatPorts().store,
+    db,
+    async route(action, who, frame) {
+      const event = messageEvent(endpoint, who.connectionId, { action, ...frame }, who.authorizer)
+      await invoke(ROUTES[action], event, FUNCTION_NAMES[action])
+    },
+    async connect(who) {
+      const connectionId = randomBytes(12).toString('base64')
+      const started = performance.now()
+      const allowed = await invoke(authorizerHandler, authorizerEvent(endpoint, connectionId, who.token), 'ws-authorizer')
+      const authorizerMs = performance.now() - started
+      const reply = await invoke(connectHandler, connectEvent(endpoint, connectionId, who.token, authorizerContext(allowed)), 'ws-connect')
+      if (reply.statusCode !== 200) throw new Error(`$connect answered ${reply.statusCode}: ${reply.body ?? ''}`)
+      return { connectionId, authorizerMs }
+    },
+    async disconnect(who, connectionId) {
+      await invoke(disconnectHandler, disconnectEvent(endpoint, connectionId, who.authorizer), 'ws-disconnect')
+    },
+    async floor() {
+      await db
+        .insertInto('messages')
+        .values({
+          conversation_id: floorPair.conversationId,
+          seq: ++floorSeq,
+          sender_id: floorPair.member.id,
+          body: MESSAGE_BODY,
+          client_message_id: `floor-${floorRun}-${floorId++}`,
+        })
+        .returningAll()
+        .execute()
+    },
+    newConnectionId: () => randomBytes(12).toString('base64'),
+  }
+}

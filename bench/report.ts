@@ -1,0 +1,51 @@
+/** The one table the bench prints, and the correctness checks that decide its exit code. */
+
+export interface Row {
+  /** e.g. `1 Handler overhead` */
+  figure: string
+  case: string
+  /** The raw measurements behind the figure, for the reader. */
+  measured: string
+  /** The figure itself: a ratio or a count from this run. */
+  result: string
+  target: string
+  /** null when the row has no target. */
+  met: boolean | null
+}
+
+export interface Section<D = unknown> {
+  rows: Row[]
+  data: D
+}
+
+/**
+ * Correctness failures (a message lost, duplicated or reordered, an error frame where none was
+ * expected). Timing never fails the bench; any of these does.
+ */
+export class Checks {
+  readonly failures: string[] = []
+
+  fail(message: string): void {
+    if (this.failures.length < 200) this.failures.push(message)
+  }
+
+  expect(condition: boolean, message: string): void {
+    if (!condition) this.fail(message)
+  }
+}
+
+export function formatTable(rows: readonly Row[]): string {
+  const header = ['Figure', 'Case', 'Measured', 'Result', 'Target', 'Met']
+  const cells = rows.map((row) => [
+    row.figure,
+    row.case,
+    row.measured,
+    row.result,
+    row.target,
+    row.met === null ? '–' : row.met ? 'yes' : '**no**',
+  ])
+  const escape = (cell: string) => cell.replaceAll('|', '\\|')
+  const widths = header.map((title, i) => Math.max(title.length, ...cells.map((row) => escape(row[i] as string).length)))
+  const line = (row: string[]) => `| ${row.map((cell, i) => escape(cell).padEnd(widths[i] as number)).join(' | ')} |`
+  return [line(header), `|${widths.map((width) => '-'.repeat(width + 2)).join('|')}|`, ...cells.map(line)].join('\n')
+}

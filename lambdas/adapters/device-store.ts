@@ -1,0 +1,128 @@
+import { sql, type Kysely } from 'kysely'
+import type { Device, Platform } from '../core/model.ts'
+import type { DeviceStore, Verdict } from '../core/ports.ts'
+import { callerFromIdentity } from './app-queries.ts'
+import type { Database } from './database-schema.ts'
+import { participantAccess, toIso } from './sql-fragments.ts'
+
+interface DeviceRow {
+  token: string
+  platform: Platform
+  enabled: boolean
+  created_at: Date | string
+  updated_at: Date | string
+}
+
+/** Devices and notification mutes on Postgres; each method is one statement that resolves the caller first. */
+export function createDeviceStore(db: Kysely<Database>): DeviceStore {
+  return {
+    /** A token is one device: registering it again updates it, registering it as someone else moves it. */
+    async register(identity, device) {
+      const { rows } = await sql<DeviceRow>`
+        WITH ${callerFromIdentity(identity)},
+        stored AS (
+          INSERT INTO devices (token, user_id, platform, endpoint_arn, enabled)
+          SELECT ${device.token}, c.user_id, ${device.platform}, ${device.endpointArn}, true
+          FROM caller c WHERE c.disabled_at IS NULL
+          ON CONFLICT (token) DO UPDATE SET user_id = excluded.user_id, platform = excluded.platform,
+            endpoint_arn = excluded.endpoint_arn, enabled = true, updated_at = now()
+          RETURNING token, platform, enabled, created_at, updated_at
+        )
+        SELECT * FROM stored`.execute(db)
+      const row = rows[0]
+      return row ? toDevice(row) : null
+    },
+
+    async list(identity) {
+      const { rows } = await sql<DeviceRow>`
+        WITH ${callerFromIdentity(identity)}
+        SELECT d.token, d.platform, d.enabled, d.created_at, d.updated_at
+        FROM devices d JOIN caller c ON d.user_id = c.user_id
+        ORDER BY d.created_at, d.token`.execute(db)
+      return rows.map(toDevice)
+    },
+
+    async remove(identity, token) {
+      const { rows } = await sql<{ endpoint_arn: string }>`
+        WITH ${callerFromIdentity(identity)},
+        removed AS (
+          DELETE FROM devices d USING caller c WHERE d.token = ${token} AND d.user_id = c.user_id
+          RETURNING d.endpoint_arn
+        )
+        SELECT endpoint_arn FROM removed`.execute(db)
+      return rows[0]?.endpoint_arn ?? null
+    },
+
+    async disable(endpointArns) {
+      if (endpointArns.length === 0) return
+      await db
+        .updateTable('devices')
+        .set({ enabled: false, updated_at: new Date() })
+        .where('endpoint_arn', 'in', [...endpointArns])
+        .where('enabled', '=', true)
+        .execute()
+    },
+
+    async notificationSettings(identity) {
+      const { rows } = await sql<{ muted: boolean; muted_conversation_ids: string[] | null }>`
+        WITH ${callerFromIdentity(identity)}
+        SELECT
+          EXISTS (SELECT 1 FROM notification_mutes nm WHERE nm.user_id = c.user_id AND nm.conversation_id IS NULL) AS muted,
+          (SELECT json_agg(nm.conversation_id ORDER BY nm.created_at) FROM notification_mutes nm
+            WHERE nm.user_id = c.user_id AND nm.conversation_id IS NOT NULL) AS muted_conversation_ids
+        FROM caller c`.execute(db)
+      const row = rows[0]
+      return { muted: row?.muted ?? false, mutedConversationIds: row?.muted_conversation_ids ?? [] }
+    },
+
+    async setMuted(identity, muted) {
+      await sql`
+        WITH ${callerFromIdentity(identity)},
+        added AS (
+          INSERT INTO notification_mutes (user_id, conversation_id)
+          SELECT c.user_id, NULL FROM caller c WHERE ${muted}::boolean
+          ON CONFLICT ON CONSTRAINT notification_mutes_unique DO NOTHING
+          RETURNING 1
+        ),
+        removed AS (
+          DELETE FROM notification_mutes nm USING caller c
+          WHERE NOT ${muted}::boolean AND nm.user_id = c.user_id AND nm.conversation_id IS NULL
+          RETURNING 1
+        )
+        SELECT (SELECT count(*) FROM added) AS added, (SELECT count(*) FROM removed) AS removed`.execute(db)
+    },
+
+    /** One statement: only a participant (of an open or closed conversation) may mute it. */
+    async setConversationMuted(identity, conversationId, muted) {
+      const { rows } = await sql<{ verdict: Verdict }>`
+        WITH ${callerFromIdentity(identity)}, ${participantAccess(conversationId)},
+        added AS (
+          INSERT INTO notification_mutes (user_id, conversation_id)
+          SELECT a.user_id, a.conversation_id FROM access a WHERE ${muted}::boolean AND a.verdict IN ('ok', 'closed')
+          ON CONFLICT ON CONSTRAINT notification_mutes_unique DO NOTHING
+          RETURNING 1
+        ),
+        removed AS (
+          DELETE FROM notification_mutes nm USING access a
+          WHERE NOT ${muted}::boolean AND a.verdict IN ('ok', 'closed')
+            AND nm.user_id = a.user_id AND nm.conversation_id = a.conversation_id
+          RETURNING 1
+        )
+        SELECT a.verdict, (SELECT count(*) FROM added) AS added, (SELECT count(*) FROM removed) AS removed
+        FROM access a`.execute(db)
+      const row = rows[0]
+      if (!row) throw new Error('expected one row')
+      return row.verdict
+    },
+  }
+}
+
+function toDevice(row: DeviceRow): Device {
+  return {
+    token: row.token,
+    platform: row.platform,
+    enabled: row.enabled,
+    createdAt: toIso(row.created_at),
+    updatedAt: toIso(row.updated_at),
+  }
+}

@@ -1,0 +1,518 @@
+import * as z from 'zod/mini'
+import { ChatError } from './errors.ts'
+import { ROLES, type ConversationStatus, type Identity, type Role } from './model.ts'
+import type { Delivery } from './ports.ts'
+import type { ServerFrame } from './protocol.ts'
+import { AttachmentInfoView, Id, MessageView, Timestamp } from './views.ts'
+
+/**
+ * The admin and moderation use cases. Every request is one database transaction that starts by
+ * resolving the caller (in the same statement that reads the target): the database role, not
+ * the token, decides whether they are an admin, and any refusal rolls the transaction back, so
+ * a refused request changes nothing. Each change writes its audit row inside that transaction.
+ * Live connections hear about it only after the commit.
+ */
+
+export const ADMIN_PAGE_DEFAULT_LIMIT = 50
+export const ADMIN_PAGE_MAX_LIMIT = 100
+export const MAX_REASON_CHARS = 500
+
+/** Closing reasons the system writes itself; an admin's own reason is free text. */
+export const CLOSED_BY_REASSIGNMENT = 'trainer_reassigned'
+export const CLOSED_BY_ROLE_CHANGE = 'role_changed'
+
+// ---- What the admin routes answer (schemas double as the OpenAPI description) ----
+
+export const UserRefView = z.object({ id: Id, email: z.string(), displayName: z.string() })
+
+export const AdminConversationView = z.object({
+  id: Id,
+  status: z.enum(['open', 'closed']),
+  closedAt: z.nullable(Timestamp),
+  closedReason: z.nullable(z.string()),
+  member: UserRefView,
+  trainer: UserRefView,
+  /** seq is gap-free per conversation, so the last seq is the number of messages. */
+  messageCount: z.int(),
+  lastMessageAt: z.nullable(Timestamp),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+})
+
+/**
+ * A message as moderators see it: the original body and attachment even when hidden, and who
+ * hid it and why. The attachment is described, not signed: no download URL.
+ */
+export const AdminMessageView = z.extend(MessageView, {
+  attachment: z.nullable(AttachmentInfoView),
+  hiddenAt: z.nullable(Timestamp),
+  hiddenBy: z.nullable(UserRefView),
+  hiddenReason: z.nullable(z.string()),
+})
+
+export const AdminUserView = z.object({
+  id: Id,
+  email: z.string(),
+  displayName: z.string(),
+  role: z.enum(ROLES),
+  trainer: z.nullable(UserRefView),
+  disabledAt: z.nullable(Timestamp),
+  createdAt: Timestamp,
+})
+
+export const AUDIT_ACTIONS = [
+  'conversation.closed',
+  'conversation.reopened',
+  'message.hidden',
+  'user.trainer_assigned',
+  'user.role_changed',
+] as const
+export const AUDIT_TARGETS = ['conversation', 'message', 'user'] as const
+
+export const AuditEntryView = z.object({
+  id: Id,
+  actor: UserRefView,
+  action: z.enum(AUDIT_ACTIONS),
+  targetType: z.enum(AUDIT_TARGETS),
+  targetId: Id,
+  reason: z.nullable(z.string()),
+  details: z.record(z.string(), z.unknown()),
+  createdAt: Timestamp,
+})
+
+export type UserRef = z.infer<typeof UserRefView>
+export type AdminConversation = z.infer<typeof AdminConversationView>
+export type AdminMessage = z.infer<typeof AdminMessageView>
+export type AdminUser = z.infer<typeof AdminUserView>
+export type AuditEntry = z.infer<typeof AuditEntryView>
+export type AuditAction = (typeof AUDIT_ACTIONS)[number]
+
+// ---- Keyset pagination ----
+
+/**
+ * The sort key of the last row of a page. Timestamps keep Postgres' microseconds: a key rounded
+ * to milliseconds would skip or repeat rows that share a millisecond.
+ */
+export const ActivityKey = z.object({ at: z.iso.datetime({ precision: 6 }), id: Id })
+export const EmailKey = z.object({ email: z.string().check(z.maxLength(320)), id: Id })
+export type ActivityKey = z.infer<typeof ActivityKey>
+export type EmailKey = z.infer<typeof EmailKey>
+
+/** Cursors are opaque to clients: base64url JSON of a sort key. */
+export function encodeCursor(key: ActivityKey | EmailKey): string {
+  return Buffer.from(JSON.stringify(key), 'utf8').toString('base64url')
+}
+
+/** A query parameter schema that decodes a cursor into its key, or fails validation (400). */
+export function cursorOf<K extends z.ZodMiniType>(key: K) {
+  return z.pipe(
+    z.string().check(z.maxLength(1024)),
+    z.transform((value: string, ctx): z.output<K> => {
+      let json: unknown
+      try {
+        json = JSON.parse(Buffer.from(value, 'base64url').toString('utf8'))
+      } catch {
+        json = undefined
+      }
+      const decoded = key.safeParse(json)
+      if (decoded.success) return decoded.data as z.output<K>
+      ctx.issues.push({ code: 'custom', message: 'Invalid cursor', input: value })
+      return z.NEVER
+    }),
+  )
+}
+
+export interface Page<T, K> {
+  items: T[]
+  /** The key of the last item when more rows follow, else null. */
+  nextKey: K | null
+}
+
+// ---- Ports ----
+
+/** The caller as the database knows them. */
+export interface Actor {
+  userId: string
+  role: Role
+  disabledAt: string | null
+}
+
+export interface ConversationFilter {
+  status?: ConversationStatus | undefined
+  trainerId?: string | undefined
+  memberId?: string | undefined
+  limit: number
+  after?: ActivityKey | undefined
+}
+
+export interface ConversationState {
+  id: string
+  memberId: string
+  trainerId: string
+  status: ConversationStatus
+  /** The member's currently assigned trainer. */
+  assignedTrainerId: string | null
+  /** Another open conversation of the same member and trainer, if any. */
+  otherOpenId: string | null
+}
+
+export interface UserState {
+  id: string
+  role: Role
+  trainerId: string | null
+  disabledAt: string | null
+  /** Members whose assigned trainer is this user. */
+  assignedMembers: number
+}
+
+/** A change together with the live connections that must hear about it. */
+export interface Notified<T> {
+  value: T
+  connectionIds: string[]
+}
+
+export interface AuditRecord {
+  actorId: string
+  action: AuditAction
+  targetType: (typeof AUDIT_TARGETS)[number]
+  targetId: string
+  reason: string | null
+  details: Record<string, unknown>
+}
+
+/** Each method is one statement inside the request's transaction. */
+export interface AdminTransaction {
+  listConversations(identity: Identity, filter: ConversationFilter): Promise<{ actor: Actor } & Page<AdminConversation, ActivityKey>>
+  conversationHistory(
+    identity: Identity,
+    conversationId: string,
+    page: { before?: number | undefined; limit: number },
+  ): Promise<{ actor: Actor; found: boolean; messages: AdminMessage[]; hasMore: boolean }>
+  listUsers(
+    identity: Identity,
+    filter: { role?: Role | undefined; limit: number; after?: EmailKey | undefined },
+  ): Promise<{ actor: Actor } & Page<AdminUser, EmailKey>>
+  listAudit(identity: Identity, page: { limit: number; after?: ActivityKey | undefined }): Promise<{ actor: Actor } & Page<AuditEntry, ActivityKey>>
+
+  loadConversation(identity: Identity, conversationId: string): Promise<{ actor: Actor; conversation: ConversationState | null }>
+  loadMessage(identity: Identity, messageId: string): Promise<{ actor: Actor; message: { id: string; hidden: boolean } | null }>
+  loadUsers(
+    identity: Identity,
+    userId: string,
+    trainerId?: string,
+  ): Promise<{ actor: Actor; user: UserState | null; trainer: UserState | null }>
+
+  closeConversation(conversationId: string, reason: string): Promise<Notified<AdminConversation>>
+  reopenConversation(conversationId: string): Promise<AdminConversation>
+  /** Closes every open conversation the user takes part in (optionally sparing one trainer's); returns their ids. */
+  closeConversationsOf(userId: string, reason: string, spareTrainerId?: string): Promise<Notified<string>[]>
+  hideMessage(messageId: string, hiddenBy: string, reason: string): Promise<Notified<AdminMessage>>
+  setTrainer(memberId: string, trainerId: string): Promise<void>
+  /** Makes sure the pair has an open conversation: the open one, else the most recent closed one reopened, else a new one. */
+  openConversation(memberId: string, trainerId: string): Promise<{ conversationId: string; outcome: 'existing' | 'reopened' | 'created' }>
+  /** Sets the role; anyone who is no longer a member loses their assigned trainer. */
+  setRole(userId: string, role: Role): Promise<void>
+  /** Deletes the user's connection rows and returns their ids. */
+  dropConnections(userId: string): Promise<string[]>
+  user(userId: string): Promise<AdminUser>
+  conversation(conversationId: string): Promise<AdminConversation>
+  latestConversation(memberId: string, trainerId: string): Promise<AdminConversation | null>
+  record(entry: AuditRecord): Promise<void>
+}
+
+export interface AdminStore {
+  /**
+   * Runs `work` in one transaction; a throw rolls everything back. `work` may run again when the
+   * database aborts it for a conflict with a concurrent transaction, so it must touch only `tx`.
+   */
+  transaction<T>(work: (tx: AdminTransaction) => Promise<T>): Promise<T>
+  forgetConnections(connectionIds: readonly string[]): Promise<void>
+}
+
+export interface AdminPorts {
+  store: AdminStore
+  delivery: Delivery<ServerFrame>
+  log?: { warn(message: string, fields?: Record<string, unknown>): void }
+}
+
+// ---- Use cases ----
+
+/** Only an enabled admin, by the database's account of them, may pass. */
+export function requireAdmin(actor: Actor): void {
+  if (actor.role !== 'admin' || actor.disabledAt !== null) throw new ChatError('forbidden', 'This route requires the admin role')
+}
+
+const cursorFor = (key: ActivityKey | EmailKey | null) => (key ? encodeCursor(key) : null)
+
+export async function listConversations(ports: AdminPorts, identity: Identity, filter: ConversationFilter) {
+  return ports.store.transaction(async (tx) => {
+    const page = await tx.listConversations(identity, filter)
+    requireAdmin(page.actor)
+    return { conversations: page.items, nextCursor: cursorFor(page.nextKey) }
+  })
+}
+
+export async function conversationHistory(
+  ports: AdminPorts,
+  identity: Identity,
+  input: { conversationId: string; before?: number | undefined; limit: number },
+) {
+  return ports.store.transaction(async (tx) => {
+    const page = await tx.conversationHistory(identity, input.conversationId, input)
+    requireAdmin(page.actor)
+    if (!page.found) throw new ChatError('not_found', 'Conversation not found')
+    return { messages: page.messages, hasMore: page.hasMore }
+  })
+}
+
+export async function listUsers(
+  ports: AdminPorts,
+  identity: Identity,
+  filter: { role?: Role | undefined; limit: number; after?: EmailKey | undefined },
+) {
+  return ports.store.transaction(async (tx) => {
+    const page = await tx.listUsers(identity, filter)
+    requireAdmin(page.actor)
+    return { users: page.items, nextCursor: cursorFor(page.nextKey) }
+  })
+}
+
+export async function listAudit(ports: AdminPorts, identity: Identity, page: { limit: number; after?: ActivityKey | undefined }) {
+  return ports.store.transaction(async (tx) => {
+    const result = await tx.listAudit(identity, page)
+    requireAdmin(result.actor)
+    return { entries: result.items, nextCursor: cursorFor(result.nextKey) }
+  })
+}
+
+/**
+ * Close a conversation: it becomes read-only for both participants (sendMessage answers
+ * `conversation_closed`; history stays readable), and every live connection of both hears
+ * `conversationClosed` with the admin's reason.
+ */
+export async function closeConversation(
+  ports: AdminPorts,
+  identity: Identity,
+  input: { conversationId: string; reason: string },
+): Promise<AdminConversation> {
+  const closed = await ports.store.transaction(async (tx) => {
+    const { actor, conversation } = await tx.loadConversation(identity, input.conversationId)
+    requireAdmin(actor)
+    if (!conversation) throw new ChatError('not_found', 'Conversation not found')
+    if (conversation.status === 'closed') throw new ChatError('conflict', 'The conversation is already closed')
+    const result = await tx.closeConversation(conversation.id, input.reason)
+    await tx.record({
+      actorId: actor.userId,
+      action: 'conversation.closed',
+      targetType: 'conversation',
+      targetId: conversation.id,
+      reason: input.reason,
+      details: { memberId: conversation.memberId, trainerId: conversation.trainerId },
+    })
+    return result
+  })
+  await notify(ports, closed.connectionIds, { type: 'conversationClosed', conversationId: input.conversationId, reason: input.reason })
+  return closed.value
+}
+
+/**
+ * Reopen a closed conversation. Refused (409) when the pair already has another open one (one
+ * open conversation per member and trainer) or when the member has since moved to another
+ * trainer: a reopened conversation neither participant could use would only mislead.
+ */
+export async function reopenConversation(
+  ports: AdminPorts,
+  identity: Identity,
+  input: { conversationId: string },
+): Promise<AdminConversation> {
+  return ports.store.transaction(async (tx) => {
+    const { actor, conversation } = await tx.loadConversation(identity, input.conversationId)
+    requireAdmin(actor)
+    if (!conversation) throw new ChatError('not_found', 'Conversation not found')
+    if (conversation.status === 'open') throw new ChatError('conflict', 'The conversation is already open')
+    if (conversation.otherOpenId) {
+      throw new ChatError('conflict', 'This member and trainer already have an open conversation', {
+        openConversationId: conversation.otherOpenId,
+      })
+    }
+    if (conversation.assignedTrainerId !== conversation.trainerId) {
+      throw new ChatError('conflict', "The member is no longer assigned to this conversation's trainer", {
+        assignedTrainerId: conversation.assignedTrainerId,
+      })
+    }
+    const reopened = await tx.reopenConversation(conversation.id)
+    await tx.record({
+      actorId: actor.userId,
+      action: 'conversation.reopened',
+      targetType: 'conversation',
+      targetId: conversation.id,
+      reason: null,
+      details: { memberId: conversation.memberId, trainerId: conversation.trainerId },
+    })
+    return reopened
+  })
+}
+
+/** Hide a message: participants see it as removed (body withheld); admins keep the original. */
+export async function hideMessage(
+  ports: AdminPorts,
+  identity: Identity,
+  input: { messageId: string; reason: string },
+): Promise<AdminMessage> {
+  const hidden = await ports.store.transaction(async (tx) => {
+    const { actor, message } = await tx.loadMessage(identity, input.messageId)
+    requireAdmin(actor)
+    if (!message) throw new ChatError('not_found', 'Message not found')
+    if (message.hidden) throw new ChatError('conflict', 'The message is already removed')
+    const result = await tx.hideMessage(message.id, actor.userId, input.reason)
+    await tx.record({
+      actorId: actor.userId,
+      action: 'message.hidden',
+      targetType: 'message',
+      targetId: message.id,
+      reason: input.reason,
+      details: { conversationId: result.value.conversationId, senderId: result.value.senderId },
+    })
+    return result
+  })
+  const { conversationId, id: messageId } = hidden.value
+  await notify(ports, hidden.connectionIds, { type: 'messageRemoved', conversationId, messageId })
+  return hidden.value
+}
+
+export interface TrainerAssignment {
+  user: AdminUser
+  /** The conversation with the assigned trainer (null only if an unchanged assignment never had one). */
+  conversation: AdminConversation | null
+  /** Conversations with the previous trainer, closed with reason `trainer_reassigned`. */
+  closedConversationIds: string[]
+}
+
+/**
+ * Assign or reassign a member's trainer:
+ * 1. the member must be a member (role user) and the trainer an enabled trainer, else 400;
+ * 2. assigning the current trainer again changes nothing;
+ * 3. otherwise the open conversation with the previous trainer is closed (`trainer_reassigned`),
+ *    the assignment changes, and the pair's conversation is reused (open, else the most recent
+ *    closed one reopened) or created; all with the audit row, in one transaction;
+ * 4. after the commit, the closed conversations' participants hear `conversationClosed`.
+ */
+export async function assignTrainer(
+  ports: AdminPorts,
+  identity: Identity,
+  input: { userId: string; trainerId: string; reason?: string | undefined },
+): Promise<TrainerAssignment> {
+  const outcome = await ports.store.transaction(async (tx) => {
+    const { actor, user, trainer } = await tx.loadUsers(identity, input.userId, input.trainerId)
+    requireAdmin(actor)
+    if (!user) throw new ChatError('not_found', 'User not found')
+    if (user.role !== 'user') {
+      throw new ChatError('bad_request', `Only members have a trainer; this user is a ${user.role}`, { field: 'id', role: user.role })
+    }
+    if (!trainer || trainer.role !== 'trainer' || trainer.disabledAt !== null) {
+      throw new ChatError('bad_request', 'trainerId must name an enabled trainer', {
+        field: 'trainerId',
+        ...(trainer ? { role: trainer.role, disabled: trainer.disabledAt !== null } : {}),
+      })
+    }
+    if (user.trainerId === trainer.id) {
+      const unchanged: TrainerAssignment = {
+        user: await tx.user(user.id),
+        conversation: await tx.latestConversation(user.id, trainer.id),
+        closedConversationIds: [],
+      }
+      return { assignment: unchanged, closed: [] }
+    }
+
+    const closed = await tx.closeConversationsOf(user.id, CLOSED_BY_REASSIGNMENT, trainer.id)
+    await tx.setTrainer(user.id, trainer.id)
+    const opened = await tx.openConversation(user.id, trainer.id)
+    const closedConversationIds = closed.map((c) => c.value)
+    await tx.record({
+      actorId: actor.userId,
+      action: 'user.trainer_assigned',
+      targetType: 'user',
+      targetId: user.id,
+      reason: input.reason ?? null,
+      details: {
+        previousTrainerId: user.trainerId,
+        trainerId: trainer.id,
+        conversationId: opened.conversationId,
+        conversation: opened.outcome,
+        closedConversationIds,
+      },
+    })
+    const assignment: TrainerAssignment = {
+      user: await tx.user(user.id),
+      conversation: await tx.conversation(opened.conversationId),
+      closedConversationIds,
+    }
+    return { assignment, closed }
+  })
+  for (const { value: conversationId, connectionIds } of outcome.closed) {
+    await notify(ports, connectionIds, { type: 'conversationClosed', conversationId, reason: CLOSED_BY_REASSIGNMENT })
+  }
+  return outcome.assignment
+}
+
+/**
+ * Change a user's role:
+ * 1. an admin cannot change their own role (so the last admin cannot lock everyone out);
+ * 2. the same role again changes nothing;
+ * 3. a trainer who still has members keeps the role (409) until they are reassigned;
+ * 4. otherwise every open conversation the user takes part in is closed (`role_changed`), a
+ *    member who becomes trainer or admin loses their assigned trainer, and their connection
+ *    rows are deleted, all with the audit row, in one transaction;
+ * 5. after the commit, the closed conversations' participants hear `conversationClosed` and the
+ *    user's live connections are closed (DeleteConnection): the new role applies from their
+ *    next request or connection.
+ */
+export async function changeRole(
+  ports: AdminPorts,
+  identity: Identity,
+  input: { userId: string; role: Role; reason?: string | undefined },
+): Promise<AdminUser> {
+  const outcome = await ports.store.transaction(async (tx) => {
+    const { actor, user } = await tx.loadUsers(identity, input.userId)
+    requireAdmin(actor)
+    if (!user) throw new ChatError('not_found', 'User not found')
+    if (user.role === input.role) return { user: await tx.user(user.id), closed: [], dropped: [] }
+    if (user.id === actor.userId) throw new ChatError('conflict', 'Admins cannot change their own role')
+    if (user.role === 'trainer' && user.assignedMembers > 0) {
+      throw new ChatError('conflict', 'This trainer still has assigned members; reassign them first', {
+        assignedMembers: user.assignedMembers,
+      })
+    }
+
+    const closed = await tx.closeConversationsOf(user.id, CLOSED_BY_ROLE_CHANGE)
+    await tx.setRole(user.id, input.role)
+    const dropped = await tx.dropConnections(user.id)
+    await tx.record({
+      actorId: actor.userId,
+      action: 'user.role_changed',
+      targetType: 'user',
+      targetId: user.id,
+      reason: input.reason ?? null,
+      details: {
+        from: user.role,
+        to: input.role,
+        previousTrainerId: user.trainerId,
+        closedConversationIds: closed.map((c) => c.value),
+        closedConnections: dropped.length,
+      },
+    })
+    return { user: await tx.user(user.id), closed, dropped }
+  })
+  for (const { value: conversationId, connectionIds } of outcome.closed) {
+    await notify(ports, connectionIds, { type: 'conversationClosed', conversationId, reason: CLOSED_BY_ROLE_CHANGE })
+  }
+  await Promise.all(outcome.dropped.map((connectionId) => ports.delivery.disconnect(connectionId)))
+  return outcome.user
+}
+
+async function notify(ports: AdminPorts, connectionIds: readonly string[], frame: ServerFrame): Promise<void> {
+  if (connectionIds.length === 0) return
+  const report = await ports.delivery.post(connectionIds.map((connectionId) => ({ connectionId, frame })))
+  if (report.gone.length > 0) await ports.store.forgetConnections(report.gone)
+  if (report.failed.length > 0) ports.log?.warn('delivery failed for some connections', { failed: report.failed })
+}

@@ -1,0 +1,131 @@
+import { Stack, type RemovalPolicy, Validations } from 'aws-cdk-lib'
+import {
+  CfnAuthorizer,
+  type CfnStage,
+  LogGroupLogDestination,
+  WebSocketApi,
+  type WebSocketRoute,
+  WebSocketStage,
+} from 'aws-cdk-lib/aws-apigatewayv2'
+import { WebSocketLambdaAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers'
+import { WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations'
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam'
+import type { IFunction } from 'aws-cdk-lib/aws-lambda'
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs'
+import { Construct } from 'constructs'
+import type { HandlerName, Throttle, WebSocketRouteSpec } from '../routes.ts'
+import { jsonAccessLogFormat, WEBSOCKET_ACCESS_LOG_FIELDS } from './access-log.ts'
+
+export interface ChatWebSocketApiProps {
+  readonly apiName: string
+  readonly stageName: string
+  readonly routes: readonly WebSocketRouteSpec[]
+  readonly functionFor: (handler: HandlerName) => IFunction
+  readonly authorizer: IFunction
+  readonly throttle: Throttle
+  readonly logRetention: RetentionDays
+  readonly removalPolicy: RemovalPolicy
+}
+
+/**
+ * The chat socket: `$connect` behind a Lambda REQUEST authorizer, one Lambda per action selected
+ * by `$request.body.action`, one stage with throttling and JSON access logs.
+ */
+export class ChatWebSocketApi extends Construct {
+  readonly api: WebSocketApi
+  readonly stage: WebSocketStage
+  readonly routes: WebSocketRoute[] = []
+
+  constructor(scope: Construct, id: string, props: ChatWebSocketApiProps) {
+    super(scope, id)
+
+    this.api = new WebSocketApi(this, 'Api', {
+      apiName: props.apiName,
+      routeSelectionExpression: '$request.body.action',
+    })
+
+    // No identity source. API Gateway treats every listed source as required and answers 401
+    // without calling the authorizer when one is missing, so listing both the Authorization
+    // header and the `token` query parameter would demand both. With none listed it always calls
+    // the authorizer, which takes whichever is present. WebSocket authorizers have no result
+    // cache, so nothing is lost; $connect's throttle bounds the cost of anonymous attempts.
+    const authorizer = new WebSocketLambdaAuthorizer('TokenAuthorizer', props.authorizer, { identitySource: [] })
+
+    for (const route of props.routes) {
+      this.routes.push(
+        this.api.addRoute(route.routeKey, {
+          integration: new WebSocketLambdaIntegration(`${routeId(route.routeKey)}Integration`, props.functionFor(route.handler)),
+          ...(route.routeKey === '$connect' ? { authorizer } : {}),
+        }),
+      )
+    }
+
+    // CDK would render `IdentitySource: []`; leave the property out entirely, which is how
+    // CloudFormation spells "no identity source" for a REQUEST authorizer.
+    const cfnAuthorizer = this.api.node.tryFindChild('TokenAuthorizer')?.node.defaultChild
+    if (!(cfnAuthorizer instanceof CfnAuthorizer)) throw new Error('$connect authorizer was not created')
+    cfnAuthorizer.addPropertyDeletionOverride('IdentitySource')
+
+    const accessLogs = new LogGroup(this, 'AccessLogs', { retention: props.logRetention, removalPolicy: props.removalPolicy })
+    this.stage = new WebSocketStage(this, 'Stage', {
+      webSocketApi: this.api,
+      stageName: props.stageName,
+      autoDeploy: true,
+      throttle: props.throttle,
+      accessLogSettings: {
+        destination: new LogGroupLogDestination(accessLogs),
+        format: jsonAccessLogFormat(WEBSOCKET_ACCESS_LOG_FIELDS),
+      },
+    })
+    const cfnStage = this.stage.node.defaultChild as CfnStage
+    // routeSettings is untyped JSON passed through verbatim, hence CloudFormation's PascalCase keys.
+    cfnStage.routeSettings = Object.fromEntries(
+      props.routes
+        .filter((route) => route.throttle)
+        .map((route) => [
+          route.routeKey,
+          { ThrottlingRateLimit: route.throttle!.rateLimit, ThrottlingBurstLimit: route.throttle!.burstLimit },
+        ]),
+    )
+    // Route settings name routes by key: the routes must exist before the stage references them.
+    for (const route of this.routes) this.stage.node.addDependency(route)
+
+    for (const route of this.routes) {
+      if (route.routeKey === '$connect') continue
+      Validations.of(route).acknowledge({
+        id: 'AwsSolutions-APIG4',
+        reason:
+          'WebSocket APIs authorize once, on $connect (Lambda authorizer); API Gateway accepts authorizers on no other route, and messages can only arrive on an authorized connection.',
+      })
+    }
+  }
+
+  /** `https://{apiId}.execute-api.{region}.amazonaws.com/{stage}`: where handlers post to connections. */
+  get connectionsEndpoint(): string {
+    return this.stage.callbackUrl
+  }
+
+  /**
+   * Post to, read and close connections of this API's stage only (`@connections/*` is the
+   * connection id, which is not known in advance).
+   */
+  manageConnectionsStatement(): PolicyStatement {
+    const stack = Stack.of(this)
+    return new PolicyStatement({
+      actions: ['execute-api:ManageConnections'],
+      resources: ['POST', 'GET', 'DELETE'].map((method) =>
+        stack.formatArn({
+          service: 'execute-api',
+          resource: this.api.apiId,
+          resourceName: `${this.stage.stageName}/${method}/@connections/*`,
+        }),
+      ),
+    })
+  }
+}
+
+/** `$connect` → `Connect`, `sendMessage` → `SendMessage`: stable, readable construct ids. */
+function routeId(routeKey: string): string {
+  const bare = routeKey.replace(/^\$/, '')
+  return bare.charAt(0).toUpperCase() + bare.slice(1)
+}
