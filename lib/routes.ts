@@ -165,6 +165,7 @@ export const ROUTES: readonly RouteSpec[] = [
   http('POST', '/devices', 'user'),
   http('GET', '/devices', 'user'),
   http('DELETE', '/devices/{token}', 'user'),
+  http('GET', '/me/notifications', 'user'),
   http('PUT', '/me/notifications', 'user'),
   http('PUT', '/conversations/{id}/notifications', 'user'),
 

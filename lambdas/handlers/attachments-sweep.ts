@@ -1,7 +1,7 @@
 import middy from '@middy/core'
 import { log } from '../adapters/logger.ts'
 import { sweepUnusedAttachments } from '../core/uploads.ts'
-import { uploadPorts } from '../runtime.ts'
+import { uploadPorts } from '../runtime-attachments.ts'
 
 /**
  * Scheduled (e.g. hourly): deletes the objects and rows of attachments that no message carries

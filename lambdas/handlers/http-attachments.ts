@@ -1,7 +1,7 @@
 import * as z from 'zod/mini'
 import { requestUpload } from '../core/uploads.ts'
 import { Id, Timestamp } from '../core/views.ts'
-import { uploadPorts } from '../runtime.ts'
+import { uploadPorts } from '../runtime-attachments.ts'
 import { route, type HttpRoute } from './http-route.ts'
 
 /** The attachment upload route (served by http-app). */

@@ -5,7 +5,8 @@ import { assertAccess } from '../core/chat.ts'
 import { PLATFORMS } from '../core/model.ts'
 import { registerDevice, removeDevice } from '../core/push.ts'
 import { Id, Timestamp } from '../core/views.ts'
-import { db, pushPorts } from '../runtime.ts'
+import { db } from '../runtime.ts'
+import { pushPorts } from '../runtime-push.ts'
 import { route, type HttpRoute } from './http-route.ts'
 
 /** Devices for push notifications and notification mutes (served by http-app). */

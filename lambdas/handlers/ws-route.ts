@@ -40,10 +40,11 @@ const OK: WebSocketResult = { statusCode: 200 }
 export function wsAction<S extends z.ZodMiniType<{ requestId?: string | undefined }>>(
   schema: S,
   useCase: (ports: ChatPorts, caller: Caller, frame: z.infer<S>) => Promise<unknown>,
+  ports: () => ChatPorts = chatPorts,
 ) {
   async function handle(event: WebSocketEvent): Promise<WebSocketResult> {
     const frame = parseFrame(schema, event.body)
-    await useCase(chatPorts(), { connectionId: event.requestContext.connectionId, requestId: frame.requestId }, frame)
+    await useCase(ports(), { connectionId: event.requestContext.connectionId, requestId: frame.requestId }, frame)
     return OK
   }
   return { handle, handler: middy<WebSocketEvent, WebSocketResult, Error, Context>(handle).use(errorFrames()) }
