@@ -15,7 +15,7 @@ import { ChatError } from '../core/errors.ts'
 import type { ConversationStatus, Identity, Role } from '../core/model.ts'
 import { callerFromIdentity } from './app-queries.ts'
 import type { Database } from './database-schema.ts'
-import { toIso } from './sql-fragments.ts'
+import { toIso, type MessageJson } from './sql-fragments.ts'
 
 /**
  * The admin store on Postgres. Each request runs SERIALIZABLE: the rules the use cases check
@@ -156,16 +156,8 @@ interface AuditRow {
   sort_at: string
 }
 
-interface AdminMessageJson {
-  id: string
-  conversationId: string
-  seq: number
-  senderId: string
-  body: string
-  clientMessageId: string
-  createdAt: string
-  readAt: string | null
-  removed: boolean
+/** The participant's message JSON plus what only moderators see. */
+interface AdminMessageJson extends Omit<MessageJson, 'attachment'> {
   hiddenAt: string | null
   hiddenReason: string | null
   hiddenBy: UserRef | null
