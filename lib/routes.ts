@@ -176,6 +176,7 @@ export const ROUTES: readonly RouteSpec[] = [
   http('GET', '/admin/users', 'admin', { throttle: ADMIN_THROTTLE }),
   http('PUT', '/admin/users/{id}/trainer', 'admin', { throttle: ADMIN_THROTTLE }),
   http('PUT', '/admin/users/{id}/role', 'admin', { throttle: ADMIN_THROTTLE }),
+  http('PUT', '/admin/users/{id}/disabled', 'admin', { throttle: ADMIN_THROTTLE }),
   http('DELETE', '/admin/messages/{id}', 'admin', { throttle: ADMIN_THROTTLE }),
   http('GET', '/admin/audit', 'admin', { throttle: ADMIN_THROTTLE }),
 ]

@@ -485,6 +485,13 @@ function createAdminTransaction(trx: Kysely<Database>): AdminTransaction {
         WHERE id = ${userId}`.execute(trx)
     },
 
+    async setDisabled(userId, disabled) {
+      await sql`
+        UPDATE users
+        SET disabled_at = CASE WHEN ${disabled}::boolean THEN now() END, updated_at = now()
+        WHERE id = ${userId}`.execute(trx)
+    },
+
     async dropConnections(userId) {
       const { rows } = await sql<{ connection_id: string }>`
         DELETE FROM connections WHERE user_id = ${userId} RETURNING connection_id`.execute(trx)

@@ -66,6 +66,8 @@ export const AUDIT_ACTIONS = [
   'message.hidden',
   'user.trainer_assigned',
   'user.role_changed',
+  'user.disabled',
+  'user.enabled',
 ] as const
 export const AUDIT_TARGETS = ['conversation', 'message', 'user'] as const
 
@@ -212,6 +214,8 @@ export interface AdminTransaction {
   openConversation(memberId: string, trainerId: string): Promise<{ conversationId: string; outcome: 'existing' | 'reopened' | 'created' }>
   /** Sets the role; anyone who is no longer a member loses their assigned trainer. */
   setRole(userId: string, role: Role): Promise<void>
+  /** Disables the account (disabled_at = now()) or enables it again (disabled_at = NULL). */
+  setDisabled(userId: string, disabled: boolean): Promise<void>
   /** Deletes the user's connection rows and returns their ids. */
   dropConnections(userId: string): Promise<string[]>
   user(userId: string): Promise<AdminUser>
@@ -506,8 +510,52 @@ export async function changeRole(
   for (const { value: conversationId, connectionIds } of outcome.closed) {
     await notify(ports, connectionIds, { type: 'conversationClosed', conversationId, reason: CLOSED_BY_ROLE_CHANGE })
   }
-  await Promise.all(outcome.dropped.map((connectionId) => ports.delivery.disconnect(connectionId)))
+  await disconnectAll(ports, outcome.dropped)
   return outcome.user
+}
+
+/**
+ * Disable a user's account, or enable it again:
+ * 1. an admin cannot disable themselves (so the last admin cannot lock everyone out);
+ * 2. the state it already has changes nothing and writes no audit row;
+ * 3. otherwise `disabled_at` is set (or cleared) and, when disabling, the user's connection rows
+ *    are deleted, all with the audit row, in one transaction;
+ * 4. after the commit, the user's live connections are closed (DeleteConnection), as on a role
+ *    change. From then on every route refuses them: WebSocket actions answer `unauthorized` and
+ *    close the connection, `$connect` is refused, REST answers 403. Their conversations stay as
+ *    they are, so an enabled account picks up where it left off.
+ */
+export async function setUserDisabled(
+  ports: AdminPorts,
+  identity: Identity,
+  input: { userId: string; disabled: boolean; reason?: string | undefined },
+): Promise<AdminUser> {
+  const outcome = await ports.store.transaction(async (tx) => {
+    const { actor, user } = await tx.loadUsers(identity, input.userId)
+    requireAdmin(actor)
+    if (!user) throw new ChatError('not_found', 'User not found')
+    if ((user.disabledAt !== null) === input.disabled) return { user: await tx.user(user.id), dropped: [] }
+    if (user.id === actor.userId) throw new ChatError('conflict', 'Admins cannot disable their own account')
+
+    await tx.setDisabled(user.id, input.disabled)
+    const dropped = input.disabled ? await tx.dropConnections(user.id) : []
+    await tx.record({
+      actorId: actor.userId,
+      action: input.disabled ? 'user.disabled' : 'user.enabled',
+      targetType: 'user',
+      targetId: user.id,
+      reason: input.reason ?? null,
+      details: { role: user.role, ...(input.disabled ? { closedConnections: dropped.length } : { disabledAt: user.disabledAt }) },
+    })
+    return { user: await tx.user(user.id), dropped }
+  })
+  await disconnectAll(ports, outcome.dropped)
+  return outcome.user
+}
+
+/** Closes live connections whose rows the committed transaction deleted (DeleteConnection). */
+async function disconnectAll(ports: AdminPorts, connectionIds: readonly string[]): Promise<void> {
+  await Promise.all(connectionIds.map((connectionId) => ports.delivery.disconnect(connectionId)))
 }
 
 async function notify(ports: AdminPorts, connectionIds: readonly string[], frame: ServerFrame): Promise<void> {

@@ -21,6 +21,7 @@ import {
   listUsers,
   MAX_REASON_CHARS,
   reopenConversation,
+  setUserDisabled,
   type AdminPorts,
 } from '../core/admin.ts'
 import { ROLES } from '../core/model.ts'
@@ -62,6 +63,7 @@ const AuditQuery = z.object({ limit: pageLimit, cursor: z.optional(cursorOf(Acti
 const ReasonBody = z.object({ reason: Reason })
 const AssignTrainerBody = z.object({ trainerId: Id, reason: z.optional(Reason) })
 const ChangeRoleBody = z.object({ role: z.enum(ROLES), reason: z.optional(Reason) })
+const SetDisabledBody = z.object({ disabled: z.boolean(), reason: z.optional(Reason) })
 
 const nextCursor = z.nullable(z.string())
 
@@ -147,6 +149,18 @@ export const adminRoutes: HttpRoute[] = [
     errors: ['conflict'],
     async handle({ identity, params, body }) {
       return { body: await changeRole(ports(), identity, { userId: params.id, ...body }) }
+    },
+  }),
+  route({
+    routeKey: 'PUT /admin/users/{id}/disabled',
+    auth: 'admin',
+    summary: "Disables or re-enables a user's account; a disabled user's live connections are closed at once",
+    params: IdParams,
+    body: SetDisabledBody,
+    response: AdminUserView,
+    errors: ['conflict'],
+    async handle({ identity, params, body }) {
+      return { body: await setUserDisabled(ports(), identity, { userId: params.id, ...body }) }
     },
   }),
   route({

@@ -11,7 +11,7 @@ import { startTestStack, type TestStack } from '../helpers/stack.ts'
  */
 
 let stack: TestStack
-const ids = {} as Record<'member' | 'trainer' | 'otherTrainer' | 'conversation' | 'message' | 'newMember' | 'roleTarget', string>
+const ids = {} as Record<'member' | 'trainer' | 'otherTrainer' | 'conversation' | 'message' | 'newMember' | 'roleTarget' | 'disableTarget', string>
 
 before(async () => {
   stack = await startTestStack()
@@ -20,6 +20,7 @@ before(async () => {
   ids.otherTrainer = await userId(stack, 'trainer2@example.com')
   ids.newMember = await userId(stack, 'matrix-member@example.com')
   ids.roleTarget = await userId(stack, 'matrix-role@example.com')
+  ids.disableTarget = await userId(stack, 'matrix-disable@example.com')
   ids.conversation = (await stack.api('/conversations', { email: 'user1@example.com' })).body.conversations[0].id
   const member = await stack.connect('user1@example.com')
   const sent = await member.request({ action: 'sendMessage', conversationId: ids.conversation, clientMessageId: 'm1', body: 'hello' })
@@ -60,6 +61,11 @@ const calls: Record<string, () => Call> = {
     body: { trainerId: ids.otherTrainer },
   }),
   'PUT /admin/users/{id}/role': () => ({ method: 'PUT', path: `/admin/users/${ids.roleTarget}/role`, body: { role: 'trainer' } }),
+  'PUT /admin/users/{id}/disabled': () => ({
+    method: 'PUT',
+    path: `/admin/users/${ids.disableTarget}/disabled`,
+    body: { disabled: true, reason: 'matrix' },
+  }),
   'DELETE /admin/messages/{id}': () => ({ method: 'DELETE', path: `/admin/messages/${ids.message}`, body: { reason: 'matrix' } }),
   'GET /admin/audit': () => ({ method: 'GET', path: '/admin/audit' }),
 }
@@ -123,6 +129,7 @@ test('the audit trail holds exactly the admin’s changes, most recent first', a
     body.entries.map((entry: { action: string; actor: { email: string } }) => [entry.action, entry.actor.email]),
     [
       ['message.hidden', ADMIN],
+      ['user.disabled', ADMIN],
       ['user.role_changed', ADMIN],
       ['user.trainer_assigned', ADMIN],
       ['conversation.reopened', ADMIN],

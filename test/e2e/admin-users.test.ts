@@ -15,6 +15,7 @@ let otherMemberConversation: string
 const admin = (path: string, init: { method?: string; body?: unknown } = {}) => stack.api(path, { ...init, email: ADMIN })
 const assign = (user: string, body: unknown) => admin(`/admin/users/${user}/trainer`, { method: 'PUT', body })
 const changeRole = (user: string, body: unknown) => admin(`/admin/users/${user}/role`, { method: 'PUT', body })
+const setDisabled = (user: string, body: unknown) => admin(`/admin/users/${user}/disabled`, { method: 'PUT', body })
 
 before(async () => {
   stack = await startTestStack()
@@ -273,6 +274,97 @@ describe('PUT /admin/users/{id}/role', () => {
     test(`${what} is ${expected} and changes nothing`, async () => {
       const before = await databaseSnapshot(stack)
       const reply = await changeRole(user === 'member' ? id.member : randomUUID(), body)
+      assert.equal(reply.status, expected)
+      assert.deepEqual(await databaseSnapshot(stack), before)
+    })
+  }
+})
+
+describe('PUT /admin/users/{id}/disabled', () => {
+  const email = 'disable-me@example.com'
+  let target: string
+  before(async () => {
+    target = await userId(stack, email)
+  })
+  const connections = () => stack.db.selectFrom('connections').where('user_id', '=', target).select('connection_id').execute()
+
+  test('disabling a member closes both their live connections at once and refuses them everywhere', async () => {
+    const phone = await stack.connect(email)
+    const laptop = await stack.connect(email)
+    assert.equal((await connections()).length, 2)
+
+    const { status, body } = await setDisabled(target, { disabled: true, reason: 'Abusive messages' })
+
+    assert.equal(status, 200, JSON.stringify(body))
+    assert.equal(body.id, target)
+    assert.ok(body.disabledAt && !Number.isNaN(Date.parse(body.disabledAt)), JSON.stringify(body))
+    await phone.waitForClose()
+    await laptop.waitForClose()
+    assert.deepEqual(await connections(), [])
+    await assert.rejects(stack.connect(email), { status: 403 })
+    const me = await stack.api('/me', { email })
+    assert.equal(me.status, 403)
+
+    const entry = (await auditRows(stack)).at(-1)
+    assert.deepEqual(
+      { action: entry?.action, targetType: entry?.target_type, targetId: entry?.target_id, actorId: entry?.actor_id, reason: entry?.reason },
+      { action: 'user.disabled', targetType: 'user', targetId: target, actorId: id.admin, reason: 'Abusive messages' },
+    )
+    assert.equal(entry?.details.closedConnections, 2)
+    const listed = (await admin('/admin/users?limit=100')).body.users.find((u: { id: string }) => u.id === target)
+    assert.equal(listed.disabledAt, body.disabledAt)
+  })
+
+  test('disabling an already disabled user changes nothing and writes no audit row', async () => {
+    const before = await databaseSnapshot(stack)
+    const { status, body } = await setDisabled(target, { disabled: true, reason: 'Again' })
+    assert.equal(status, 200)
+    assert.notEqual(body.disabledAt, null)
+    assert.deepEqual(await databaseSnapshot(stack), before)
+  })
+
+  test('re-enabling lets them connect again', async () => {
+    const { status, body } = await setDisabled(target, { disabled: false, reason: 'Appeal granted' })
+    assert.equal(status, 200, JSON.stringify(body))
+    assert.equal(body.disabledAt, null)
+    const entry = (await auditRows(stack)).at(-1)
+    assert.deepEqual([entry?.action, entry?.reason], ['user.enabled', 'Appeal granted'])
+
+    const client = await stack.connect(email)
+    assert.equal((await stack.api('/me', { email })).status, 200)
+    assert.equal((await connections()).length, 1)
+    await closeAll(client)
+  })
+
+  test('enabling an enabled user changes nothing, keeps the connection and writes no audit row', async () => {
+    const client = await stack.connect(email)
+    const before = await databaseSnapshot(stack)
+    const { status, body } = await setDisabled(target, { disabled: false })
+    assert.equal(status, 200)
+    assert.equal(body.disabledAt, null)
+    assert.deepEqual(await databaseSnapshot(stack), before)
+    assert.equal(client.closeCode, undefined)
+    assert.equal((await connections()).length, 1)
+    await closeAll(client)
+  })
+
+  test('an admin cannot disable themselves', async () => {
+    const before = await databaseSnapshot(stack)
+    const { status, body } = await setDisabled(id.admin, { disabled: true })
+    assert.equal(status, 409)
+    assert.equal(body.error.code, 'conflict')
+    assert.deepEqual(await databaseSnapshot(stack), before)
+  })
+
+  for (const [what, user, body, expected] of [
+    ['no disabled flag', 'target', {}, 400],
+    ['a disabled flag that is not a boolean', 'target', { disabled: 'yes' }, 400],
+    ['an empty reason', 'target', { disabled: true, reason: '  ' }, 400],
+    ['a user who does not exist', 'nobody', { disabled: true }, 404],
+  ] as const) {
+    test(`${what} is ${expected} and changes nothing`, async () => {
+      const before = await databaseSnapshot(stack)
+      const reply = await setDisabled(user === 'target' ? target : randomUUID(), body)
       assert.equal(reply.status, expected)
       assert.deepEqual(await databaseSnapshot(stack), before)
     })
