@@ -85,18 +85,8 @@ export function listenersJson(who: 'both' | 'other', joinedOnly: boolean): RawBu
   )`
 }
 
-export interface MessageJson {
-  id: string
-  conversationId: string
-  seq: number
-  senderId: string
-  body: string
-  clientMessageId: string
-  createdAt: string
-  readAt: string | null
-  removed: boolean
-  attachment: StoredMessage['attachment']
-}
+/** A message as `messageJson` builds it: the stored shape, with timestamps still in Postgres's JSON format. */
+export type MessageJson = StoredMessage
 
 /** Postgres renders timestamps in JSON with its own offset format; clients get ISO 8601 UTC. */
 export function toMessage(json: MessageJson): StoredMessage {
