@@ -1,4 +1,5 @@
-import { randomBytes, randomUUID } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
+import { webSocketRequestContext } from '../local/websocket-events.ts'
 
 /**
  * API Gateway WebSocket events as API Gateway sends them (and as local/ws-gateway.ts builds
@@ -14,23 +15,19 @@ export interface Endpoint {
 }
 
 function requestContext(endpoint: Endpoint, connectionId: string, routeKey: string, eventType: 'CONNECT' | 'MESSAGE' | 'DISCONNECT') {
-  const now = Date.now()
-  return {
+  return webSocketRequestContext(
+    {
+      apiId: API_ID,
+      stage: STAGE,
+      domainName: endpoint.domainName,
+      connectionId,
+      connectedAt: Date.now() - 60_000,
+      sourceIp: '127.0.0.1',
+      userAgent: 'trainer-chat-bench',
+    },
     routeKey,
     eventType,
-    connectionId,
-    messageId: randomBytes(8).toString('base64'),
-    extendedRequestId: randomUUID(),
-    requestId: randomUUID(),
-    requestTime: new Date(now).toUTCString(),
-    requestTimeEpoch: now,
-    messageDirection: 'IN',
-    stage: STAGE,
-    domainName: endpoint.domainName,
-    apiId: API_ID,
-    connectedAt: now - 60_000,
-    identity: { sourceIp: '127.0.0.1', userAgent: 'trainer-chat-bench' },
-  }
+  )
 }
 
 function handshakeHeaders(endpoint: Endpoint): Record<string, string> {

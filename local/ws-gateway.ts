@@ -1,8 +1,9 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
-import { randomBytes, randomUUID } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { WebSocketServer, type WebSocket } from 'ws'
 import { invoke, type LambdaHandler } from './lambda-invoke.ts'
+import { webSocketRequestContext } from './websocket-events.ts'
 
 /**
  * A local API Gateway WebSocket API: the handshake runs the `$connect` REQUEST authorizer and
@@ -69,26 +70,24 @@ export async function startWsGateway(options: WsGatewayOptions): Promise<WsGatew
     return promise
   }
 
-  const requestContext = (connectionId: string, routeKey: string, eventType: string, extra: Record<string, unknown> = {}) => ({
-    routeKey,
-    eventType,
-    connectionId,
-    messageId: randomBytes(8).toString('base64'),
-    extendedRequestId: randomUUID(),
-    requestId: randomUUID(),
-    requestTime: new Date().toUTCString(),
-    requestTimeEpoch: Date.now(),
-    messageDirection: 'IN',
-    stage: options.stage,
-    domainName,
-    apiId: 'local',
-    connectedAt: connections.get(connectionId)?.connectedAt ?? Date.now(),
-    identity: {
-      sourceIp: connections.get(connectionId)?.sourceIp ?? '127.0.0.1',
-      userAgent: connections.get(connectionId)?.userAgent ?? '',
-    },
-    ...extra,
-  })
+  const requestContext = (
+    connectionId: string,
+    routeKey: string,
+    eventType: 'CONNECT' | 'MESSAGE' | 'DISCONNECT',
+    extra: Record<string, unknown> = {},
+  ) => {
+    const connection = connections.get(connectionId)
+    const source = {
+      apiId: 'local',
+      stage: options.stage,
+      domainName,
+      connectionId,
+      connectedAt: connection?.connectedAt ?? Date.now(),
+      sourceIp: connection?.sourceIp ?? '127.0.0.1',
+      userAgent: connection?.userAgent ?? '',
+    }
+    return { ...webSocketRequestContext(source, routeKey, eventType), ...extra }
+  }
 
   const routeFor = (body: string): { routeKey: string; handler: LambdaHandler } => {
     try {
