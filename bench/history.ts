@@ -96,7 +96,7 @@ export async function measureHistory(plan: HistoryPlan, checks: Checks): Promise
       {
         name: 'joinConversation store call: latest page',
         run: async (f) =>
-          (await createChatStore(f.db).joinConversation({ connectionId: f.connectionId, conversationId: f.conversationId, limit: PAGE })).messages.length,
+          (await createChatStore(f.db).joinConversation({ connectionId: f.connectionId, conversationId: f.conversationId, limit: PAGE })).messages?.length ?? 0,
       },
       {
         name: 'joinConversation store call: catch-up from the middle (afterSeq)',
@@ -108,7 +108,7 @@ export async function measureHistory(plan: HistoryPlan, checks: Checks): Promise
               limit: PAGE,
               afterSeq: middle(f),
             })
-          ).messages.length,
+          ).messages?.length ?? 0,
       },
       {
         name: 'admin history: latest page',

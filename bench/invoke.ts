@@ -2,15 +2,8 @@ import { randomBytes } from 'node:crypto'
 import type { Kysely } from 'kysely'
 import type { Database } from '../lambdas/adapters/database-schema.ts'
 import type { ChatStore } from '../lambdas/core/ports.ts'
-import { handler as authorizer } from '../lambdas/handlers/ws-authorizer.ts'
-import { handler as connectHandler } from '../lambdas/handlers/ws-connect.ts'
-import { handler as disconnectHandler } from '../lambdas/handlers/ws-disconnect.ts'
-import { handler as joinConversationHandler } from '../lambdas/handlers/ws-join-conversation.ts'
-import { handler as leaveConversationHandler } from '../lambdas/handlers/ws-leave-conversation.ts'
-import { handler as markAsReadHandler } from '../lambdas/handlers/ws-mark-as-read.ts'
-import { handler as sendMessageHandler } from '../lambdas/handlers/ws-send-message.ts'
-import { handler as typingHandler } from '../lambdas/handlers/ws-typing.ts'
-import { chatPorts } from '../lambdas/runtime.ts'
+import { createBase } from '../lambdas/wiring/base.ts'
+import { chatStore } from '../lambdas/wiring/database.ts'
 import type { APIGatewayAuthorizerResult } from 'aws-lambda'
 import { invoke, type LambdaHandler } from '../local/lambda-invoke.ts'
 import type { BenchStack, BenchUser, Pair } from './bench-stack.ts'
@@ -62,27 +55,22 @@ export interface Invoker {
   newConnectionId(): string
 }
 
-const authorizerHandler = authorizer as unknown as LambdaHandler<WebSocketAuthorizerEvent, APIGatewayAuthorizerResult>
-
-const ROUTES = {
-  sendMessage: sendMessageHandler,
-  typing: typingHandler,
-  markAsRead: markAsReadHandler,
-  joinConversation: joinConversationHandler,
-  leaveConversation: leaveConversationHandler,
-} as const
-
-const FUNCTION_NAMES: Record<Action, string> = {
+const FUNCTION_NAMES = {
   sendMessage: 'ws-send-message',
   typing: 'ws-typing',
   markAsRead: 'ws-mark-as-read',
   joinConversation: 'ws-join-conversation',
   leaveConversation: 'ws-leave-conversation',
-}
+} as const satisfies Record<Action, string>
 
 export async function createInvoker(bench: BenchStack, pool: ClientPool, prefix: string): Promise<Invoker> {
   const { stack } = bench
   const db = stack.db
+  // The handlers the local stack built (the factories Lambda's modules bind), on the stack's database.
+  const handlers = stack.handlers()
+  const authorizerHandler = handlers['ws-authorizer'] as LambdaHandler<WebSocketAuthorizerEvent, APIGatewayAuthorizerResult>
+  const connectHandler = handlers['ws-connect']
+  const disconnectHandler = handlers['ws-disconnect']
   const [pair] = await bench.createPairs(prefix, 1)
   const [floorPair] = await bench.createPairs(`${prefix}-floor`, 1)
   if (!pair || !floorPair) throw new Error('could not create the bench users')
@@ -113,11 +101,11 @@ export async function createInvoker(bench: BenchStack, pool: ClientPool, prefix:
     pair,
     member,
     trainer,
-    store: chatPorts().store,
+    store: chatStore(createBase(stack.config()), db),
     db,
     async route(action, who, frame) {
       const event = messageEvent(endpoint, who.connectionId, { action, ...frame }, who.authorizer)
-      await invoke(ROUTES[action], event, FUNCTION_NAMES[action])
+      await invoke(handlers[FUNCTION_NAMES[action]], event, FUNCTION_NAMES[action])
     },
     async connect(who) {
       const connectionId = randomBytes(12).toString('base64')

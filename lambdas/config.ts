@@ -1,9 +1,9 @@
 import * as z from 'zod/mini'
 
 /**
- * Every setting the Lambda handlers read, parsed once per process (cold start) and frozen.
- * The local stack and the tests set `process.env` before the first call; a missing or
- * malformed variable fails fast with a message naming it.
+ * Every setting the Lambda handlers read, parsed once per process (cold start) and frozen; a
+ * missing or malformed variable fails fast with a message naming it. The local stack and the
+ * tests parse their own settings object with `parseConfig` and build handlers from it.
  */
 const csv = z.pipe(
   z.string(),
@@ -86,13 +86,17 @@ const EnvSchema = z.object({
   ATTACHMENT_DOWNLOAD_URL_SECONDS: positiveInt(900),
   /** How long after its upload URL was issued an attachment may still be sent; unused ones are swept after that. */
   ATTACHMENT_USE_WITHIN_SECONDS: positiveInt(24 * 60 * 60),
+  /** Where the S3 and SNS clients send their calls (LocalStack, the local stack's AWS edge); AWS itself when unset. */
+  AWS_ENDPOINT_URL: z.optional(z.string().check(z.minLength(1))),
+  AWS_ENDPOINT_URL_S3: z.optional(z.string().check(z.minLength(1))),
+  AWS_ENDPOINT_URL_SNS: z.optional(z.string().check(z.minLength(1))),
   PUSH_APNS_PLATFORM_APPLICATION_ARN: z.optional(z.string()),
   PUSH_GCM_PLATFORM_APPLICATION_ARN: z.optional(z.string()),
 })
 
 export type Config = ReturnType<typeof parseConfig>
 
-export function parseConfig(env: NodeJS.ProcessEnv) {
+export function parseConfig(env: Record<string, string | undefined>) {
   const result = EnvSchema.safeParse(env)
   if (!result.success) {
     const problems = result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')
@@ -123,7 +127,6 @@ export function parseConfig(env: NodeJS.ProcessEnv) {
     sendRateLimit: Object.freeze({ burst: env_.RATE_LIMIT_BURST, perSecond: env_.RATE_LIMIT_PER_SECOND }),
     typingRateLimit: Object.freeze({ burst: env_.TYPING_BURST, perSecond: env_.TYPING_PER_SECOND }),
     allowedOrigins: Object.freeze(env_.ALLOWED_ORIGINS),
-    attachmentsBucket: env_.ATTACHMENTS_BUCKET,
     attachments: Object.freeze({
       bucket: env_.ATTACHMENTS_BUCKET,
       forcePathStyle: env_.S3_FORCE_PATH_STYLE,
@@ -132,22 +135,19 @@ export function parseConfig(env: NodeJS.ProcessEnv) {
       uploadUrlSeconds: env_.ATTACHMENT_UPLOAD_URL_SECONDS,
       downloadUrlSeconds: env_.ATTACHMENT_DOWNLOAD_URL_SECONDS,
       useWithinSeconds: env_.ATTACHMENT_USE_WITHIN_SECONDS,
+      endpoint: env_.AWS_ENDPOINT_URL_S3 ?? env_.AWS_ENDPOINT_URL,
     }),
     push: Object.freeze({
       apnsPlatformApplicationArn: env_.PUSH_APNS_PLATFORM_APPLICATION_ARN,
       gcmPlatformApplicationArn: env_.PUSH_GCM_PLATFORM_APPLICATION_ARN,
+      endpoint: env_.AWS_ENDPOINT_URL_SNS ?? env_.AWS_ENDPOINT_URL,
     }),
   })
 }
 
 let parsed: Config | undefined
 
-/** The process-wide configuration, parsed on first use. */
+/** The Lambda container's configuration, from its environment, parsed on first use. */
 export function config(): Config {
   return (parsed ??= parseConfig(process.env))
-}
-
-/** Forgets the parsed configuration (the local stack re-reads it after choosing its ports). */
-export function resetConfig(): void {
-  parsed = undefined
 }

@@ -1,28 +1,19 @@
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib'
-import { Policy, type PolicyStatement } from 'aws-cdk-lib/aws-iam'
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events'
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets'
 import { InvocationType, Trigger } from 'aws-cdk-lib/triggers'
 import type { Construct } from 'constructs'
+import { Capabilities } from './capabilities.ts'
 import type { StageConfig } from './config.ts'
 import { ApiGatewayLoggingRole } from './constructs/api-gateway-logging.ts'
-import { ChatFunction, type LambdaEnvironment } from './constructs/chat-function.ts'
+import { ChatFunction } from './constructs/chat-function.ts'
 import { ChatHttpApi } from './constructs/http-api.ts'
 import { Monitoring } from './constructs/monitoring.ts'
 import { Push } from './constructs/push.ts'
 import { ChatWebSocketApi } from './constructs/websocket-api.ts'
-import {
-  type Capability,
-  FUNCTIONS,
-  type FunctionSpec,
-  type HandlerName,
-  httpRoutes,
-  MIGRATION_HANDLER,
-  WEBSOCKET_AUTHORIZER,
-  webSocketRoutes,
-} from './routes.ts'
+import { FUNCTIONS, type FunctionSpec, type HandlerName, MIGRATION_HANDLER, WEBSOCKET_AUTHORIZER } from './functions.ts'
+import { deployedHttpRoutes, deployedWebSocketRoutes } from './routes.ts'
 import type { StatefulStack } from './stateful-stack.ts'
-import { acknowledgeWildcards } from './nag.ts'
 
 export interface StatelessStackProps extends StackProps {
   readonly config: StageConfig
@@ -33,9 +24,10 @@ export interface StatelessStackProps extends StackProps {
 const MIGRATION_STATEMENT_TIMEOUT = Duration.minutes(4)
 
 /**
- * Code and the doors to it: every function from lib/routes.ts, the WebSocket and HTTP APIs, the
- * migration trigger that runs before either API takes traffic, push, alarms and the dashboard.
- * Safe to destroy and redeploy at will; all state lives in the stateful stack.
+ * Code and the doors to it: every function of lib/functions.ts, the WebSocket and HTTP APIs over
+ * the declared routes, each function's capabilities, the migration trigger that runs before
+ * either API takes traffic, push, alarms and the dashboard. Safe to destroy and redeploy at will;
+ * all state lives in the stateful stack.
  */
 export class StatelessStack extends Stack {
   readonly functions = new Map<HandlerName, ChatFunction>()
@@ -51,41 +43,17 @@ export class StatelessStack extends Stack {
     const namePrefix = `trainer-chat-${config.stage}`
     const removalPolicy = config.removalPolicy === 'retain' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY
     const logRetention = config.functions.logRetentionDays
+    const specs = FUNCTIONS as readonly FunctionSpec[]
 
     const push = new Push(this, 'Push', { namePrefix, ...config.push, logRetention, removalPolicy })
 
-    // What each capability puts in a function's environment; CONNECTIONS_ENDPOINT follows once the API exists.
-    const environmentFor: Record<Capability, Partial<LambdaEnvironment>> = {
-      database: {
-        DB_HOST: database.proxy.endpoint,
-        DB_PORT: String(database.port),
-        DB_NAME: database.databaseName,
-        DB_USER: database.username,
-        DB_IAM_AUTH: 'true',
-        DB_SSL: 'true',
-      },
-      jwt: {
-        JWT_ISSUER: auth.issuer,
-        JWT_AUDIENCE: auth.mobileClient.userPoolClientId,
-        JWT_TOKEN_USE: 'id',
-        ...(config.corsOrigins.length > 0 ? { ALLOWED_ORIGINS: config.corsOrigins.join(',') } : {}),
-      },
-      connections: {},
-      attachments: { ATTACHMENTS_BUCKET: attachments.bucket.bucketName },
-      push: {
-        ...(push.apns ? { PUSH_APNS_PLATFORM_APPLICATION_ARN: push.apns.arn } : {}),
-        ...(push.fcm ? { PUSH_GCM_PLATFORM_APPLICATION_ARN: push.fcm.arn } : {}),
-      },
-    }
-
-    for (const spec of FUNCTIONS as readonly FunctionSpec[]) {
+    for (const spec of specs) {
       const fn = new ChatFunction(this, constructId(spec.handler), {
         handler: spec.handler,
         description: spec.description,
         environment: {
           LOG_LEVEL: config.functions.logLevel,
           ...(config.functions.sourceMapStackTraces ? { NODE_OPTIONS: '--enable-source-maps' } : {}),
-          ...Object.assign({}, ...spec.capabilities.map((capability) => environmentFor[capability])),
           ...(spec.handler === MIGRATION_HANDLER
             ? { DB_STATEMENT_TIMEOUT_MS: String(MIGRATION_STATEMENT_TIMEOUT.toMilliseconds()) }
             : {}),
@@ -99,7 +67,6 @@ export class StatelessStack extends Stack {
         removalPolicy,
       })
       this.functions.set(spec.handler as HandlerName, fn)
-      if (spec.capabilities.includes('database')) database.grantConnect(fn)
       if (spec.everyMinutes) {
         new Rule(this, `${constructId(spec.handler)}Schedule`, {
           description: `Runs ${spec.handler} every ${spec.everyMinutes} minutes`,
@@ -114,15 +81,11 @@ export class StatelessStack extends Stack {
       if (!fn) throw new Error(`No function for handler ${handler}`)
       return fn
     }
-    const withCapability = (capability: Capability) =>
-      (FUNCTIONS as readonly FunctionSpec[])
-        .filter((spec) => spec.capabilities.includes(capability))
-        .map((spec) => functionFor(spec.handler as HandlerName))
 
     this.webSocket = new ChatWebSocketApi(this, 'WebSocket', {
       apiName: `${namePrefix}-ws`,
       stageName: config.stage,
-      routes: webSocketRoutes(),
+      routes: deployedWebSocketRoutes(),
       functionFor,
       authorizer: functionFor(WEBSOCKET_AUTHORIZER),
       throttle: config.throttling.webSocket,
@@ -136,7 +99,7 @@ export class StatelessStack extends Stack {
 
     this.http = new ChatHttpApi(this, 'Http', {
       apiName: `${namePrefix}-http`,
-      routes: httpRoutes(),
+      routes: deployedHttpRoutes(),
       functionFor,
       userPool: auth.userPool,
       userPoolClient: auth.mobileClient,
@@ -146,22 +109,9 @@ export class StatelessStack extends Stack {
       removalPolicy,
     })
 
-    for (const fn of withCapability('connections')) {
-      fn.addEnvironmentVariables({ CONNECTIONS_ENDPOINT: this.webSocket.connectionsEndpoint })
-    }
-    this.sharedPolicy(
-      'ManageConnections',
-      [this.webSocket.manageConnectionsStatement()],
-      withCapability('connections'),
-      'execute-api:ManageConnections on this API and stage only; the trailing * is the connection id, which exists only at run time.',
-    )
-    this.sharedPolicy(
-      'PushEndpoints',
-      push.deviceStatements(),
-      withCapability('push'),
-      'SNS creates one endpoint per device at run time; the pattern admits only endpoints under this stage\'s own platform applications.',
-    )
-    for (const fn of withCapability('attachments')) fn.role?.addManagedPolicy(attachments.objectAccessPolicy)
+    // Capabilities are bound last: CONNECTIONS_ENDPOINT exists only once the WebSocket API does.
+    const capabilities = new Capabilities(this, { database, auth, attachments, push, webSocket: this.webSocket, corsOrigins: config.corsOrigins })
+    for (const spec of specs) capabilities.bind(functionFor(spec.handler as HandlerName), spec.capabilities)
 
     // Migrations run inside the deployment, after the database and before the APIs and functions
     // that need the new schema are created or updated. A thrown error fails the custom resource,
@@ -192,17 +142,6 @@ export class StatelessStack extends Stack {
     new CfnOutput(this, 'WebSocketUrl', { value: this.webSocket.stage.url, description: 'wss:// URL the apps connect to' })
     new CfnOutput(this, 'HttpApiUrl', { value: this.http.url, description: 'Base URL of the REST routes' })
     new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn })
-  }
-
-  /**
-   * One managed-by-us policy per wildcard grant, attached to every role that needs it, so the
-   * cdk-nag acknowledgement covers exactly that grant and nothing else in the role.
-   */
-  private sharedPolicy(id: string, statements: PolicyStatement[], functions: ChatFunction[], reason: string): void {
-    if (statements.length === 0 || functions.length === 0) return
-    const policy = new Policy(this, `${id}Policy`, { statements })
-    for (const fn of functions) if (fn.role) policy.attachToRole(fn.role)
-    acknowledgeWildcards(policy, statements, reason)
   }
 }
 

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net'
 import { randomUUID } from 'node:crypto'
 import { extractToken, type TokenVerifier } from '../lambdas/adapters/jwt.ts'
+import type { HttpAccess } from '../lambdas/http/routes.ts'
 import { invoke, type LambdaHandler } from './lambda-invoke.ts'
 
 /**
@@ -13,7 +14,7 @@ import { invoke, type LambdaHandler } from './lambda-invoke.ts'
 
 export interface HttpGatewayRoute {
   routeKey: string
-  auth: 'none' | 'user' | 'admin'
+  access: HttpAccess
   handler: LambdaHandler
   functionName: string
 }
@@ -78,7 +79,7 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Htt
     )
 
     let authorizer: { jwt: { claims: Record<string, unknown>; scopes: null } } | undefined
-    if (matched.route.auth !== 'none') {
+    if (matched.route.access !== 'public') {
       // The HTTP API JWT authorizer reads only the Authorization header.
       const token = extractToken({ authorization: headers.authorization })
       if (!token) return send(response, 401, { message: 'Unauthorized' })

@@ -3,25 +3,35 @@ import { Kysely, type LogEvent } from 'kysely'
 import { mkdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import type { Database } from '../lambdas/adapters/database-schema.ts'
+import { createTokenVerifier } from '../lambdas/adapters/jwt.ts'
+import { createAttachmentStore } from '../lambdas/adapters/attachment-store.ts'
 import { migrateToLatest } from '../lambdas/adapters/migrator.ts'
 import { createPostgresDatabase, databaseSettingsFromUrl } from '../lambdas/adapters/postgres.ts'
-import { config, parseConfig, resetConfig } from '../lambdas/config.ts'
-import { provideDatabase, resetRuntime, tokenVerifier } from '../lambdas/runtime.ts'
-import { handler as appHandler, appRoutes } from '../lambdas/handlers/http-app.ts'
-import { handler as adminHandler, adminRoutes } from '../lambdas/handlers/http-admin.ts'
-import { handler as authorizer } from '../lambdas/handlers/ws-authorizer.ts'
-import { handler as connect } from '../lambdas/handlers/ws-connect.ts'
-import { handler as defaultRoute } from '../lambdas/handlers/ws-default.ts'
-import { handler as disconnect } from '../lambdas/handlers/ws-disconnect.ts'
-import { handler as joinConversation } from '../lambdas/handlers/ws-join-conversation.ts'
-import { handler as leaveConversation } from '../lambdas/handlers/ws-leave-conversation.ts'
-import { handler as markAsRead } from '../lambdas/handlers/ws-mark-as-read.ts'
-import { handler as sendMessage } from '../lambdas/handlers/ws-send-message.ts'
-import { handler as typing } from '../lambdas/handlers/ws-typing.ts'
+import { parseConfig, type Config } from '../lambdas/config.ts'
+import { createThrottle } from '../lambdas/core/throttle.ts'
+import { adminPorts, createAdminApi } from '../lambdas/handlers/http-admin.ts'
+import { appPorts, createAppApi } from '../lambdas/handlers/http-app.ts'
+import { createSweepHandler } from '../lambdas/handlers/attachments-sweep.ts'
+import { createAuthorizer } from '../lambdas/handlers/ws-authorizer.ts'
+import { createConnectHandler } from '../lambdas/handlers/ws-connect.ts'
+import { createDefaultHandler } from '../lambdas/handlers/ws-default.ts'
+import { createDisconnectHandler } from '../lambdas/handlers/ws-disconnect.ts'
+import { createJoinConversationHandler, joinPorts } from '../lambdas/handlers/ws-join-conversation.ts'
+import { createLeaveConversationHandler } from '../lambdas/handlers/ws-leave-conversation.ts'
+import { createMarkAsReadHandler } from '../lambdas/handlers/ws-mark-as-read.ts'
+import { createSendMessageHandler, sendMessagePorts } from '../lambdas/handlers/ws-send-message.ts'
+import { createTypingHandler } from '../lambdas/handlers/ws-typing.ts'
+import { httpRoutes } from '../lambdas/http/routes.ts'
+import { WEBSOCKET_ROUTES, type WebSocketHandlerName } from '../lambdas/websocket/routes.ts'
+import { attachmentPolicy, attachmentStorage } from '../lambdas/wiring/attachments.ts'
+import { createBase } from '../lambdas/wiring/base.ts'
+import { chatPorts, chatStore } from '../lambdas/wiring/database.ts'
+import { websocketDelivery } from '../lambdas/wiring/delivery.ts'
 import type { AwsEdge } from './aws-edge/index.ts'
 import { startLocalAws, type LocalAws } from './aws.ts'
-import { startHttpGateway, type HttpGateway, type HttpGatewayRoute } from './http-gateway.ts'
+import { startHttpGateway, type HttpGateway } from './http-gateway.ts'
 import { loadIssuer, type LocalIssuer } from './issuer.ts'
+import type { LambdaHandler } from './lambda-invoke.ts'
 import { PGliteDialect } from './pglite-dialect.ts'
 import { seedDemoData } from './seed.ts'
 import { startWsGateway, type WsGateway } from './ws-gateway.ts'
@@ -29,7 +39,8 @@ import { startWsGateway, type WsGateway } from './ws-gateway.ts'
 /**
  * The whole backend on one machine, no Docker and no cloud account: Postgres (embedded PGlite
  * under DATA_DIR, or the server in DATABASE_URL), the WebSocket API, the HTTP API and a JWT
- * issuer, all invoking the very handler modules that Lambda runs.
+ * issuer, invoking the handlers Lambda runs, built by the same factories from the stack's own
+ * settings (its ports, its database, its AWS edge). Nothing is written to process.env.
  */
 
 export interface LocalStackOptions {
@@ -50,7 +61,12 @@ export interface LocalStackOptions {
   awsPort?: number
   /** Use this AWS endpoint (a real LocalStack) instead of starting the edge; default AWS_ENDPOINT_URL. */
   awsEndpointUrl?: string | undefined
+  /** Handler settings (the variables of lambdas/config.ts) over process.env's, e.g. `{ LOG_LEVEL: 'warn' }`. */
+  settings?: Record<string, string>
 }
+
+/** Every Lambda handler of the stack, by function name, as the gateways invoke them. */
+export type LocalHandlers = Record<WebSocketHandlerName | 'ws-authorizer' | 'http-app' | 'http-admin' | 'attachments-sweep', LambdaHandler>
 
 export interface LocalStack {
   httpUrl: string
@@ -64,7 +80,12 @@ export interface LocalStack {
   awsUrl: string
   /** The in-process AWS edge (fault injection, recorded pushes); undefined when an external endpoint is used. */
   aws: AwsEdge | undefined
-  /** A token for a user, as the local issuer (standing in for Cognito) would mint it. */
+  /** The handlers the gateways invoke right now. */
+  handlers(): LocalHandlers
+  /** The handlers' configuration as parsed for this stack. */
+  config(): Config
+  /** Rebuilds every handler from these settings over the start-up ones, as fresh Lambda containers would read them. */
+  reconfigure(settings: Record<string, string>): void
   stop(): Promise<void>
 }
 
@@ -80,7 +101,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const dataDir = resolve(options.dataDir)
   await mkdir(dataDir, { recursive: true })
 
-  const { db, close: closeDatabase, kind } = await openDatabase(dataDir, options.databaseUrl, options.onQuery, options.pgliteBeforeQuery)
+  // What the stack needs before its ports are known; the handlers' full settings follow below.
+  const initial = parseConfig({ ...process.env, ...options.settings })
+  const { db, close: closeDatabase, kind } = await openDatabase(
+    dataDir,
+    options.databaseUrl,
+    initial.database.statementTimeoutMs,
+    options.onQuery,
+    options.pgliteBeforeQuery,
+  )
   try {
     await migrateToLatest(db)
     if (options.seed !== false) await seedDemoData(db)
@@ -96,8 +125,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       host,
       port: options.awsPort ?? 4566,
       externalUrl: options.awsEndpointUrl ?? process.env.AWS_ENDPOINT_URL,
-      region: process.env.AWS_REGION ?? 'us-east-1',
-      bucket: process.env.ATTACHMENTS_BUCKET ?? 'trainer-chat-attachments',
+      region: initial.region,
+      bucket: initial.attachments.bucket,
     })
   } catch (error) {
     await closeDatabase()
@@ -105,14 +134,22 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   }
 
   let issuer: LocalIssuer | undefined
+  // The gateways start first (their ports go into the handlers' settings), then the handlers are
+  // built; until then, and across reconfigure(), the gateways invoke whatever `handlers` holds.
+  let handlers: LocalHandlers | undefined
+  const current = (name: keyof LocalHandlers): LambdaHandler => (event, context) => {
+    if (!handlers) throw new Error('the local stack is still starting')
+    return handlers[name](event, context)
+  }
+  let verifier: ReturnType<typeof createTokenVerifier> | undefined
   const http = await startHttpGateway({
     port: options.httpPort ?? 3000,
     host,
-    routes: [
-      ...appRoutes.map((route): HttpGatewayRoute => ({ ...route, handler: appHandler, functionName: 'http-app' })),
-      ...adminRoutes.map((route): HttpGatewayRoute => ({ ...route, handler: adminHandler, functionName: 'http-admin' })),
-    ],
-    verifier: tokenVerifier,
+    routes: httpRoutes().map((route) => ({ routeKey: route.key, access: route.access, handler: current(route.handler), functionName: route.handler })),
+    verifier: () => {
+      if (!verifier) throw new Error('the local stack is still starting')
+      return verifier
+    },
     staticJson: { '/local-issuer/.well-known/jwks.json': () => issuer?.jwks ?? { keys: [] } },
     ...(options.log ? { log: options.log } : {}),
   })
@@ -120,39 +157,35 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     port: options.wsPort ?? 3001,
     host,
     stage: LOCAL_STAGE,
-    authorizer,
-    routes: {
-      $connect: connect,
-      $disconnect: disconnect,
-      $default: defaultRoute,
-      sendMessage,
-      typing,
-      markAsRead,
-      joinConversation,
-      leaveConversation,
-    },
+    authorizer: current('ws-authorizer'),
+    routes: Object.fromEntries(WEBSOCKET_ROUTES.map((route) => [route.key, current(route.handler)])),
     ...(options.log ? { log: options.log } : {}),
   })
 
-  // Only now are the ports known: point the handlers' configuration at this stack.
+  // Only now are the ports known: the handlers' settings point at this stack.
   const issuerUrl = localIssuerUrl(host, http.port)
-  Object.assign(process.env, {
+  const startupSettings: Record<string, string | undefined> = {
+    ...process.env,
     JWT_ISSUER: issuerUrl,
     JWT_JWKS_URL: `${issuerUrl}/.well-known/jwks.json`,
     JWT_AUDIENCE: LOCAL_AUDIENCE,
     JWT_TOKEN_USE: 'id',
     CONNECTIONS_ENDPOINT: ws.managementEndpoint,
-    AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
-    // The management API client signs its requests; any credentials do locally.
-    AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'test',
-    AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'test',
     // S3 and SNS: the local edge (or AWS_ENDPOINT_URL), its bucket and platform applications.
     ...aws.env,
-  })
-  resetConfig()
-  resetRuntime()
-  provideDatabase(db)
-  config()
+    ...options.settings,
+  }
+  // The management API, S3 and SNS clients sign their requests; any credentials do locally.
+  const credentials = {
+    accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? 'test',
+    secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? 'test',
+  }
+  let config = parseConfig(startupSettings)
+  const build = (settings: Config): LocalHandlers => {
+    verifier = createTokenVerifier(settings.jwt)
+    return buildHandlers(settings, db, verifier, credentials)
+  }
+  handlers = build(config)
   issuer = await loadIssuer(dataDir, issuerUrl, LOCAL_AUDIENCE)
 
   return {
@@ -165,26 +198,62 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     databaseKind: kind,
     awsUrl: aws.url,
     aws: aws.edge,
+    handlers: () => handlers as LocalHandlers,
+    config: () => config,
+    reconfigure(settings) {
+      config = parseConfig({ ...startupSettings, ...settings })
+      handlers = build(config)
+    },
     async stop() {
       await ws.stop()
       await http.stop()
       await aws.stop()
       await closeDatabase()
-      resetRuntime()
     },
+  }
+}
+
+/** The same factories Lambda's handler modules bind at module scope, over this stack's database and settings. */
+function buildHandlers(
+  config: Config,
+  db: Kysely<Database>,
+  verifier: ReturnType<typeof createTokenVerifier>,
+  credentials: { accessKeyId: string; secretAccessKey: string },
+): LocalHandlers {
+  const base = createBase(config, { credentials })
+  const chat = chatPorts(base, db)
+  return {
+    'ws-authorizer': createAuthorizer({ verifier, allowedOrigins: config.allowedOrigins, log: base.log }),
+    'ws-connect': createConnectHandler({ store: chatStore(base, db), log: base.log, maxConnectionsPerUser: config.maxConnectionsPerUser }),
+    'ws-disconnect': createDisconnectHandler(chat),
+    'ws-default': createDefaultHandler({ delivery: websocketDelivery(base), log: base.log }),
+    'ws-send-message': createSendMessageHandler(sendMessagePorts(base, db)),
+    'ws-typing': createTypingHandler({ ...chat, typingThrottle: createThrottle(config.typingRateLimit) }),
+    'ws-mark-as-read': createMarkAsReadHandler(chat),
+    'ws-join-conversation': createJoinConversationHandler(joinPorts(base, db)),
+    'ws-leave-conversation': createLeaveConversationHandler(chat),
+    'http-app': createAppApi(appPorts(base, db)).handler,
+    'http-admin': createAdminApi(adminPorts(base, db)).handler,
+    'attachments-sweep': createSweepHandler({
+      store: createAttachmentStore(db),
+      storage: attachmentStorage(base),
+      policy: attachmentPolicy(base),
+      log: base.log,
+    }),
   }
 }
 
 async function openDatabase(
   dataDir: string,
   databaseUrl: string | undefined,
+  statementTimeoutMs: number,
   onQuery: ((sql: string) => void) | undefined,
   beforeQuery: ((sql: string) => void | Promise<void>) | undefined,
 ): Promise<{ db: Kysely<Database>; close(): Promise<void>; kind: 'postgres' | 'pglite' }> {
   const log = onQuery ? (event: LogEvent) => onQuery(event.query.sql) : undefined
   if (databaseUrl) {
     // The handlers' statement timeout (DB_STATEMENT_TIMEOUT_MS), as a Lambda container would have it.
-    const settings = databaseSettingsFromUrl(databaseUrl, parseConfig(process.env).database.statementTimeoutMs)
+    const settings = databaseSettingsFromUrl(databaseUrl, statementTimeoutMs)
     const db = createPostgresDatabase(settings, { poolSize: 10, ...(log ? { log } : {}) })
     return { db, close: () => db.destroy(), kind: 'postgres' }
   }

@@ -13,9 +13,9 @@ import * as esbuild from 'esbuild'
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const settings = JSON.parse(await readFile(join(root, 'lib/bundling.json'), 'utf8'))
 
-/** The handler list lives in lib/routes.ts; compile that one dependency-free module on the fly. */
+/** The handler list lives in lib/functions.ts; compile that one dependency-free module on the fly. */
 async function deployedHandlers() {
-  const source = await readFile(join(root, 'lib/routes.ts'), 'utf8')
+  const source = await readFile(join(root, 'lib/functions.ts'), 'utf8')
   const { code } = await esbuild.transform(source, { loader: 'ts', format: 'esm' })
   const routes = await import(`data:text/javascript;base64,${Buffer.from(code).toString('base64')}`)
   return routes.FUNCTIONS.map((fn) => fn.handler)

@@ -3,7 +3,7 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { restApiDocument } from '../lambdas/openapi.ts'
+import { restApiDocument } from '../lambdas/http/openapi.ts'
 
 export const OPENAPI_FILE = join(dirname(fileURLToPath(import.meta.url)), '..', 'docs', 'openapi.json')
 

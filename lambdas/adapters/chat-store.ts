@@ -1,11 +1,12 @@
 import { sql, type Kysely } from 'kysely'
 import type {
+  Access,
+  AttachmentVerdict,
   ChatStore,
   ConnectCommand,
   ConnectResult,
   ConversationCommand,
   JoinResult,
-  ListenersResult,
   MarkAsReadResult,
   SendMessageCommand,
   SendMessageResult,
@@ -55,7 +56,8 @@ export function createChatStore(db: Kysely<Database>, options: ChatStoreOptions 
       const { rows } = await sql<AccessRow & { listeners: unknown }>`
         WITH ${connectionAccess(connectionId, conversationId)}
         SELECT a.verdict, a.user_id, ${listenersJson('other', true)} AS listeners FROM access a`.execute(db)
-      return withListeners(single(rows))
+      const row = single(rows)
+      return allowedOf(row, () => ({ listeners: toListeners(row.listeners) }))
     },
 
     async markAsRead({ connectionId, conversationId, messageId }) {
@@ -80,12 +82,12 @@ export function createChatStore(db: Kysely<Database>, options: ChatStoreOptions 
           now() AS read_at
         FROM access a`.execute(db)
       const row = single(rows)
-      return {
-        ...withListeners(row),
+      return allowedOf(row, () => ({
+        listeners: toListeners(row.listeners),
         messageFound: row.message_found,
         markedCount: Number(row.marked_count),
         readAt: toIso(row.read_at),
-      } satisfies MarkAsReadResult
+      })) satisfies MarkAsReadResult
     },
 
     async joinConversation({ connectionId, conversationId, limit, afterSeq }) {
@@ -119,7 +121,7 @@ export function createChatStore(db: Kysely<Database>, options: ChatStoreOptions 
       const hasMore = messages.length > limit
       // Latest page: drop the oldest extra row; catch-up page (afterSeq): drop the newest.
       const trimmed = hasMore ? (afterSeq === undefined ? messages.slice(1) : messages.slice(0, limit)) : messages
-      return { ...withListeners(row), messages: trimmed, hasMore } satisfies JoinResult
+      return allowedOf(row, () => ({ listeners: toListeners(row.listeners), messages: trimmed, hasMore })) satisfies JoinResult
     },
 
     async leaveConversation({ connectionId, conversationId }: ConversationCommand) {
@@ -134,7 +136,8 @@ export function createChatStore(db: Kysely<Database>, options: ChatStoreOptions 
         SELECT a.verdict, a.user_id, ${listenersJson('other', true)} AS listeners,
           (SELECT count(*) FROM left_conversation) AS left_count
         FROM access a`.execute(db)
-      return withListeners(single(rows))
+      const row = single(rows)
+      return allowedOf(row, () => ({ listeners: toListeners(row.listeners) }))
     },
 
     async forgetConnections(connectionIds) {
@@ -155,8 +158,11 @@ function single<T>(rows: T[]): T {
   return row
 }
 
-function withListeners(row: AccessRow & { listeners: unknown }): ListenersResult {
-  return { verdict: row.verdict, userId: row.user_id, listeners: toListeners(row.listeners) }
+/** A statement's report: the refusal alone, or the participant's user id with what `allowed` reads from the row. */
+function allowedOf<T>(row: AccessRow, allowed: () => T): Access<T> {
+  if (row.verdict !== 'ok' && row.verdict !== 'closed') return { verdict: row.verdict }
+  if (row.user_id === null) throw new Error(`verdict ${row.verdict} without a caller`)
+  return { verdict: row.verdict, userId: row.user_id, ...allowed() }
 }
 
 const UNIQUE_VIOLATION = '23505'
@@ -181,7 +187,7 @@ async function sendMessage(
 ): Promise<SendMessageResult> {
   for (let attempt = 1; ; attempt++) {
     try {
-      const { bucketRaced, ...result } = await sendMessageOnce(db, command, limit, attachmentUseWithinSeconds)
+      const { bucketRaced, result } = await sendMessageOnce(db, command, limit, attachmentUseWithinSeconds)
       // Rate-limited after a concurrent send of this user spent the bucket: that send may have
       // stored this very clientMessageId (our snapshot cannot see it), and a retry must be answered
       // with the stored message, not rate_limited. Running again sees it; a second round trip only then.
@@ -200,12 +206,12 @@ async function sendMessageOnce(
   command: SendMessageCommand,
   limit: SendRateLimit,
   attachmentUseWithinSeconds: number,
-): Promise<SendMessageResult & { bucketRaced: boolean }> {
+): Promise<{ result: SendMessageResult; bucketRaced: boolean }> {
   const { connectionId, conversationId, clientMessageId, body } = command
   const { rows } = await sql<
     AccessRow & { listeners: unknown; message: MessageJson | null; duplicate: boolean | null }
       & { rate_limited: boolean; send_tokens: number | null; bucket_raced: boolean | null }
-      & { attachment_verdict: SendMessageResult['attachmentVerdict']; push: unknown }
+      & { attachment_verdict: AttachmentVerdict; push: unknown }
   >`
     WITH ${connectionAccess(connectionId, conversationId)},
     existing AS (
@@ -244,15 +250,15 @@ async function sendMessageOnce(
       ${pushTargetJson} AS push
     FROM access a`.execute(db)
   const row = single(rows)
-  return {
-    ...withListeners(row),
+  const result = allowedOf(row, () => ({
+    listeners: toListeners(row.listeners),
     message: row.message ? toMessage(row.message) : null,
     duplicate: row.duplicate === true,
     attachmentVerdict: row.attachment_verdict,
     push: toPushTarget(row.push),
     ...(row.rate_limited ? { retryAfterMs: retryAfterMs(Number(row.send_tokens ?? 0), limit) } : {}),
-    bucketRaced: row.rate_limited && row.bucket_raced === true,
-  }
+  }))
+  return { result, bucketRaced: row.rate_limited && row.bucket_raced === true }
 }
 
 /** How long until the bucket holds one whole token again. */

@@ -4,7 +4,8 @@ import {
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi'
 import type { Delivery, DeliveryReport, Outgoing } from '../core/ports.ts'
-import { describeError, type Logger } from './logger.ts'
+import { describeError } from '../core/errors.ts'
+import type { Log } from '../core/ports.ts'
 
 /**
  * Fan-out through the API Gateway Management API: every PostToConnection in parallel.
@@ -12,7 +13,7 @@ import { describeError, type Logger } from './logger.ts'
  * throttling and 5xx are retried by the SDK's standard retry strategy (exponential backoff
  * with jitter) and then reported as failed, never thrown: the message is already stored.
  */
-export function createWebSocketDelivery<F>(client: ApiGatewayManagementApiClient, log: Logger): Delivery<F> {
+export function createWebSocketDelivery<F>(client: ApiGatewayManagementApiClient, log: Log): Delivery<F> {
   const encoder = new TextEncoder()
   return {
     async post(outgoing: readonly Outgoing<F>[]): Promise<DeliveryReport> {
@@ -28,11 +29,11 @@ export function createWebSocketDelivery<F>(client: ApiGatewayManagementApiClient
           client.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: bytes(frame) })),
         ),
       )
-      const report: DeliveryReport = { delivered: [], gone: [], failed: [] }
+      const report: DeliveryReport = { gone: [], failed: [] }
       results.forEach((result, index) => {
         const connectionId = (outgoing[index] as Outgoing<F>).connectionId
-        if (result.status === 'fulfilled') report.delivered.push(connectionId)
-        else if (isGone(result.reason)) report.gone.push(connectionId)
+        if (result.status === 'fulfilled') return
+        if (isGone(result.reason)) report.gone.push(connectionId)
         else {
           report.failed.push(connectionId)
           log.warn('PostToConnection failed', { connectionId, ...describeError(result.reason) })

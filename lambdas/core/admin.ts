@@ -1,9 +1,7 @@
-import * as z from 'zod/mini'
 import { ChatError } from './errors.ts'
-import { ROLES, type ConversationStatus, type Identity, type Role } from './model.ts'
-import type { Delivery } from './ports.ts'
+import type { AttachmentInfo, ConversationStatus, Identity, Message, Role } from './model.ts'
+import type { Delivery, Log } from './ports.ts'
 import type { ServerFrame } from './protocol.ts'
-import { AttachmentInfoView, Id, MessageView, Timestamp } from './views.ts'
 
 /**
  * The admin and moderation use cases. Every request is one database transaction that starts by
@@ -21,45 +19,6 @@ export const MAX_REASON_CHARS = 500
 export const CLOSED_BY_REASSIGNMENT = 'trainer_reassigned'
 export const CLOSED_BY_ROLE_CHANGE = 'role_changed'
 
-// ---- What the admin routes answer (schemas double as the OpenAPI description) ----
-
-export const UserRefView = z.object({ id: Id, email: z.string(), displayName: z.string() })
-
-export const AdminConversationView = z.object({
-  id: Id,
-  status: z.enum(['open', 'closed']),
-  closedAt: z.nullable(Timestamp),
-  closedReason: z.nullable(z.string()),
-  member: UserRefView,
-  trainer: UserRefView,
-  /** seq is gap-free per conversation, so the last seq is the number of messages. */
-  messageCount: z.int(),
-  lastMessageAt: z.nullable(Timestamp),
-  createdAt: Timestamp,
-  updatedAt: Timestamp,
-})
-
-/**
- * A message as moderators see it: the original body and attachment even when hidden, and who
- * hid it and why. The attachment is described, not signed: no download URL.
- */
-export const AdminMessageView = z.extend(MessageView, {
-  attachment: z.nullable(AttachmentInfoView),
-  hiddenAt: z.nullable(Timestamp),
-  hiddenBy: z.nullable(UserRefView),
-  hiddenReason: z.nullable(z.string()),
-})
-
-export const AdminUserView = z.object({
-  id: Id,
-  email: z.string(),
-  displayName: z.string(),
-  role: z.enum(ROLES),
-  trainer: z.nullable(UserRefView),
-  disabledAt: z.nullable(Timestamp),
-  createdAt: Timestamp,
-})
-
 export const AUDIT_ACTIONS = [
   'conversation.closed',
   'conversation.reopened',
@@ -70,58 +29,69 @@ export const AUDIT_ACTIONS = [
   'user.enabled',
 ] as const
 export const AUDIT_TARGETS = ['conversation', 'message', 'user'] as const
-
-export const AuditEntryView = z.object({
-  id: Id,
-  actor: UserRefView,
-  action: z.enum(AUDIT_ACTIONS),
-  targetType: z.enum(AUDIT_TARGETS),
-  targetId: Id,
-  reason: z.nullable(z.string()),
-  details: z.record(z.string(), z.unknown()),
-  createdAt: Timestamp,
-})
-
-export type UserRef = z.infer<typeof UserRefView>
-export type AdminConversation = z.infer<typeof AdminConversationView>
-export type AdminMessage = z.infer<typeof AdminMessageView>
-export type AdminUser = z.infer<typeof AdminUserView>
-export type AuditEntry = z.infer<typeof AuditEntryView>
 export type AuditAction = (typeof AUDIT_ACTIONS)[number]
+
+// ---- What admins see (lambdas/http/schemas.ts describes the same shapes for the OpenAPI document) ----
+
+export interface UserRef {
+  id: string
+  email: string
+  displayName: string
+}
+
+export interface AdminConversation {
+  id: string
+  status: ConversationStatus
+  closedAt: string | null
+  closedReason: string | null
+  member: UserRef
+  trainer: UserRef
+  /** seq is gap-free per conversation, so the last seq is the number of messages. */
+  messageCount: number
+  lastMessageAt: string | null
+  createdAt: string
+  updatedAt: string
+}
+
+/** A message as moderators see it: the original body and attachment even when hidden, and who hid it and why. */
+export interface AdminMessage extends Omit<Message, 'attachment'> {
+  attachment: AttachmentInfo | null
+  hiddenAt: string | null
+  hiddenBy: UserRef | null
+  hiddenReason: string | null
+}
+
+export interface AdminUser {
+  id: string
+  email: string
+  displayName: string
+  role: Role
+  trainer: UserRef | null
+  disabledAt: string | null
+  createdAt: string
+}
+
+export interface AuditEntry {
+  id: string
+  actor: UserRef
+  action: AuditAction
+  targetType: (typeof AUDIT_TARGETS)[number]
+  targetId: string
+  reason: string | null
+  details: Record<string, unknown>
+  createdAt: string
+}
 
 // ---- Keyset pagination ----
 
-/**
- * The sort key of the last row of a page. Timestamps keep Postgres' microseconds: a key rounded
- * to milliseconds would skip or repeat rows that share a millisecond.
- */
-export const ActivityKey = z.object({ at: z.iso.datetime({ precision: 6 }), id: Id })
-export const EmailKey = z.object({ email: z.string().check(z.maxLength(320)), id: Id })
-export type ActivityKey = z.infer<typeof ActivityKey>
-export type EmailKey = z.infer<typeof EmailKey>
-
-/** Cursors are opaque to clients: base64url JSON of a sort key. */
-export function encodeCursor(key: ActivityKey | EmailKey): string {
-  return Buffer.from(JSON.stringify(key), 'utf8').toString('base64url')
+/** The sort key of the last row of a page (timestamps with Postgres' microseconds). */
+export interface ActivityKey {
+  at: string
+  id: string
 }
-
-/** A query parameter schema that decodes a cursor into its key, or fails validation (400). */
-export function cursorOf<K extends z.ZodMiniType>(key: K) {
-  return z.pipe(
-    z.string().check(z.maxLength(1024)),
-    z.transform((value: string, ctx): z.output<K> => {
-      let json: unknown
-      try {
-        json = JSON.parse(Buffer.from(value, 'base64url').toString('utf8'))
-      } catch {
-        json = undefined
-      }
-      const decoded = key.safeParse(json)
-      if (decoded.success) return decoded.data as z.output<K>
-      ctx.issues.push({ code: 'custom', message: 'Invalid cursor', input: value })
-      return z.NEVER
-    }),
-  )
+export interface EmailKey {
+  email: string
+  id: string
 }
 
 export interface Page<T, K> {
@@ -236,7 +206,7 @@ export interface AdminStore {
 export interface AdminPorts {
   store: AdminStore
   delivery: Delivery<ServerFrame>
-  log?: { warn(message: string, fields?: Record<string, unknown>): void }
+  log: Log
 }
 
 // ---- Use cases ----
@@ -246,13 +216,11 @@ export function requireAdmin(actor: Actor): void {
   if (actor.role !== 'admin' || actor.disabledAt !== null) throw new ChatError('forbidden', 'This route requires the admin role')
 }
 
-const cursorFor = (key: ActivityKey | EmailKey | null) => (key ? encodeCursor(key) : null)
-
 export async function listConversations(ports: AdminPorts, identity: Identity, filter: ConversationFilter) {
   return ports.store.transaction(async (tx) => {
     const page = await tx.listConversations(identity, filter)
     requireAdmin(page.actor)
-    return { conversations: page.items, nextCursor: cursorFor(page.nextKey) }
+    return { conversations: page.items, nextKey: page.nextKey }
   })
 }
 
@@ -277,7 +245,7 @@ export async function listUsers(
   return ports.store.transaction(async (tx) => {
     const page = await tx.listUsers(identity, filter)
     requireAdmin(page.actor)
-    return { users: page.items, nextCursor: cursorFor(page.nextKey) }
+    return { users: page.items, nextKey: page.nextKey }
   })
 }
 
@@ -285,7 +253,7 @@ export async function listAudit(ports: AdminPorts, identity: Identity, page: { l
   return ports.store.transaction(async (tx) => {
     const result = await tx.listAudit(identity, page)
     requireAdmin(result.actor)
-    return { entries: result.items, nextCursor: cursorFor(result.nextKey) }
+    return { entries: result.items, nextKey: result.nextKey }
   })
 }
 
@@ -562,5 +530,5 @@ async function notify(ports: AdminPorts, connectionIds: readonly string[], frame
   if (connectionIds.length === 0) return
   const report = await ports.delivery.post(connectionIds.map((connectionId) => ({ connectionId, frame })))
   if (report.gone.length > 0) await ports.store.forgetConnections(report.gone)
-  if (report.failed.length > 0) ports.log?.warn('delivery failed for some connections', { failed: report.failed })
+  if (report.failed.length > 0) ports.log.warn('delivery failed for some connections', { failed: report.failed })
 }

@@ -35,3 +35,22 @@ export class ChatError extends Error {
 }
 
 export const isChatError = (error: unknown): error is ChatError => error instanceof ChatError
+
+/**
+ * The one mapping from anything thrown to what a client may see: a ChatError as it is, anything
+ * else as `internal` with no details. `unexpected` says whether it is a bug or an outage worth an
+ * error log line (the caller logs it with its own context: route, connection).
+ */
+export function publicError(error: unknown): { error: ChatError; unexpected: boolean } {
+  if (isChatError(error)) return { error, unexpected: false }
+  return { error: new ChatError('internal', 'Something went wrong; please retry'), unexpected: true }
+}
+
+/** What may be logged of an unexpected error: its name, message and code, never request data. */
+export function describeError(error: unknown): Record<string, unknown> {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code
+    return { errorName: error.name, errorMessage: error.message, ...(code === undefined ? {} : { errorCode: code }) }
+  }
+  return { errorName: typeof error }
+}

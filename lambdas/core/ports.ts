@@ -6,14 +6,30 @@ import type { Device, Identity, Listener, Platform, Role, StoredMessage } from '
  * implements Delivery. Unit tests hand in in-memory fakes.
  */
 
+/** Structured log lines: callers pass facts, never tokens or frames (lambdas/adapters/logger.ts). */
+export interface Log {
+  debug(message: string, fields?: Record<string, unknown>): void
+  info(message: string, fields?: Record<string, unknown>): void
+  warn(message: string, fields?: Record<string, unknown>): void
+  error(message: string, fields?: Record<string, unknown>): void
+}
+
 /** How a caller stands towards a conversation, decided in the same statement that acts on it. */
 export type Verdict = 'ok' | 'closed' | 'forbidden' | 'not_found' | 'unauthorized'
 
-export interface Access {
-  verdict: Verdict
-  /** The caller's user id; null when the connection is unknown. */
-  userId: string | null
+/** A refusal: the statement did nothing, and the caller learns only why. */
+export interface Refused {
+  verdict: 'forbidden' | 'not_found' | 'unauthorized'
 }
+
+/** A participant (of an open or closed conversation) and what the statement found or did. */
+export type Allowed<T> = { verdict: 'ok' | 'closed'; /** The caller's user id. */ userId: string } & T
+
+/**
+ * What a statement acting for a connection on a conversation reports. Only a participant's report
+ * is sure to carry the rest (and their user id); use cases narrow with `assertAllowed` first.
+ */
+export type Access<T> = (Refused & Partial<T> & { userId?: string | null }) | Allowed<T>
 
 export interface SendMessageCommand {
   connectionId: string
@@ -25,8 +41,8 @@ export interface SendMessageCommand {
   attachment?: { id: string; object: StoredObject | null } | undefined
 }
 
-export interface SendMessageResult extends Access {
-  /** The stored message: new, or the original one for a retried clientMessageId. */
+export type SendMessageResult = Access<{
+  /** The stored message: new, or the original one for a retried clientMessageId; null when refused. */
   message: StoredMessage | null
   duplicate: boolean
   /** Set when the sender's rate limit refused the message (nothing was stored): when to try again. */
@@ -37,29 +53,25 @@ export interface SendMessageResult extends Access {
   attachmentVerdict: AttachmentVerdict
   /** Set only for a new message whose recipient has no live connection, is not muted and has enabled devices. */
   push: PushTarget | null
-}
+}>
 
 export interface ConversationCommand {
   connectionId: string
   conversationId: string
 }
 
-export interface ListenersResult extends Access {
-  /** Live connections of the other participant that joined the conversation. */
+/** Live connections of the other participant that joined the conversation. */
+export type ListenersResult = Access<{ listeners: Listener[] }>
+
+export type JoinResult = Access<{ listeners: Listener[]; messages: StoredMessage[]; hasMore: boolean }>
+
+export type MarkAsReadResult = Access<{
   listeners: Listener[]
-}
-
-export interface JoinResult extends ListenersResult {
-  messages: StoredMessage[]
-  hasMore: boolean
-}
-
-export interface MarkAsReadResult extends ListenersResult {
   messageFound: boolean
   /** How many messages became read; 0 when they already were. */
   markedCount: number
   readAt: string
-}
+}>
 
 export interface ConnectCommand {
   connectionId: string
@@ -91,7 +103,6 @@ export interface Outgoing<F> {
 }
 
 export interface DeliveryReport {
-  delivered: string[]
   /** Connections API Gateway no longer knows (410): their rows should be removed. */
   gone: string[]
   /** Connections that failed for another reason after retries: logged, kept. */

@@ -60,8 +60,6 @@ export type SendMessage = z.infer<typeof SendMessageFrame>
 export type Typing = z.infer<typeof TypingFrame>
 export type MarkAsRead = z.infer<typeof MarkAsReadFrame>
 
-export const CLIENT_ACTIONS = ['joinConversation', 'leaveConversation', 'sendMessage', 'typing', 'markAsRead'] as const
-
 export type ServerFrame =
   | { type: 'conversationHistory'; conversationId: string; messages: Message[]; hasMore: boolean; requestId?: string }
   | { type: 'newMessage'; message: Message; requestId?: string }

@@ -1,7 +1,7 @@
 import { describeAttachment } from './attachments.ts'
 import { ChatError } from './errors.ts'
 import type { Device, Identity, Platform, StoredMessage } from './model.ts'
-import type { DeviceStore, PushNotification, PushNotifier, PushTarget } from './ports.ts'
+import type { DeviceStore, Log as LogPort, PushNotification, PushNotifier, PushTarget } from './ports.ts'
 
 /**
  * Push notifications for recipients who are offline, and the devices they arrive on. The send
@@ -14,8 +14,18 @@ export interface PushPorts {
   devices: DeviceStore
 }
 
-interface Log {
-  warn(message: string, fields?: Record<string, unknown>): void
+type Log = Pick<LogPort, 'warn'>
+
+/**
+ * The notifier when no platform application is configured: offline recipients are simply not
+ * notified. Only sendMessage uses it; the device routes answer `unavailable` instead.
+ */
+export const NO_PUSH: PushNotifier = {
+  registerEndpoint: async () => {
+    throw new ChatError('unavailable', 'Push notifications are not configured')
+  },
+  publish: async () => 'sent',
+  deleteEndpoint: async () => {},
 }
 
 /**

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { attachmentKey, normalizeUpload, type AttachmentPolicy, type UploadRequest } from './attachments.ts'
 import { assertAccess } from './chat.ts'
 import type { Identity } from './model.ts'
-import type { AttachmentStorage, AttachmentStore, UploadTicket } from './ports.ts'
+import type { AttachmentStorage, AttachmentStore, Log, UploadTicket } from './ports.ts'
 
 /** The upload side of attachments: issuing presigned uploads, and sweeping the ones never sent. */
 
@@ -10,7 +10,7 @@ export interface UploadPorts {
   store: AttachmentStore
   storage: AttachmentStorage
   policy: AttachmentPolicy
-  log?: { warn(message: string, fields?: Record<string, unknown>): void }
+  log: Log
 }
 
 /**
@@ -47,7 +47,7 @@ export async function sweepUnusedAttachments(
   const results = await Promise.allSettled(candidates.map((candidate) => ports.storage.delete(candidate.key)))
   const removed = candidates.filter((_, index) => results[index]?.status === 'fulfilled').map((candidate) => candidate.id)
   const failed = candidates.length - removed.length
-  if (failed > 0) ports.log?.warn('could not delete some unused attachment objects; they are retried on the next sweep', { failed })
+  if (failed > 0) ports.log.warn('could not delete some unused attachment objects; they are retried on the next sweep', { failed })
   const deleted = removed.length > 0 ? await ports.store.forget(removed) : 0
   return { deleted, failed }
 }

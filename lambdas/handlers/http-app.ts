@@ -1,82 +1,102 @@
-import * as z from 'zod/mini'
+import type { Kysely } from 'kysely'
 import { createAppQueries } from '../adapters/app-queries.ts'
-import { signLastMessages, signMessages } from '../core/attachments.ts'
+import { createAttachmentStore } from '../adapters/attachment-store.ts'
+import type { Database } from '../adapters/database-schema.ts'
+import { createDeviceStore } from '../adapters/device-store.ts'
+import { config } from '../config.ts'
+import { signLastMessages, signMessages, type AttachmentPolicy } from '../core/attachments.ts'
 import { assertAccess } from '../core/chat.ts'
 import { ChatError } from '../core/errors.ts'
-import { HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT } from '../core/protocol.ts'
-import { ConversationSummaryView, MessageView, UserView } from '../core/views.ts'
-import { db } from '../runtime.ts'
-import { attachmentStorage } from '../runtime-attachments.ts'
-import { attachmentRoutes } from './http-attachments.ts'
-import { httpApi, route, type HttpRoute } from './http-route.ts'
-import { notificationRoutes } from './http-notifications.ts'
+import type { AttachmentStorage, Log } from '../core/ports.ts'
+import { registerDevice, removeDevice, type PushPorts } from '../core/push.ts'
+import { requestUpload } from '../core/uploads.ts'
+import { httpApi } from '../http/toolkit.ts'
+import { attachmentPolicy, attachmentStorage } from '../wiring/attachments.ts'
+import { createBase, type Base } from '../wiring/base.ts'
+import { lambdaDatabase } from '../wiring/database.ts'
+import { pushNotifier } from '../wiring/push.ts'
 
-/** The apps' REST routes (HTTP API, JWT authorizer), one Lambda dispatching on routeKey. */
+/** The apps' REST routes (declared in lambdas/http/routes.ts), one Lambda dispatching on routeKey. */
 
-const queries = () => createAppQueries(db())
+export interface AppPorts {
+  db: Kysely<Database>
+  storage: AttachmentStorage
+  policy: AttachmentPolicy
+  /** Undefined when push is not configured: the device routes then answer `unavailable`. */
+  push: PushPorts | undefined
+  log: Log
+}
 
-const ConversationParams = z.object({ id: z.guid() })
-const HistoryQuery = z.object({
-  before: z.optional(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(2_147_483_647))),
-  limit: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(HISTORY_MAX_LIMIT)), HISTORY_DEFAULT_LIMIT),
-})
+export function createAppApi(ports: AppPorts) {
+  const queries = createAppQueries(ports.db)
+  const devices = createDeviceStore(ports.db)
+  const uploads = { store: createAttachmentStore(ports.db), storage: ports.storage, policy: ports.policy, log: ports.log }
 
-export const appRoutes: HttpRoute[] = [
-  route({
-    routeKey: 'GET /health',
-    auth: 'none',
-    summary: 'Liveness and database reachability',
-    response: z.object({ status: z.literal('ok') }),
-    async handle() {
-      if (!(await queries().health())) throw new ChatError('unavailable', 'Database unavailable')
-      return { body: { status: 'ok' } }
+  return httpApi(
+    'http-app',
+    {
+      async health() {
+        if (!(await queries.health())) throw new ChatError('unavailable', 'Database unavailable')
+        return { body: { status: 'ok' } }
+      },
+      async openApi() {
+        // Loaded and built on first request: the generator stays off every other route's cold start.
+        const { restApiDocument } = await import('../http/openapi.ts')
+        return { body: restApiDocument() }
+      },
+      async me({ identity }) {
+        const me = await queries.me(identity)
+        if (!me) throw new ChatError('forbidden', 'This account is disabled')
+        return { body: me }
+      },
+      async conversations({ identity }) {
+        return { body: { conversations: await signLastMessages(ports.storage, await queries.conversations(identity)) } }
+      },
+      async history({ identity, params, query }) {
+        const page = await queries.messages(identity, params.id, query)
+        assertAccess(page.verdict, 'read')
+        return { body: { messages: await signMessages(ports.storage, page.messages), hasMore: page.hasMore } }
+      },
+      async requestUpload({ identity, params, body }) {
+        const { attachmentId, url, method, headers, expiresAt } = await requestUpload(uploads, identity, params.id, body)
+        return { body: { attachmentId, uploadUrl: url, method, headers, expiresAt } }
+      },
+      async registerDevice({ identity, body }) {
+        return { body: await registerDevice(ports.push, identity, body) }
+      },
+      async devices({ identity }) {
+        return { body: { devices: await devices.list(identity) } }
+      },
+      async removeDevice({ identity, params }) {
+        await removeDevice(ports.push, identity, params.token, ports.log)
+        return { status: 204, body: undefined }
+      },
+      async notificationSettings({ identity }) {
+        return { body: await devices.notificationSettings(identity) }
+      },
+      async muteAll({ identity, body }) {
+        await devices.setMuted(identity, body.muted)
+        return { body: { muted: body.muted } }
+      },
+      async muteConversation({ identity, params, body }) {
+        assertAccess(await devices.setConversationMuted(identity, params.id, body.muted), 'read')
+        return { body: { conversationId: params.id, muted: body.muted } }
+      },
     },
-  }),
-  route({
-    routeKey: 'GET /openapi.json',
-    auth: 'none',
-    summary: 'This API described as an OpenAPI 3.1 document',
-    async handle() {
-      // Loaded and built on first request: the generator stays off every other route's cold start.
-      const { restApiDocument } = await import('../openapi.ts')
-      return { body: restApiDocument() }
-    },
-  }),
-  route({
-    routeKey: 'GET /me',
-    auth: 'user',
-    summary: "The caller's user",
-    response: UserView,
-    async handle({ identity }) {
-      const me = await queries().me(identity)
-      if (!me) throw new ChatError('forbidden', 'This account is disabled')
-      return { body: me }
-    },
-  }),
-  route({
-    routeKey: 'GET /conversations',
-    auth: 'user',
-    summary: "The caller's conversations, most recent activity first",
-    response: z.object({ conversations: z.array(ConversationSummaryView) }),
-    async handle({ identity }) {
-      return { body: { conversations: await signLastMessages(attachmentStorage(), await queries().conversations(identity)) } }
-    },
-  }),
-  route({
-    routeKey: 'GET /conversations/{id}/messages',
-    auth: 'user',
-    summary: 'Older messages of a conversation, keyset-paginated by seq',
-    params: ConversationParams,
-    query: HistoryQuery,
-    response: z.object({ messages: z.array(MessageView), hasMore: z.boolean() }),
-    async handle({ identity, params, query }) {
-      const page = await queries().messages(identity, params.id, query)
-      assertAccess(page.verdict, 'read')
-      return { body: { messages: await signMessages(attachmentStorage(), page.messages), hasMore: page.hasMore } }
-    },
-  }),
-  ...attachmentRoutes,
-  ...notificationRoutes,
-]
+    ports,
+  )
+}
 
-export const { handle: appApi, handler } = httpApi(appRoutes)
+export function appPorts(base: Base, db: Kysely<Database>): AppPorts {
+  const notifier = pushNotifier(base)
+  return {
+    db,
+    storage: attachmentStorage(base),
+    policy: attachmentPolicy(base),
+    push: notifier ? { notifier, devices: createDeviceStore(db) } : undefined,
+    log: base.log,
+  }
+}
+
+const base = createBase(config())
+export const { handle: appApi, handler } = createAppApi(appPorts(base, lambdaDatabase(base)))

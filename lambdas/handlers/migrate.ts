@@ -1,7 +1,11 @@
-import { sql } from 'kysely'
-import { describeError, log } from '../adapters/logger.ts'
+import { sql, type Kysely } from 'kysely'
+import type { Database } from '../adapters/database-schema.ts'
+import { createLogger } from '../adapters/logger.ts'
 import { migrateToLatest } from '../adapters/migrator.ts'
-import { db } from '../runtime.ts'
+import { createPostgresDatabase } from '../adapters/postgres.ts'
+import { config } from '../config.ts'
+import { describeError } from '../core/errors.ts'
+import type { Log } from '../core/ports.ts'
 
 /** On a brand-new stack the RDS Proxy target can take a minute or two to become available. */
 const CONNECT_ATTEMPTS = 12
@@ -12,22 +16,24 @@ const CONNECT_DELAY_MS = 10_000
  * It throws on failure, which fails the trigger and with it the deployment.
  * The migrations are bundled in (a static list), since a Lambda cannot read a folder of them.
  */
-export async function handler(): Promise<{ applied: string[] }> {
-  await waitForDatabase()
-  try {
-    const applied = await migrateToLatest(db())
-    log.info('migrations applied', { applied })
-    return { applied }
-  } catch (error) {
-    log.error('migration failed', describeError(error))
-    throw error
+export function createMigrateHandler({ db, log }: { db: Kysely<Database>; log: Log }) {
+  return async function migrate(): Promise<{ applied: string[] }> {
+    await waitForDatabase(db, log)
+    try {
+      const applied = await migrateToLatest(db)
+      log.info('migrations applied', { applied })
+      return { applied }
+    } catch (error) {
+      log.error('migration failed', describeError(error))
+      throw error
+    }
   }
 }
 
-async function waitForDatabase(): Promise<void> {
+async function waitForDatabase(db: Kysely<Database>, log: Log): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
-      await sql`SELECT 1`.execute(db())
+      await sql`SELECT 1`.execute(db)
       return
     } catch (error) {
       if (attempt >= CONNECT_ATTEMPTS) throw error
@@ -36,3 +42,6 @@ async function waitForDatabase(): Promise<void> {
     }
   }
 }
+
+const settings = config()
+export const handler = createMigrateHandler({ db: createPostgresDatabase(settings.database), log: createLogger(settings.logLevel) })

@@ -1,10 +1,17 @@
 import middy from '@middy/core'
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent, Context } from 'aws-lambda'
-import { extractToken } from '../adapters/jwt.ts'
-import { describeError, log } from '../adapters/logger.ts'
+import { createTokenVerifier, extractToken, type TokenVerifier } from '../adapters/jwt.ts'
+import { createLogger } from '../adapters/logger.ts'
 import { config } from '../config.ts'
-import { isChatError } from '../core/errors.ts'
-import { tokenVerifier } from '../runtime.ts'
+import { describeError, isChatError } from '../core/errors.ts'
+import type { Log } from '../core/ports.ts'
+
+export interface AuthorizerPorts {
+  verifier: TokenVerifier
+  /** Browser origins allowed to open the WebSocket; apps send no Origin. */
+  allowedOrigins: readonly string[]
+  log: Log
+}
 
 /**
  * The `$connect` REQUEST authorizer: verifies the JWT (header or `?token=`) before API Gateway
@@ -12,34 +19,37 @@ import { tokenVerifier } from '../runtime.ts'
  * send none). Throwing `Unauthorized` makes API Gateway answer 401; a Deny policy answers 403.
  * The verified identity travels to every route of the connection as the authorizer context.
  */
-export async function authorize(event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> {
-  const origin = headerValue(event.headers, 'origin')
-  if (origin !== undefined && !config().allowedOrigins.includes(origin)) {
-    log.warn('WebSocket handshake from a disallowed origin', { origin })
-    return policy('anonymous', 'Deny', event.methodArn)
-  }
-  const token = extractToken(event.headers, event.queryStringParameters)
-  if (!token) throw new Error('Unauthorized')
-  try {
-    const identity = await tokenVerifier()(token)
-    return {
-      ...policy(identity.subject, 'Allow', event.methodArn),
-      // Authorizer context values must be strings, numbers or booleans.
-      context: {
-        sub: identity.subject,
-        email: identity.email,
-        name: identity.displayName,
-        groups: identity.groups.join(','),
-        tokenExpiresAt: identity.expiresAt.getTime(),
-      },
+export function createAuthorizer({ verifier, allowedOrigins, log }: AuthorizerPorts) {
+  async function authorize(event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> {
+    const origin = headerValue(event.headers, 'origin')
+    if (origin !== undefined && !allowedOrigins.includes(origin)) {
+      log.warn('WebSocket handshake from a disallowed origin', { origin })
+      return policy('anonymous', 'Deny', event.methodArn)
     }
-  } catch (error) {
-    if (!isChatError(error)) log.error('token verification failed unexpectedly', describeError(error))
-    // An unreachable key set refuses everybody (fail closed): that is an outage, not a bad token.
-    else if (error.details?.reason === 'ERR_JWKS_UNAVAILABLE') log.warn('token refused: the identity provider’s key set is unavailable')
-    else log.info('token refused', { reason: error.details?.reason })
-    throw new Error('Unauthorized')
+    const token = extractToken(event.headers, event.queryStringParameters)
+    if (!token) throw new Error('Unauthorized')
+    try {
+      const identity = await verifier(token)
+      return {
+        ...policy(identity.subject, 'Allow', event.methodArn),
+        // Authorizer context values must be strings, numbers or booleans.
+        context: {
+          sub: identity.subject,
+          email: identity.email,
+          name: identity.displayName,
+          groups: identity.groups.join(','),
+          tokenExpiresAt: identity.expiresAt.getTime(),
+        },
+      }
+    } catch (error) {
+      if (!isChatError(error)) log.error('token verification failed unexpectedly', describeError(error))
+      // An unreachable key set refuses everybody (fail closed): that is an outage, not a bad token.
+      else if (error.details?.reason === 'ERR_JWKS_UNAVAILABLE') log.warn('token refused: the identity provider’s key set is unavailable')
+      else log.info('token refused', { reason: error.details?.reason })
+      throw new Error('Unauthorized')
+    }
   }
+  return middy<APIGatewayRequestAuthorizerEvent, APIGatewayAuthorizerResult, Error, Context>(authorize)
 }
 
 function policy(principalId: string, effect: 'Allow' | 'Deny', resource: string): APIGatewayAuthorizerResult {
@@ -54,4 +64,9 @@ function headerValue(headers: Record<string, string | undefined> | null | undefi
   return undefined
 }
 
-export const handler = middy<APIGatewayRequestAuthorizerEvent, APIGatewayAuthorizerResult, Error, Context>(authorize)
+const settings = config()
+export const handler = createAuthorizer({
+  verifier: createTokenVerifier(settings.jwt),
+  allowedOrigins: settings.allowedOrigins,
+  log: createLogger(settings.logLevel),
+})

@@ -1,12 +1,13 @@
 import middy from '@middy/core'
 import type { Context } from 'aws-lambda'
 import * as z from 'zod/mini'
-import { describeError, log } from '../adapters/logger.ts'
 import { config } from '../config.ts'
 import { connect } from '../core/chat.ts'
-import { isChatError } from '../core/errors.ts'
-import { chatPorts } from '../runtime.ts'
-import type { WebSocketEvent, WebSocketResult } from './ws-route.ts'
+import { describeError, publicError } from '../core/errors.ts'
+import type { ChatStore, Log } from '../core/ports.ts'
+import type { WebSocketEvent, WebSocketResult } from '../websocket/toolkit.ts'
+import { createBase } from '../wiring/base.ts'
+import { chatStore, lambdaDatabase } from '../wiring/database.ts'
 
 /** What the `$connect` authorizer put in the context (see ws-authorizer.ts). */
 const AuthorizerContext = z.object({
@@ -17,28 +18,41 @@ const AuthorizerContext = z.object({
   tokenExpiresAt: z.coerce.number(),
 })
 
+export interface ConnectPorts {
+  store: ChatStore
+  log: Log
+  maxConnectionsPerUser: number
+}
+
 /**
  * Route `$connect`: the authorizer has already verified the token. One statement creates the
  * user on first contact and registers the connection (with the token's expiry). A non-2xx
  * answer makes API Gateway refuse the handshake.
  */
-export async function connectRoute(event: WebSocketEvent): Promise<WebSocketResult> {
-  const context = AuthorizerContext.safeParse(event.requestContext.authorizer ?? {})
-  if (!context.success) return { statusCode: 401, body: 'Unauthorized' }
-  const { sub, email, name, groups, tokenExpiresAt } = context.data
-  try {
-    await connect(chatPorts().store, {
-      connectionId: event.requestContext.connectionId,
-      identity: { subject: sub, email, displayName: name, groups: groups ? groups.split(',') : [] },
-      tokenExpiresAt: new Date(tokenExpiresAt),
-      maxConnectionsPerUser: config().maxConnectionsPerUser,
-    })
-    return { statusCode: 200 }
-  } catch (error) {
-    if (isChatError(error)) return { statusCode: error.status, body: error.message }
-    log.error('connect failed', describeError(error))
-    return { statusCode: 500, body: 'Internal error' }
-  }
+export function createConnectHandler(ports: ConnectPorts) {
+  return middy<WebSocketEvent, WebSocketResult, Error, Context>(async (event: WebSocketEvent): Promise<WebSocketResult> => {
+    const context = AuthorizerContext.safeParse(event.requestContext.authorizer ?? {})
+    if (!context.success) return { statusCode: 401, body: 'Unauthorized' }
+    const { sub, email, name, groups, tokenExpiresAt } = context.data
+    try {
+      await connect(ports.store, {
+        connectionId: event.requestContext.connectionId,
+        identity: { subject: sub, email, displayName: name, groups: groups ? groups.split(',') : [] },
+        tokenExpiresAt: new Date(tokenExpiresAt),
+        maxConnectionsPerUser: ports.maxConnectionsPerUser,
+      })
+      return { statusCode: 200 }
+    } catch (thrown) {
+      const { error, unexpected } = publicError(thrown)
+      if (unexpected) ports.log.error('connect failed', describeError(thrown))
+      return { statusCode: error.status, body: error.message }
+    }
+  })
 }
 
-export const handler = middy<WebSocketEvent, WebSocketResult, Error, Context>(connectRoute)
+const base = createBase(config())
+export const handler = createConnectHandler({
+  store: chatStore(base, lambdaDatabase(base)),
+  log: base.log,
+  maxConnectionsPerUser: base.config.maxConnectionsPerUser,
+})

@@ -1,8 +1,11 @@
 import middy from '@middy/core'
 import type { Context } from 'aws-lambda'
+import { config } from '../config.ts'
 import { ChatError } from '../core/errors.ts'
-import { CLIENT_ACTIONS } from '../core/protocol.ts'
-import { errorFrames, type WebSocketEvent, type WebSocketResult } from './ws-route.ts'
+import { CLIENT_ACTIONS } from '../websocket/routes.ts'
+import { errorFrames, type ErrorFrameOptions, type WebSocketEvent, type WebSocketResult } from '../websocket/toolkit.ts'
+import { createBase } from '../wiring/base.ts'
+import { websocketDelivery } from '../wiring/delivery.ts'
 
 /**
  * Route `$default`: API Gateway sends here every frame whose `action` matches no route
@@ -20,4 +23,8 @@ export async function defaultRoute(event: WebSocketEvent): Promise<WebSocketResu
   throw new ChatError('bad_request', `Unknown action "${action.slice(0, 64)}"; expected one of ${expected}`)
 }
 
-export const handler = middy<WebSocketEvent, WebSocketResult, Error, Context>(defaultRoute).use(errorFrames())
+export const createDefaultHandler = (ports: ErrorFrameOptions) =>
+  middy<WebSocketEvent, WebSocketResult, Error, Context>(defaultRoute).use(errorFrames(ports))
+
+const base = createBase(config())
+export const handler = createDefaultHandler({ delivery: websocketDelivery(base), log: base.log })

@@ -1,12 +1,18 @@
 import middy from '@middy/core'
 import type { Context } from 'aws-lambda'
-import { chatPorts } from '../runtime.ts'
-import type { WebSocketEvent, WebSocketResult } from './ws-route.ts'
+import { config } from '../config.ts'
+import type { ChatStore } from '../core/ports.ts'
+import { OK, type WebSocketEvent, type WebSocketResult } from '../websocket/toolkit.ts'
+import { createBase } from '../wiring/base.ts'
+import { chatStore, lambdaDatabase } from '../wiring/database.ts'
 
 /** Route `$disconnect`: forget the connection. API Gateway does not retry it, so fan-out also cleans up (410). */
-export async function disconnectRoute(event: WebSocketEvent): Promise<WebSocketResult> {
-  await chatPorts().store.disconnect(event.requestContext.connectionId)
-  return { statusCode: 200 }
+export function createDisconnectHandler(ports: { store: ChatStore }) {
+  return middy<WebSocketEvent, WebSocketResult, Error, Context>(async (event: WebSocketEvent): Promise<WebSocketResult> => {
+    await ports.store.disconnect(event.requestContext.connectionId)
+    return OK
+  })
 }
 
-export const handler = middy<WebSocketEvent, WebSocketResult, Error, Context>(disconnectRoute)
+const base = createBase(config())
+export const handler = createDisconnectHandler({ store: chatStore(base, lambdaDatabase(base)) })

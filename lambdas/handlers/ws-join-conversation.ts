@@ -1,7 +1,20 @@
-import { joinConversation } from '../core/chat.ts'
+import type { Kysely } from 'kysely'
+import type { Database } from '../adapters/database-schema.ts'
+import { config } from '../config.ts'
+import { joinConversation, type JoinPorts } from '../core/chat.ts'
 import { JoinConversationFrame } from '../core/protocol.ts'
-import { messagingPorts } from '../runtime-messaging.ts'
-import { wsAction } from './ws-route.ts'
+import { wsAction } from '../websocket/toolkit.ts'
+import { attachmentStorage } from '../wiring/attachments.ts'
+import { createBase, type Base } from '../wiring/base.ts'
+import { chatPorts, lambdaDatabase } from '../wiring/database.ts'
 
 /** Route `joinConversation`: subscribe this connection and answer with history. */
-export const { handle: joinConversationRoute, handler } = wsAction(JoinConversationFrame, joinConversation, messagingPorts)
+export const createJoinConversationHandler = (ports: JoinPorts) =>
+  wsAction(JoinConversationFrame, (caller, frame) => joinConversation(ports, caller, frame), ports)
+
+export function joinPorts(base: Base, db: Kysely<Database>): JoinPorts {
+  return { ...chatPorts(base, db), storage: attachmentStorage(base) }
+}
+
+const base = createBase(config())
+export const handler = createJoinConversationHandler(joinPorts(base, lambdaDatabase(base)))

@@ -1,6 +1,12 @@
-import { leaveConversation } from '../core/chat.ts'
+import { config } from '../config.ts'
+import { leaveConversation, type ChatPorts } from '../core/chat.ts'
 import { LeaveConversationFrame } from '../core/protocol.ts'
-import { wsAction } from './ws-route.ts'
+import { wsAction } from '../websocket/toolkit.ts'
+import { createBase } from '../wiring/base.ts'
+import { chatPorts, lambdaDatabase } from '../wiring/database.ts'
 
 /** Route `leaveConversation`: unsubscribe this connection. */
-export const { handle: leaveConversationRoute, handler } = wsAction(LeaveConversationFrame, leaveConversation)
+export const createLeaveConversationHandler = (ports: ChatPorts) => wsAction(LeaveConversationFrame, (caller, frame) => leaveConversation(ports, caller, frame), ports)
+
+const base = createBase(config())
+export const handler = createLeaveConversationHandler(chatPorts(base, lambdaDatabase(base)))

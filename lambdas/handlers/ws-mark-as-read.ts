@@ -1,6 +1,12 @@
-import { markAsRead } from '../core/chat.ts'
+import { config } from '../config.ts'
+import { markAsRead, type ChatPorts } from '../core/chat.ts'
 import { MarkAsReadFrame } from '../core/protocol.ts'
-import { wsAction } from './ws-route.ts'
+import { wsAction } from '../websocket/toolkit.ts'
+import { createBase } from '../wiring/base.ts'
+import { chatPorts, lambdaDatabase } from '../wiring/database.ts'
 
 /** Route `markAsRead`: mark the other participant's messages read up to one message. */
-export const { handle: markAsReadRoute, handler } = wsAction(MarkAsReadFrame, markAsRead)
+export const createMarkAsReadHandler = (ports: ChatPorts) => wsAction(MarkAsReadFrame, (caller, frame) => markAsRead(ports, caller, frame), ports)
+
+const base = createBase(config())
+export const handler = createMarkAsReadHandler(chatPorts(base, lambdaDatabase(base)))

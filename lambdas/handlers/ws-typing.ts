@@ -1,6 +1,13 @@
-import { typing } from '../core/chat.ts'
+import { config } from '../config.ts'
+import { typing, type TypingPorts } from '../core/chat.ts'
 import { TypingFrame } from '../core/protocol.ts'
-import { wsAction } from './ws-route.ts'
+import { createThrottle } from '../core/throttle.ts'
+import { wsAction } from '../websocket/toolkit.ts'
+import { createBase } from '../wiring/base.ts'
+import { chatPorts, lambdaDatabase } from '../wiring/database.ts'
 
 /** Route `typing`: relay the indicator to the other participant; nothing is stored. */
-export const { handle: typingRoute, handler } = wsAction(TypingFrame, typing)
+export const createTypingHandler = (ports: TypingPorts) => wsAction(TypingFrame, (caller, frame) => typing(ports, caller, frame), ports)
+
+const base = createBase(config())
+export const handler = createTypingHandler({ ...chatPorts(base, lambdaDatabase(base)), typingThrottle: createThrottle(base.config.typingRateLimit) })

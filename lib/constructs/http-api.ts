@@ -15,17 +15,18 @@ import type { IUserPool, IUserPoolClient } from 'aws-cdk-lib/aws-cognito'
 import type { IFunction } from 'aws-cdk-lib/aws-lambda'
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs'
 import { Construct } from 'constructs'
-import { type HandlerName, type HttpRouteSpec, httpRouteKey, type Throttle } from '../routes.ts'
+import type { HandlerName } from '../functions.ts'
+import type { DeployedHttpRoute, ThrottleSettings } from '../routes.ts'
 import { HTTP_ACCESS_LOG_FIELDS, jsonAccessLogFormat } from './access-log.ts'
 
 export interface ChatHttpApiProps {
   readonly apiName: string
-  readonly routes: readonly HttpRouteSpec[]
+  readonly routes: readonly DeployedHttpRoute[]
   readonly functionFor: (handler: HandlerName) => IFunction
   readonly userPool: IUserPool
   readonly userPoolClient: IUserPoolClient
   readonly corsOrigins: readonly string[]
-  readonly throttle: Throttle
+  readonly throttle: ThrottleSettings
   readonly logRetention: RetentionDays
   readonly removalPolicy: RemovalPolicy
 }
@@ -81,10 +82,10 @@ export class ChatHttpApi extends Construct {
         integration: integrationFor(route.handler),
         authorizer: route.access === 'public' ? open : jwt,
       })
-      if (!added) throw new Error(`HTTP route ${httpRouteKey(route)} was not created`)
+      if (!added) throw new Error(`HTTP route ${route.key} was not created`)
       this.routes.push(added)
       if (route.access === 'public') {
-        if (!route.publicBecause) throw new Error(`Public route ${httpRouteKey(route)} must say why it is public (publicBecause)`)
+        if (!route.publicBecause) throw new Error(`Public route ${route.key} must say why it is public (publicBecause)`)
         Validations.of(added).acknowledge({ id: 'AwsSolutions-APIG4', reason: route.publicBecause })
       }
     }
@@ -106,7 +107,7 @@ export class ChatHttpApi extends Construct {
       props.routes
         .filter((route) => route.throttle)
         .map((route) => [
-          httpRouteKey(route),
+          route.key,
           { ThrottlingRateLimit: route.throttle!.rateLimit, ThrottlingBurstLimit: route.throttle!.burstLimit },
         ]),
     )

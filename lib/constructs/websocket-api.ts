@@ -13,16 +13,17 @@ import { PolicyStatement } from 'aws-cdk-lib/aws-iam'
 import type { IFunction } from 'aws-cdk-lib/aws-lambda'
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs'
 import { Construct } from 'constructs'
-import type { HandlerName, Throttle, WebSocketRouteSpec } from '../routes.ts'
+import type { HandlerName } from '../functions.ts'
+import type { DeployedWebSocketRoute, ThrottleSettings } from '../routes.ts'
 import { jsonAccessLogFormat, WEBSOCKET_ACCESS_LOG_FIELDS } from './access-log.ts'
 
 export interface ChatWebSocketApiProps {
   readonly apiName: string
   readonly stageName: string
-  readonly routes: readonly WebSocketRouteSpec[]
+  readonly routes: readonly DeployedWebSocketRoute[]
   readonly functionFor: (handler: HandlerName) => IFunction
   readonly authorizer: IFunction
-  readonly throttle: Throttle
+  readonly throttle: ThrottleSettings
   readonly logRetention: RetentionDays
   readonly removalPolicy: RemovalPolicy
 }
@@ -53,9 +54,9 @@ export class ChatWebSocketApi extends Construct {
 
     for (const route of props.routes) {
       this.routes.push(
-        this.api.addRoute(route.routeKey, {
-          integration: new WebSocketLambdaIntegration(`${routeId(route.routeKey)}Integration`, props.functionFor(route.handler)),
-          ...(route.routeKey === '$connect' ? { authorizer } : {}),
+        this.api.addRoute(route.key, {
+          integration: new WebSocketLambdaIntegration(`${routeId(route.key)}Integration`, props.functionFor(route.handler)),
+          ...(route.key === '$connect' ? { authorizer } : {}),
         }),
       )
     }
@@ -83,7 +84,7 @@ export class ChatWebSocketApi extends Construct {
       props.routes
         .filter((route) => route.throttle)
         .map((route) => [
-          route.routeKey,
+          route.key,
           { ThrottlingRateLimit: route.throttle!.rateLimit, ThrottlingBurstLimit: route.throttle!.burstLimit },
         ]),
     )

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { adminRoutes } from '../../lambdas/handlers/http-admin.ts'
+import { httpRoutes } from '../../lambdas/http/routes.ts'
 import { ADMIN, databaseSnapshot, userId } from '../helpers/admin.ts'
 import { startTestStack, type TestStack } from '../helpers/stack.ts'
 
@@ -91,7 +91,7 @@ const refusedCallers: Array<{ who: string; status: number; init: () => Promise<{
 ]
 
 test('the matrix covers every admin route', () => {
-  assert.deepEqual(Object.keys(calls).sort(), adminRoutes.map((route) => route.routeKey).sort())
+  assert.deepEqual(Object.keys(calls).sort(), httpRoutes().filter((route) => route.access === 'admin').map((route) => route.key).sort())
 })
 
 for (const [routeKey, call] of Object.entries(calls)) {
@@ -142,8 +142,8 @@ test('GET /openapi.json is public and describes the admin routes', async () => {
   const { status, body } = await stack.api('/openapi.json')
   assert.equal(status, 200)
   assert.match(body.openapi, /^3\.1\./)
-  for (const route of adminRoutes) {
-    const [method, path] = route.routeKey.split(' ') as [string, string]
-    assert.ok(body.paths[path]?.[method.toLowerCase()], route.routeKey)
+  for (const route of httpRoutes().filter((r) => r.access === 'admin')) {
+    const [method, path] = route.key.split(' ') as [string, string]
+    assert.ok(body.paths[path]?.[method.toLowerCase()], route.key)
   }
 })

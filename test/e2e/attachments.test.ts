@@ -3,9 +3,7 @@ import { randomBytes, randomUUID } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { sql } from 'kysely'
-import { resetConfig } from '../../lambdas/config.ts'
-import { sweepAttachments } from '../../lambdas/handlers/attachments-sweep.ts'
-import { provideDatabase, resetRuntime } from '../../lambdas/runtime.ts'
+import { invoke } from '../../local/lambda-invoke.ts'
 import { startTestStack, type TestStack } from '../helpers/stack.ts'
 
 /**
@@ -228,8 +226,7 @@ describe('uploads storage refuses', () => {
   })
 
   test('an expired URL', async () => {
-    process.env.ATTACHMENT_UPLOAD_URL_SECONDS = '1'
-    reloadHandlers()
+    stack.reconfigure({ ATTACHMENT_UPLOAD_URL_SECONDS: '1' })
     try {
       const ticket = await ticketFor('user1@example.com')
       await new Promise((resolve) => setTimeout(resolve, 1500))
@@ -239,8 +236,7 @@ describe('uploads storage refuses', () => {
       assert.equal(response.status, 403)
       assert.equal(await s3Code(response), 'AccessDenied')
     } finally {
-      delete process.env.ATTACHMENT_UPLOAD_URL_SECONDS
-      reloadHandlers()
+      stack.reconfigure({})
     }
   })
 })
@@ -370,7 +366,7 @@ describe('uploads never sent', () => {
     const usedDownload = (await stack.api(`/conversations/${conversationId}/messages`, { email: 'user1@example.com' })).body.messages.at(-1)
       .attachment.downloadUrl
 
-    const swept = await sweepAttachments()
+    const swept: { deleted: number } = await invoke(stack.handlers()['attachments-sweep'], {}, 'attachments-sweep')
 
     assert.ok(swept.deleted >= 1)
     const rows = await stack.db.selectFrom('attachments').select('id').where('id', 'in', [unused.attachmentId, used.attachmentId]).execute()
@@ -381,10 +377,3 @@ describe('uploads never sent', () => {
     member.close()
   })
 })
-
-/** The handlers read their configuration once; re-read it as a new Lambda container would. */
-function reloadHandlers(): void {
-  resetConfig()
-  resetRuntime()
-  provideDatabase(stack.db)
-}

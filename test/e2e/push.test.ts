@@ -5,8 +5,6 @@ import { join } from 'node:path'
 import { after, before, beforeEach, describe, test } from 'node:test'
 import { DeleteEndpointCommand, GetEndpointAttributesCommand, SNSClient } from '@aws-sdk/client-sns'
 import { sql } from 'kysely'
-import { resetConfig } from '../../lambdas/config.ts'
-import { provideDatabase, resetRuntime } from '../../lambdas/runtime.ts'
 import { startTestStack, type TestClient, type TestStack } from '../helpers/stack.ts'
 
 /**
@@ -311,9 +309,8 @@ describe('when SNS fails', () => {
 async function capturingWarnings<T>(act: () => Promise<T>): Promise<{ result: T; lines: Array<Record<string, unknown>> }> {
   const lines: Array<Record<string, unknown>> = []
   const write = process.stderr.write.bind(process.stderr)
-  const previousLevel = process.env.LOG_LEVEL
-  process.env.LOG_LEVEL = 'warn'
-  reloadHandlers()
+  // As fresh containers with LOG_LEVEL=warn would log.
+  stack.reconfigure({ LOG_LEVEL: 'warn' })
   process.stderr.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
     const text = chunk.toString()
     try {
@@ -327,14 +324,6 @@ async function capturingWarnings<T>(act: () => Promise<T>): Promise<{ result: T;
     return { result: await act(), lines }
   } finally {
     process.stderr.write = write
-    process.env.LOG_LEVEL = previousLevel
-    reloadHandlers()
+    stack.reconfigure({})
   }
-}
-
-/** The handlers read their configuration once; re-read it as a new Lambda container would. */
-function reloadHandlers(): void {
-  resetConfig()
-  resetRuntime()
-  provideDatabase(stack.db)
 }

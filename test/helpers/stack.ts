@@ -11,6 +11,9 @@ import { createServerDatabase } from './database.ts'
 process.env.LOG_LEVEL ??= 'error'
 // Tests send far faster than a person types; files that test the send rate limit set their own.
 process.env.RATE_LIMIT_BURST ??= '10000'
+// The tests' own SDK clients (S3, SNS against the local AWS edge) sign with these, as the stack's handlers do.
+process.env.AWS_ACCESS_KEY_ID ??= 'test'
+process.env.AWS_SECRET_ACCESS_KEY ??= 'test'
 
 export interface TestStack extends LocalStack {
   dataDir: string

@@ -15,7 +15,8 @@ import { AwsSolutionsChecks } from 'cdk-nag'
 import { parseConfig } from '../../lambdas/config.ts'
 import { buildTrainerChat, type TrainerChatStacks } from '../../lib/app.ts'
 import { loadStageConfig } from '../../lib/config.ts'
-import { FUNCTIONS, httpRouteKey, httpRoutes, MIGRATION_HANDLER, WEBSOCKET_AUTHORIZER, webSocketRoutes } from '../../lib/routes.ts'
+import { FUNCTIONS, MIGRATION_HANDLER, WEBSOCKET_AUTHORIZER } from '../../lib/functions.ts'
+import { deployedHttpRoutes as httpRoutes, deployedWebSocketRoutes as webSocketRoutes } from '../../lib/routes.ts'
 
 type Json = Record<string, any>
 const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as { context: Json }
@@ -58,7 +59,7 @@ const functionId = (stacks: TrainerChatStacks, handler: string) => {
 /** Template JSON with every intrinsic collapsed to a string, for "does not mention" checks. */
 const text = (value: unknown) => JSON.stringify(value)
 
-test('every WebSocket route in lib/routes.ts exists and invokes its own function', () => {
+test('every declared WebSocket route exists and invokes its own function', () => {
   const { stateless, stacks } = dev
   stateless.hasResourceProperties('AWS::ApiGatewayV2::Api', {
     ProtocolType: 'WEBSOCKET',
@@ -67,11 +68,11 @@ test('every WebSocket route in lib/routes.ts exists and invokes its own function
   const routes = resourcesOf(stateless, 'AWS::ApiGatewayV2::Route')
   const integrations = stateless.findResources('AWS::ApiGatewayV2::Integration')
   for (const route of webSocketRoutes()) {
-    const found = routes.find(([, r]) => r.Properties.RouteKey === route.routeKey)
-    assert.ok(found, `route ${route.routeKey}`)
+    const found = routes.find(([, r]) => r.Properties.RouteKey === route.key)
+    assert.ok(found, `route ${route.key}`)
     const target: string = found[1].Properties.Target['Fn::Join'][1][1].Ref
     const uri = text(integrations[target]?.Properties.IntegrationUri)
-    assert.match(uri, new RegExp(`"${functionId(stacks, route.handler)}"`), `${route.routeKey} → ${route.handler}`)
+    assert.match(uri, new RegExp(`"${functionId(stacks, route.handler)}"`), `${route.key} → ${route.handler}`)
   }
 })
 
@@ -108,19 +109,19 @@ test('every HTTP route exists; health and OpenAPI are open, the rest need a Cogn
 
   const integrations = stateless.findResources('AWS::ApiGatewayV2::Integration')
   for (const route of httpRoutes()) {
-    const found = routes.find(([, r]) => r.Properties.RouteKey === httpRouteKey(route))
-    assert.ok(found, httpRouteKey(route))
+    const found = routes.find(([, r]) => r.Properties.RouteKey === route.key)
+    assert.ok(found, route.key)
     const properties = found[1].Properties
     if (route.access === 'public') {
-      assert.equal(properties.AuthorizationType, 'NONE', `${httpRouteKey(route)} is public`)
+      assert.equal(properties.AuthorizationType, 'NONE', `${route.key} is public`)
     } else {
-      assert.equal(properties.AuthorizationType, 'JWT', `${httpRouteKey(route)} needs a JWT`)
+      assert.equal(properties.AuthorizationType, 'JWT', `${route.key} needs a JWT`)
       assert.deepEqual(properties.AuthorizerId, { Ref: jwtId })
     }
     const integration = integrations[properties.Target['Fn::Join'][1][1].Ref]
     assert.equal(integration?.Properties.PayloadFormatVersion, '2.0')
     const expected = route.path.startsWith('/admin/') ? 'http-admin' : 'http-app'
-    assert.match(text(integration?.Properties.IntegrationUri), new RegExp(functionId(stacks, expected)), httpRouteKey(route))
+    assert.match(text(integration?.Properties.IntegrationUri), new RegExp(functionId(stacks, expected)), route.key)
   }
 })
 
@@ -198,7 +199,8 @@ test('only the attachment functions reach the bucket, and only objects under con
 
   const roles = resourcesOf(stateless, 'AWS::IAM::Role').filter(([, r]) => text(r.Properties.ManagedPolicyArns).includes(policyId))
   const roleIds = roles.map(([id]) => id).sort()
-  const expected = ['http-app', 'ws-send-message', 'attachments-sweep']
+  // joinConversation signs the download URLs of the history it answers with, so it reaches the bucket too.
+  const expected = ['http-app', 'ws-send-message', 'ws-join-conversation', 'attachments-sweep']
     .map((h) => logicalId(stacks.stateless.functions.get(h as never)!.role!))
     .sort()
   assert.deepEqual(roleIds, expected)
@@ -255,8 +257,8 @@ test('PostgreSQL is encrypted, backed up and reached only through RDS Proxy with
 
 test('functions connect to the proxy with IAM tokens over TLS', () => {
   const { stateless, stacks } = dev
-  for (const spec of FUNCTIONS) {
-    if (spec.handler === WEBSOCKET_AUTHORIZER) continue
+  const withDatabase = FUNCTIONS.filter((spec) => (spec.capabilities as readonly string[]).includes('database'))
+  for (const spec of withDatabase) {
     const fn = stateless.findResources('AWS::Lambda::Function')[functionId(stacks, spec.handler)]
     const env = fn?.Properties.Environment.Variables
     assert.equal(env.DB_IAM_AUTH, 'true', spec.handler)
@@ -267,7 +269,7 @@ test('functions connect to the proxy with IAM tokens over TLS', () => {
   const connect = resourcesOf(stateless, 'AWS::IAM::Policy')
     .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as Json[])
     .filter((s) => s.Action === 'rds-db:connect')
-  assert.equal(connect.length, FUNCTIONS.length - 1, 'every function but the authorizer')
+  assert.equal(connect.length, withDatabase.length, 'every function with the database capability')
   for (const statement of connect) assert.match(text(statement.Resource), /:dbuser:.*\/trainer_chat"/)
 })
 

@@ -2,12 +2,14 @@ import SwaggerParser from '@apidevtools/swagger-parser'
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { describe, test } from 'node:test'
-import { adminRoutes } from '../../lambdas/handlers/http-admin.ts'
-import { appApi, appRoutes } from '../../lambdas/handlers/http-app.ts'
-import { buildOpenApiDocument, restApiDocument } from '../../lambdas/openapi.ts'
+import { appApi } from '../../lambdas/handlers/http-app.ts'
+import { buildOpenApiDocument, restApiDocument } from '../../lambdas/http/openapi.ts'
+import { httpRoutes, type HttpRouteDeclaration } from '../../lambdas/http/routes.ts'
 import { OPENAPI_FILE, renderOpenApi } from '../../scripts/openapi.ts'
 
-/** The OpenAPI document is generated from the route tables and their zod schemas, and is valid OpenAPI 3.1. */
+/** The OpenAPI document is generated from the route declarations and their zod schemas, and is valid OpenAPI 3.1. */
+
+const adminRoutes = httpRoutes().filter((route) => route.access === 'admin')
 
 type Operation = {
   operationId: string
@@ -44,7 +46,7 @@ describe('the generated OpenAPI document', () => {
     const documented = Object.entries(document.paths).flatMap(([path, methods]) =>
       Object.keys(methods).map((method) => `${method.toUpperCase()} ${path}`),
     )
-    const routeKeys = [...appRoutes, ...adminRoutes].map((route) => route.routeKey)
+    const routeKeys = httpRoutes().map((route) => route.key)
     assert.deepEqual(documented.sort(), routeKeys.sort())
     assert.equal(new Set(Object.values(document.paths).flatMap((m) => Object.values(m).map((o) => o.operationId))).size, routeKeys.length)
   })
@@ -60,20 +62,17 @@ describe('the generated OpenAPI document', () => {
     }
   })
 
-  test('a route added to a table appears without further work', async () => {
-    const { route } = await import('../../lambdas/handlers/http-route.ts')
+  test('a route added to the declarations appears without further work', async () => {
     const z = await import('zod/mini')
-    const extra = route({
-      routeKey: 'POST /things/{id}',
-      auth: 'user',
+    const extra: HttpRouteDeclaration = {
+      key: 'POST /things/{id}',
+      access: 'user',
+      handler: 'http-app',
       summary: 'A new route',
       params: z.object({ id: z.guid() }),
       body: z.object({ name: z.string().check(z.minLength(1)) }),
-      async handle() {
-        return { body: {} }
-      },
-    })
-    const built = buildOpenApiDocument([...appRoutes, extra]) as Document
+    }
+    const built = buildOpenApiDocument([...httpRoutes(), extra]) as Document
     const added = built.paths['/things/{id}']?.post
     assert.ok(added)
     assert.deepEqual(added.requestBody?.content['application/json'].schema.required, ['name'])
@@ -82,9 +81,9 @@ describe('the generated OpenAPI document', () => {
 
   test('admin routes require a bearer token and document 401 and 403', () => {
     for (const route of adminRoutes) {
-      const operation = operationOf(route.routeKey)
-      assert.deepEqual(operation.security, [{ cognitoJwt: [] }], route.routeKey)
-      assert.ok(operation.responses['401'] && operation.responses['403'], route.routeKey)
+      const operation = operationOf(route.key)
+      assert.deepEqual(operation.security, [{ cognitoJwt: [] }], route.key)
+      assert.ok(operation.responses['401'] && operation.responses['403'], route.key)
     }
   })
 

@@ -3,11 +3,12 @@ import { describe, test } from 'node:test'
 import { contentDisposition } from '../../lambdas/adapters/s3-storage.ts'
 import { pushMessage } from '../../lambdas/adapters/sns-push.ts'
 import { assertAttachmentUsable, cleanFileName, normalizeUpload, type AttachmentPolicy } from '../../lambdas/core/attachments.ts'
-import { sendMessage, type ChatPorts } from '../../lambdas/core/chat.ts'
+import { sendMessage, type SendMessagePorts } from '../../lambdas/core/send-message.ts'
 import { ChatError } from '../../lambdas/core/errors.ts'
 import type { StoredMessage } from '../../lambdas/core/model.ts'
 import type { AttachmentStorage, ChatStore, DeviceStore, PushNotifier, PushTarget, SendMessageCommand } from '../../lambdas/core/ports.ts'
 import { notificationFor, notifyOffline } from '../../lambdas/core/push.ts'
+import { noPush, silentLog } from '../helpers/ports.ts'
 
 /** Attachment and push rules with in-memory ports: no database, no AWS. */
 
@@ -98,7 +99,13 @@ describe('sendMessage with an attachment', () => {
       presignDownload: async () => 'https://download',
       delete: async () => {},
     }
-    const value: ChatPorts = { store, storage, delivery: { post: async () => ({ delivered: [], gone: [], failed: [] }), disconnect: async () => {} } }
+    const value: SendMessagePorts = {
+      store,
+      storage,
+      delivery: { post: async () => ({ gone: [], failed: [] }), disconnect: async () => {} },
+      log: silentLog,
+      push: noPush,
+    }
     return { value, commands }
   }
 

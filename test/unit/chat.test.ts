@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { assertAccess, normalizeBody, preview, sendMessage, typing, type ChatPorts } from '../../lambdas/core/chat.ts'
+import { assertAccess, typing, type TypingPorts } from '../../lambdas/core/chat.ts'
+import { normalizeBody, preview, sendMessage, type SendMessagePorts } from '../../lambdas/core/send-message.ts'
 import { ChatError } from '../../lambdas/core/errors.ts'
 import type { Listener, Message } from '../../lambdas/core/model.ts'
 import type { ChatStore, Delivery, Outgoing, SendMessageResult, Verdict } from '../../lambdas/core/ports.ts'
 import type { ServerFrame } from '../../lambdas/core/protocol.ts'
+import { noPush, silentLog, unusedStorage } from '../helpers/ports.ts'
 
 /** The use cases with in-memory ports: no database, no AWS. */
 
@@ -45,11 +47,18 @@ function fakePorts(sendResult: Partial<SendMessageResult>, gone: string[] = []) 
     async post(outgoing) {
       posted.push(...outgoing)
       const ids = outgoing.map((o) => o.connectionId)
-      return { delivered: ids.filter((id) => !gone.includes(id)), gone: ids.filter((id) => gone.includes(id)), failed: [] }
+      return { gone: ids.filter((id) => gone.includes(id)), failed: [] }
     },
     async disconnect() {},
   }
-  const ports: ChatPorts = { store, delivery }
+  const ports: SendMessagePorts & TypingPorts = {
+    store,
+    delivery,
+    log: silentLog,
+    storage: unusedStorage,
+    push: noPush,
+    typingThrottle: { allow: () => true },
+  }
   return { ports, posted, forgotten }
 }
 

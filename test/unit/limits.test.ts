@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { sendMessage, typing, type ChatPorts } from '../../lambdas/core/chat.ts'
+import { typing, type TypingPorts } from '../../lambdas/core/chat.ts'
+import { sendMessage, type SendMessagePorts } from '../../lambdas/core/send-message.ts'
 import { ChatError } from '../../lambdas/core/errors.ts'
 import type { ChatStore, Delivery, Outgoing } from '../../lambdas/core/ports.ts'
 import type { ServerFrame } from '../../lambdas/core/protocol.ts'
+import { noPush, silentLog, unusedStorage } from '../helpers/ports.ts'
 
 /** How the use cases turn the limits into replies, with in-memory ports. */
 
@@ -12,11 +14,18 @@ function ports(store: Partial<ChatStore>, allowTyping = true) {
   const delivery: Delivery<ServerFrame> = {
     async post(outgoing) {
       posted.push(...outgoing)
-      return { delivered: outgoing.map((o) => o.connectionId), gone: [], failed: [] }
+      return { gone: [], failed: [] }
     },
     async disconnect() {},
   }
-  const chat: ChatPorts = { store: store as ChatStore, delivery, typingThrottle: { allow: () => allowTyping } }
+  const chat: SendMessagePorts & TypingPorts = {
+    store: store as ChatStore,
+    delivery,
+    log: silentLog,
+    storage: unusedStorage,
+    push: noPush,
+    typingThrottle: { allow: () => allowTyping },
+  }
   return { chat, posted }
 }
 

@@ -2,11 +2,15 @@ import middy from '@middy/core'
 import type { MiddlewareObj } from '@middy/core'
 import type { Context } from 'aws-lambda'
 import * as z from 'zod/mini'
-import { describeError, log } from '../adapters/logger.ts'
-import type { Caller, ChatPorts } from '../core/chat.ts'
-import { ChatError, isChatError } from '../core/errors.ts'
+import type { Caller } from '../core/chat.ts'
+import { ChatError, describeError, publicError } from '../core/errors.ts'
+import type { Delivery, Log } from '../core/ports.ts'
 import type { ServerFrame } from '../core/protocol.ts'
-import { chatPorts, websocketDelivery } from '../runtime.ts'
+
+/**
+ * The toolkit WebSocket handlers are built with: the event shape, frame parsing, and the
+ * middleware that turns a refusal into an `error` frame.
+ */
 
 /** The part of an API Gateway WebSocket event our handlers read. */
 export interface WebSocketEvent {
@@ -30,7 +34,13 @@ export interface WebSocketResult {
   body?: string
 }
 
-const OK: WebSocketResult = { statusCode: 200 }
+export const OK: WebSocketResult = { statusCode: 200 }
+
+/** What the error-frame middleware needs: where to post the frame, where to log the unexpected. */
+export interface ErrorFrameOptions {
+  delivery: Delivery<ServerFrame>
+  log: Log
+}
 
 /**
  * Builds a WebSocket route handler: parse and validate the frame, run the use case with the
@@ -39,15 +49,15 @@ const OK: WebSocketResult = { statusCode: 200 }
  */
 export function wsAction<S extends z.ZodMiniType<{ requestId?: string | undefined }>>(
   schema: S,
-  useCase: (ports: ChatPorts, caller: Caller, frame: z.infer<S>) => Promise<unknown>,
-  ports: () => ChatPorts = chatPorts,
+  run: (caller: Caller, frame: z.infer<S>) => Promise<unknown>,
+  options: ErrorFrameOptions,
 ) {
   async function handle(event: WebSocketEvent): Promise<WebSocketResult> {
     const frame = parseFrame(schema, event.body)
-    await useCase(ports(), { connectionId: event.requestContext.connectionId, requestId: frame.requestId }, frame)
+    await run({ connectionId: event.requestContext.connectionId, requestId: frame.requestId }, frame)
     return OK
   }
-  return { handle, handler: middy<WebSocketEvent, WebSocketResult, Error, Context>(handle).use(errorFrames()) }
+  return middy<WebSocketEvent, WebSocketResult, Error, Context>(handle).use(errorFrames(options))
 }
 
 /** Parses a frame body as JSON and validates it; any problem is a `bad_request` naming the fields. */
@@ -87,7 +97,7 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   }
 }
 
-/** The `requestId` of a frame, if it has a usable one, for echoing on an error. */
+/** The `requestId` of a raw frame body, if it has a usable one, for echoing on an error (the frame may not have parsed). */
 export function requestIdOf(body: string | null | undefined): string | undefined {
   try {
     const requestId = (JSON.parse(body ?? '') as { requestId?: unknown } | null)?.requestId
@@ -102,14 +112,12 @@ export function requestIdOf(body: string | null | undefined): string | undefined
  * Unexpected errors are logged (name and message, never the frame) and shown as `internal`.
  * An `unauthorized` caller (expired token, disabled account) is also disconnected.
  */
-export function errorFrames(): MiddlewareObj<WebSocketEvent, WebSocketResult> {
+export function errorFrames({ delivery, log }: ErrorFrameOptions): MiddlewareObj<WebSocketEvent, WebSocketResult> {
   return {
     onError: async (request) => {
       const { event } = request
-      const error = isChatError(request.error)
-        ? request.error
-        : new ChatError('internal', 'Something went wrong; please retry')
-      if (!isChatError(request.error)) {
+      const { error, unexpected } = publicError(request.error)
+      if (unexpected) {
         log.error('unhandled error in WebSocket route', {
           routeKey: event.requestContext.routeKey,
           connectionId: event.requestContext.connectionId,
@@ -125,7 +133,6 @@ export function errorFrames(): MiddlewareObj<WebSocketEvent, WebSocketResult> {
         ...(error.details && error.code !== 'unauthorized' ? { details: error.details } : {}),
       }
       const { connectionId } = event.requestContext
-      const delivery = websocketDelivery()
       await delivery.post([{ connectionId, frame }])
       if (error.code === 'unauthorized') await delivery.disconnect(connectionId)
       request.response = OK

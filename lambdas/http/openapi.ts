@@ -1,11 +1,9 @@
 import * as z from 'zod/mini'
-import { ERROR_STATUS, type ErrorCode } from './core/errors.ts'
-import { adminRoutes } from './handlers/http-admin.ts'
-import { appRoutes } from './handlers/http-app.ts'
-import type { HttpRoute } from './handlers/http-route.ts'
+import { ERROR_STATUS, type ErrorCode } from '../core/errors.ts'
+import { httpRoutes, splitRouteKey, type HttpRouteDeclaration } from './routes.ts'
 
 /**
- * The OpenAPI 3.1 document of every REST route, generated from the route tables and the very
+ * The OpenAPI 3.1 document of every REST route, generated from the route declarations (routes.ts) and the very
  * zod schemas the handlers validate with, so a route or field added in code is documented
  * without anyone remembering to. `npm run openapi` writes it to docs/openapi.json; http-app
  * serves it at /openapi.json.
@@ -102,15 +100,15 @@ function operationId(method: string, path: string): string {
   return [method.toLowerCase(), ...words.map((word) => word[0]?.toUpperCase() + word.slice(1))].join('')
 }
 
-function errorStatuses(route: HttpRoute): number[] {
+function errorStatuses(route: HttpRouteDeclaration): number[] {
   const codes = new Set<ErrorCode>(route.errors ?? [])
   if (route.params || route.query || route.body) codes.add('bad_request')
-  if (route.auth !== 'none') codes.add('unauthorized').add('forbidden')
+  if (route.access !== 'public') codes.add('unauthorized').add('forbidden')
   if (route.params) codes.add('not_found')
   return [...new Set([...codes].map((code) => ERROR_STATUS[code]))].sort((a, b) => a - b)
 }
 
-function operation(route: HttpRoute, method: string, path: string): Operation {
+function operation(route: HttpRouteDeclaration, method: string, path: string): Operation {
   const successStatus = String(route.successStatus ?? 200)
   const responses: Record<string, unknown> = {
     [successStatus]: {
@@ -127,9 +125,9 @@ function operation(route: HttpRoute, method: string, path: string): Operation {
   return {
     operationId: operationId(method, path),
     summary: route.summary,
-    tags: [route.auth === 'admin' ? 'admin' : 'app'],
-    ...(route.auth === 'admin' ? { description: 'Requires the admin role (checked against the database; 403 otherwise).' } : {}),
-    security: route.auth === 'none' ? [] : [{ cognitoJwt: [] }],
+    tags: [route.access === 'admin' ? 'admin' : 'app'],
+    ...(route.access === 'admin' ? { description: 'Requires the admin role (checked against the database; 403 otherwise).' } : {}),
+    security: route.access === 'public' ? [] : [{ cognitoJwt: [] }],
     ...(operationParameters.length > 0 ? { parameters: operationParameters } : {}),
     ...(route.body
       ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(route.body, 'input') } } } }
@@ -138,11 +136,11 @@ function operation(route: HttpRoute, method: string, path: string): Operation {
   }
 }
 
-export function buildOpenApiDocument(routes: readonly HttpRoute[], info: DocumentInfo = DEFAULT_INFO): Record<string, unknown> {
+export function buildOpenApiDocument(routes: readonly HttpRouteDeclaration[], info: DocumentInfo = DEFAULT_INFO): Record<string, unknown> {
   const paths: Record<string, Record<string, Operation>> = {}
   const errorResponses: Record<string, unknown> = {}
   for (const route of routes) {
-    const [method, path] = route.routeKey.split(' ') as [string, string]
+    const { method, path } = splitRouteKey(route.key)
     ;(paths[path] ??= {})[method.toLowerCase()] = operation(route, method, path)
     for (const status of errorStatuses(route)) {
       if (status === 401) continue
@@ -187,12 +185,9 @@ export function buildOpenApiDocument(routes: readonly HttpRoute[], info: Documen
   }
 }
 
-/** Every REST route the backend serves, app and admin. */
-export const restRoutes = (): HttpRoute[] => [...appRoutes, ...adminRoutes]
-
 let document: Record<string, unknown> | undefined
 
 /** The document for all REST routes, built once per process on first use. */
 export function restApiDocument(): Record<string, unknown> {
-  return (document ??= buildOpenApiDocument(restRoutes()))
+  return (document ??= buildOpenApiDocument(httpRoutes()))
 }

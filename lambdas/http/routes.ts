@@ -1,0 +1,270 @@
+import * as z from 'zod/mini'
+import type { ErrorCode } from '../core/errors.ts'
+import {
+  AdminConversationView,
+  AdminMessageView,
+  AdminUserView,
+  AssignTrainerBody,
+  AuditEntryView,
+  AuditQuery,
+  ChangeRoleBody,
+  ConversationListQuery,
+  ConversationSummaryView,
+  DeviceParams,
+  DeviceRequest,
+  DeviceView,
+  HistoryQuery,
+  Id,
+  IdParams,
+  MessageView,
+  Muted,
+  NextCursor,
+  ReasonBody,
+  SetDisabledBody,
+  UploadRequest,
+  UploadView,
+  UserListQuery,
+  UserView,
+} from './schemas.ts'
+
+/**
+ * Every REST route, declared once as data: its route key, who may call it, its schemas and what
+ * it does. The handlers implement these (lambdas/handlers/http-app.ts, http-admin.ts), the CDK
+ * HTTP API and the local HTTP gateway deploy them, and the OpenAPI document describes them.
+ */
+
+/**
+ * - `public`: no authorizer (health check, OpenAPI document).
+ * - `user`: any token the JWT authorizer verified (signature, issuer, audience, expiry).
+ * - `admin`: the same authorizer; the admin role is enforced by the handler against the database
+ *   (see "Admin routes" in docs/deploy.md for why not at the gateway).
+ */
+export type HttpAccess = 'public' | 'user' | 'admin'
+
+type Schema = z.ZodMiniType
+
+export interface HttpRouteDeclaration {
+  /** API Gateway's route key: `METHOD /path/{param}`. */
+  readonly key: `${'GET' | 'POST' | 'PUT' | 'DELETE'} /${string}`
+  readonly access: HttpAccess
+  /** The Lambda function (lambdas/handlers/<name>.ts) that serves it. */
+  readonly handler: 'http-app' | 'http-admin'
+  readonly summary: string
+  readonly params?: Schema
+  readonly query?: Schema
+  readonly body?: Schema
+  /** Schema of the success body (for the OpenAPI document; responses are not validated). */
+  readonly response?: Schema
+  readonly successStatus?: number
+  /**
+   * Refusals particular to this route, for the OpenAPI document. The ones every route of its
+   * kind can give (400 for invalid input, 401/403 when authenticated, 404 for path ids) are implied.
+   */
+  readonly errors?: readonly ErrorCode[]
+}
+
+const app = 'http-app'
+const admin = 'http-admin'
+
+export const HTTP_ROUTES = {
+  health: {
+    key: 'GET /health',
+    access: 'public',
+    handler: app,
+    summary: 'Liveness and database reachability',
+    response: z.object({ status: z.literal('ok') }),
+  },
+  openApi: {
+    key: 'GET /openapi.json',
+    access: 'public',
+    handler: app,
+    summary: 'This API described as an OpenAPI 3.1 document',
+  },
+  me: { key: 'GET /me', access: 'user', handler: app, summary: "The caller's user", response: UserView },
+  conversations: {
+    key: 'GET /conversations',
+    access: 'user',
+    handler: app,
+    summary: "The caller's conversations, most recent activity first",
+    response: z.object({ conversations: z.array(ConversationSummaryView) }),
+  },
+  history: {
+    key: 'GET /conversations/{id}/messages',
+    access: 'user',
+    handler: app,
+    summary: 'Older messages of a conversation, keyset-paginated by seq',
+    params: IdParams,
+    query: HistoryQuery,
+    response: z.object({ messages: z.array(MessageView), hasMore: z.boolean() }),
+  },
+  requestUpload: {
+    key: 'POST /conversations/{id}/attachments',
+    access: 'user',
+    handler: app,
+    summary:
+      'A presigned upload URL for one file to send in the conversation: PUT the bytes with exactly the returned headers before the URL expires, then send a message with attachmentId',
+    params: IdParams,
+    body: UploadRequest,
+    response: UploadView,
+    successStatus: 201,
+    errors: ['conversation_closed'],
+  },
+  registerDevice: {
+    key: 'POST /devices',
+    access: 'user',
+    handler: app,
+    summary: "Registers the caller's phone for push notifications (idempotent; a token registered by someone else moves to the caller)",
+    body: DeviceRequest,
+    response: DeviceView,
+    errors: ['unavailable'],
+  },
+  devices: {
+    key: 'GET /devices',
+    access: 'user',
+    handler: app,
+    summary: "The caller's registered devices",
+    response: z.object({ devices: z.array(DeviceView) }),
+  },
+  removeDevice: {
+    key: 'DELETE /devices/{token}',
+    access: 'user',
+    handler: app,
+    summary: "Unregisters one of the caller's devices",
+    params: DeviceParams,
+    successStatus: 204,
+    errors: ['unavailable'],
+  },
+  notificationSettings: {
+    key: 'GET /me/notifications',
+    access: 'user',
+    handler: app,
+    summary: 'Whether the caller muted all notifications, and which conversations they muted',
+    response: z.object({ muted: z.boolean(), mutedConversationIds: z.array(Id) }),
+  },
+  muteAll: {
+    key: 'PUT /me/notifications',
+    access: 'user',
+    handler: app,
+    summary: 'Mutes or unmutes every push notification for the caller',
+    body: Muted,
+    response: Muted,
+  },
+  muteConversation: {
+    key: 'PUT /conversations/{id}/notifications',
+    access: 'user',
+    handler: app,
+    summary: 'Mutes or unmutes push notifications for one conversation',
+    params: IdParams,
+    body: Muted,
+    response: z.object({ conversationId: Id, muted: z.boolean() }),
+  },
+
+  adminConversations: {
+    key: 'GET /admin/conversations',
+    access: 'admin',
+    handler: admin,
+    summary: 'All conversations, most recent activity first, keyset-paginated',
+    query: ConversationListQuery,
+    response: z.object({ conversations: z.array(AdminConversationView), nextCursor: NextCursor }),
+  },
+  adminHistory: {
+    key: 'GET /admin/conversations/{id}/messages',
+    access: 'admin',
+    handler: admin,
+    summary: 'Full history of any conversation, including removed messages with who removed them and why',
+    params: IdParams,
+    query: HistoryQuery,
+    response: z.object({ messages: z.array(AdminMessageView), hasMore: z.boolean() }),
+  },
+  closeConversation: {
+    key: 'POST /admin/conversations/{id}/close',
+    access: 'admin',
+    handler: admin,
+    summary: 'Closes a conversation (read-only for its participants, who are told at once)',
+    params: IdParams,
+    body: ReasonBody,
+    response: AdminConversationView,
+    errors: ['conflict'],
+  },
+  reopenConversation: {
+    key: 'POST /admin/conversations/{id}/reopen',
+    access: 'admin',
+    handler: admin,
+    summary: 'Reopens a closed conversation',
+    params: IdParams,
+    response: AdminConversationView,
+    errors: ['conflict'],
+  },
+  adminUsers: {
+    key: 'GET /admin/users',
+    access: 'admin',
+    handler: admin,
+    summary: 'Users with their role and assigned trainer, ordered by email, keyset-paginated',
+    query: UserListQuery,
+    response: z.object({ users: z.array(AdminUserView), nextCursor: NextCursor }),
+  },
+  assignTrainer: {
+    key: 'PUT /admin/users/{id}/trainer',
+    access: 'admin',
+    handler: admin,
+    summary: "Assigns or reassigns a member's trainer; the conversation with the previous trainer is closed",
+    params: IdParams,
+    body: AssignTrainerBody,
+    response: z.object({
+      user: AdminUserView,
+      conversation: z.nullable(AdminConversationView),
+      closedConversationIds: z.array(Id),
+    }),
+  },
+  changeRole: {
+    key: 'PUT /admin/users/{id}/role',
+    access: 'admin',
+    handler: admin,
+    summary: "Changes a user's role; their live connections are closed so it applies at once",
+    params: IdParams,
+    body: ChangeRoleBody,
+    response: AdminUserView,
+    errors: ['conflict'],
+  },
+  setDisabled: {
+    key: 'PUT /admin/users/{id}/disabled',
+    access: 'admin',
+    handler: admin,
+    summary: "Disables or re-enables a user's account; a disabled user's live connections are closed at once",
+    params: IdParams,
+    body: SetDisabledBody,
+    response: AdminUserView,
+    errors: ['conflict'],
+  },
+  hideMessage: {
+    key: 'DELETE /admin/messages/{id}',
+    access: 'admin',
+    handler: admin,
+    summary: 'Removes a message: participants see it as removed, admins still see the original',
+    params: IdParams,
+    body: ReasonBody,
+    response: AdminMessageView,
+    errors: ['conflict'],
+  },
+  audit: {
+    key: 'GET /admin/audit',
+    access: 'admin',
+    handler: admin,
+    summary: 'Every admin action, most recent first: who, what, when and why',
+    query: AuditQuery,
+    response: z.object({ entries: z.array(AuditEntryView), nextCursor: NextCursor }),
+  },
+} as const satisfies Record<string, HttpRouteDeclaration>
+
+export type HttpRouteName = keyof typeof HTTP_ROUTES
+export type HttpHandlerName = HttpRouteDeclaration['handler']
+
+/** Every declaration with its name, in declaration order (the OpenAPI document's order). */
+export const httpRoutes = (): Array<HttpRouteDeclaration & { name: HttpRouteName }> =>
+  (Object.entries(HTTP_ROUTES) as Array<[HttpRouteName, HttpRouteDeclaration]>).map(([name, route]) => ({ ...route, name }))
+
+/** `GET /conversations/{id}/messages` → `{ method: 'GET', path: '/conversations/{id}/messages' }`. */
+export function splitRouteKey(key: HttpRouteDeclaration['key']): { method: string; path: string } {
+  const space = key.indexOf(' ')
+  return { method: key.slice(0, space), path: key.slice(space + 1) }
+}

@@ -1,0 +1,214 @@
+import * as z from 'zod/mini'
+import {
+  ADMIN_PAGE_DEFAULT_LIMIT,
+  ADMIN_PAGE_MAX_LIMIT,
+  AUDIT_ACTIONS,
+  AUDIT_TARGETS,
+  MAX_REASON_CHARS,
+  type AdminConversation,
+  type AdminMessage,
+  type AdminUser,
+  type AuditEntry,
+} from '../core/admin.ts'
+import { PLATFORMS, ROLES, type ConversationSummary, type Message, type User } from '../core/model.ts'
+import { HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT } from '../core/protocol.ts'
+
+/**
+ * The REST API's request and response schemas (zod/mini). Requests are validated with them;
+ * responses are not, they exist so the OpenAPI document describes responses from code rather
+ * than from prose. The type checks at the bottom keep them equal to the domain types, so a field
+ * added to the model fails the build until the document shows it too.
+ */
+
+export const Id = z.guid()
+/** An ISO 8601 UTC timestamp as the API writes them. */
+export const IsoTimestamp = z.iso.datetime()
+
+// ---- Requests ----
+
+export const IdParams = z.object({ id: Id })
+const limit = (fallback: number, max: number) => z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(max)), fallback)
+
+export const HistoryQuery = z.object({
+  before: z.optional(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(2_147_483_647))),
+  limit: limit(HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT),
+})
+
+export const UploadRequest = z.object({
+  fileName: z.string().check(z.minLength(1), z.maxLength(1024)),
+  contentType: z.string().check(z.minLength(1), z.maxLength(255)),
+  size: z.number().check(z.int(), z.minimum(1), z.maximum(2_147_483_647)),
+})
+
+const DeviceToken = z.string().check(z.minLength(1), z.maxLength(4096))
+export const DeviceRequest = z.object({ platform: z.enum(PLATFORMS), token: DeviceToken })
+export const DeviceParams = z.object({ token: DeviceToken })
+export const Muted = z.object({ muted: z.boolean() })
+
+// ---- Keyset pagination (admin lists) ----
+
+/**
+ * The sort key of the last row of a page. Timestamps keep Postgres' microseconds: a key rounded
+ * to milliseconds would skip or repeat rows that share a millisecond.
+ */
+export const ActivityKey = z.object({ at: z.iso.datetime({ precision: 6 }), id: Id })
+export const EmailKey = z.object({ email: z.string().check(z.maxLength(320)), id: Id })
+
+/** Cursors are opaque to clients: base64url JSON of a sort key. */
+export function encodeCursor(key: z.infer<typeof ActivityKey> | z.infer<typeof EmailKey> | null): string | null {
+  return key ? Buffer.from(JSON.stringify(key), 'utf8').toString('base64url') : null
+}
+
+/** A query parameter schema that decodes a cursor into its key, or fails validation (400). */
+function cursorOf<K extends z.ZodMiniType>(key: K) {
+  return z.pipe(
+    z.string().check(z.maxLength(1024)),
+    z.transform((value: string, ctx): z.output<K> => {
+      let json: unknown
+      try {
+        json = JSON.parse(Buffer.from(value, 'base64url').toString('utf8'))
+      } catch {
+        json = undefined
+      }
+      const decoded = key.safeParse(json)
+      if (decoded.success) return decoded.data as z.output<K>
+      ctx.issues.push({ code: 'custom', message: 'Invalid cursor', input: value })
+      return z.NEVER
+    }),
+  )
+}
+
+const pageLimit = limit(ADMIN_PAGE_DEFAULT_LIMIT, ADMIN_PAGE_MAX_LIMIT)
+const Reason = z.string().check(z.trim(), z.minLength(1), z.maxLength(MAX_REASON_CHARS))
+
+export const ConversationListQuery = z.object({
+  status: z.optional(z.enum(['open', 'closed'])),
+  trainerId: z.optional(Id),
+  /** The member's id. */
+  userId: z.optional(Id),
+  limit: pageLimit,
+  cursor: z.optional(cursorOf(ActivityKey)),
+})
+export const UserListQuery = z.object({ role: z.optional(z.enum(ROLES)), limit: pageLimit, cursor: z.optional(cursorOf(EmailKey)) })
+export const AuditQuery = z.object({ limit: pageLimit, cursor: z.optional(cursorOf(ActivityKey)) })
+
+export const ReasonBody = z.object({ reason: Reason })
+export const AssignTrainerBody = z.object({ trainerId: Id, reason: z.optional(Reason) })
+export const ChangeRoleBody = z.object({ role: z.enum(ROLES), reason: z.optional(Reason) })
+export const SetDisabledBody = z.object({ disabled: z.boolean(), reason: z.optional(Reason) })
+
+// ---- Responses ----
+
+export const AttachmentInfoView = z.object({ id: Id, fileName: z.string(), contentType: z.string(), size: z.int() })
+export const AttachmentView = z.extend(AttachmentInfoView, { downloadUrl: z.string() })
+
+export const MessageView = z.object({
+  id: Id,
+  conversationId: Id,
+  seq: z.int(),
+  senderId: Id,
+  body: z.string(),
+  clientMessageId: z.string(),
+  createdAt: IsoTimestamp,
+  readAt: z.nullable(IsoTimestamp),
+  removed: z.boolean(),
+  attachment: z.nullable(AttachmentView),
+})
+
+export const UserView = z.object({
+  id: Id,
+  email: z.string(),
+  displayName: z.string(),
+  role: z.enum(ROLES),
+  trainerId: z.nullable(Id),
+})
+
+export const ConversationSummaryView = z.object({
+  id: Id,
+  userId: Id,
+  trainerId: Id,
+  status: z.enum(['open', 'closed']),
+  lastMessage: z.nullable(MessageView),
+  unreadCount: z.int(),
+  updatedAt: IsoTimestamp,
+})
+
+export const UploadView = z.object({
+  attachmentId: Id,
+  uploadUrl: z.string(),
+  method: z.literal('PUT'),
+  headers: z.record(z.string(), z.string()),
+  expiresAt: IsoTimestamp,
+})
+
+export const DeviceView = z.object({
+  token: z.string(),
+  platform: z.enum(PLATFORMS),
+  enabled: z.boolean(),
+  createdAt: IsoTimestamp,
+  updatedAt: IsoTimestamp,
+})
+
+export const UserRefView = z.object({ id: Id, email: z.string(), displayName: z.string() })
+
+export const AdminConversationView = z.object({
+  id: Id,
+  status: z.enum(['open', 'closed']),
+  closedAt: z.nullable(IsoTimestamp),
+  closedReason: z.nullable(z.string()),
+  member: UserRefView,
+  trainer: UserRefView,
+  /** seq is gap-free per conversation, so the last seq is the number of messages. */
+  messageCount: z.int(),
+  lastMessageAt: z.nullable(IsoTimestamp),
+  createdAt: IsoTimestamp,
+  updatedAt: IsoTimestamp,
+})
+
+/**
+ * A message as moderators see it: the original body and attachment even when hidden, and who
+ * hid it and why. The attachment is described, not signed: no download URL.
+ */
+export const AdminMessageView = z.extend(MessageView, {
+  attachment: z.nullable(AttachmentInfoView),
+  hiddenAt: z.nullable(IsoTimestamp),
+  hiddenBy: z.nullable(UserRefView),
+  hiddenReason: z.nullable(z.string()),
+})
+
+export const AdminUserView = z.object({
+  id: Id,
+  email: z.string(),
+  displayName: z.string(),
+  role: z.enum(ROLES),
+  trainer: z.nullable(UserRefView),
+  disabledAt: z.nullable(IsoTimestamp),
+  createdAt: IsoTimestamp,
+})
+
+export const AuditEntryView = z.object({
+  id: Id,
+  actor: UserRefView,
+  action: z.enum(AUDIT_ACTIONS),
+  targetType: z.enum(AUDIT_TARGETS),
+  targetId: Id,
+  reason: z.nullable(z.string()),
+  details: z.record(z.string(), z.unknown()),
+  createdAt: IsoTimestamp,
+})
+
+export const NextCursor = z.nullable(z.string())
+
+/** True only when A and B are the same type; assigning `true` to it fails to compile otherwise. */
+type SameType<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
+
+const viewsMatchModel: [
+  SameType<z.infer<typeof MessageView>, Message>,
+  SameType<z.infer<typeof UserView>, User>,
+  SameType<z.infer<typeof ConversationSummaryView>, ConversationSummary>,
+  SameType<z.infer<typeof AdminConversationView>, AdminConversation>,
+  SameType<z.infer<typeof AdminMessageView>, AdminMessage>,
+  SameType<z.infer<typeof AdminUserView>, AdminUser>,
+  SameType<z.infer<typeof AuditEntryView>, AuditEntry>,
+] = [true, true, true, true, true, true, true]
+void viewsMatchModel
