@@ -18,7 +18,7 @@ import { handler as leaveConversation } from '../lambdas/handlers/ws-leave-conve
 import { handler as markAsRead } from '../lambdas/handlers/ws-mark-as-read.ts'
 import { handler as sendMessage } from '../lambdas/handlers/ws-send-message.ts'
 import { handler as typing } from '../lambdas/handlers/ws-typing.ts'
-import type { AwsEdge } from './aws-edge/index.ts'
+import type { AwsEdge } from '@trainer-chat/aws-edge'
 import { startLocalAws, type LocalAws } from './aws.ts'
 import { startHttpGateway, type HttpGateway, type HttpGatewayRoute } from './http-gateway.ts'
 import { loadIssuer, type LocalIssuer } from './issuer.ts'

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm test`: every *.test.ts under test/ through node's test runner (with tsx for TypeScript).
+// `npm test`: every *.test.ts under test/ and packages/*/test/ through node's test runner (with tsx for TypeScript).
 // Files are listed explicitly: on Node 20, `node --test test/` silently finds no .ts files.
 // Optional arguments narrow the run to paths containing them: `npm test -- e2e`.
 import { spawnSync } from 'node:child_process'
@@ -17,7 +17,11 @@ function collect(dir) {
   })
 }
 
-const files = collect(join(root, 'test'))
+const packageTests = readdirSync(join(root, 'packages'))
+  .map((name) => join(root, 'packages', name, 'test'))
+  .filter((dir) => statSync(dir, { throwIfNoEntry: false })?.isDirectory())
+const files = [join(root, 'test'), ...packageTests]
+  .flatMap(collect)
   .filter((file) => filters.length === 0 || filters.some((filter) => file.includes(filter)))
   .sort()
 if (files.length === 0) {
