@@ -1,12 +1,12 @@
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
-import { FaultInjector } from './faults.ts'
+import { createFaultInjector } from './faults.ts'
 import { createLocalstackApi } from './localstack-api.ts'
 import { createS3Handler } from './s3.ts'
-import { ObjectStore } from './s3-store.ts'
+import { openObjectStore } from './s3-store.ts'
 import { createEdgeServer } from './server.ts'
 import { createSnsHandler } from './sns.ts'
-import { PlatformRegistry, type PublishedNotification } from './sns-platform.ts'
+import { openPlatformRegistry, type PublishedNotification } from './sns-platform.ts'
 import type { Credentials, VerifierConfig } from './sigv4.ts'
 
 /**
@@ -69,10 +69,10 @@ export async function startAwsEdge(options: AwsEdgeOptions): Promise<AwsEdge> {
   ]
   const verifier = (service: VerifierConfig['service']): VerifierConfig => ({ service, region, credentials, now: Date.now })
 
-  const store = await ObjectStore.open(join(options.dataDir, 's3'))
-  const registry = new PlatformRegistry(region, join(options.dataDir, 'sns', 'platform.json'))
-  const s3Faults = new FaultInjector('SlowDown')
-  const snsFaults = new FaultInjector('InternalError')
+  const store = await openObjectStore(join(options.dataDir, 's3'))
+  const registry = openPlatformRegistry(region, join(options.dataDir, 'sns', 'platform.json'))
+  const s3Faults = createFaultInjector('SlowDown')
+  const snsFaults = createFaultInjector('InternalError')
 
   const server = createEdgeServer({
     internal: createLocalstackApi(registry, region),

@@ -56,57 +56,11 @@ const SECRET_APPLICATION_ATTRIBUTES = new Set(['PlatformCredential', 'PlatformPr
 const MAX_MESSAGE_BYTES = 256 * 1024
 const ACCOUNT_ID = '000000000000'
 
-export class PlatformRegistry {
-  private readonly applications = new Map<string, PlatformApplication>()
-  private readonly endpoints = new Map<string, PlatformEndpoint>()
-  private readonly published: PublishedNotification[] = []
-
-  constructor(
-    private readonly region: string,
-    private readonly stateFile: string,
-  ) {
-    const saved = readSavedState(stateFile)
-    for (const application of saved.applications) this.applications.set(application.arn, application)
-    for (const endpoint of saved.endpoints) this.endpoints.set(endpoint.arn, endpoint)
-  }
-
-  createApplication(name: string | undefined, platform: string | undefined, attributes: Record<string, string>): PlatformApplication {
-    if (name === undefined || !/^[A-Za-z0-9_.-]{1,256}$/.test(name)) {
-      throw snsErrors.invalidParameter('Name Reason: must be at most 256 characters long and may only contain uppercase and lowercase ASCII letters, numbers, underscores, hyphens, and periods')
-    }
-    if (platform === undefined || !PLATFORMS.has(platform)) {
-      throw snsErrors.invalidParameter(`Platform Reason: ${platform ?? 'null'} is not supported`)
-    }
-    const arn = `arn:aws:sns:${this.region}:${ACCOUNT_ID}:app/${platform}/${name}`
-    const existing = this.applications.get(arn)
-    const application = { arn, name, platform, attributes: { ...existing?.attributes, ...attributes } }
-    this.applications.set(arn, application)
-    this.save()
-    return application
-  }
-
-  listApplications(): PlatformApplication[] {
-    return [...this.applications.values()]
-  }
-
-  applicationAttributes(arn: string | undefined): Record<string, string> {
-    const application = this.requireApplication(arn)
-    const visible: Record<string, string> = { Enabled: 'true' }
-    for (const [name, value] of Object.entries(application.attributes)) {
-      if (!SECRET_APPLICATION_ATTRIBUTES.has(name)) visible[name] = value
-    }
-    return visible
-  }
-
-  deleteApplication(arn: string | undefined): void {
-    if (arn === undefined) return
-    this.applications.delete(arn)
-    for (const endpoint of this.endpoints.values()) {
-      if (endpoint.applicationArn === arn) this.endpoints.delete(endpoint.arn)
-    }
-    this.save()
-  }
-
+export interface PlatformRegistry {
+  createApplication(name: string | undefined, platform: string | undefined, attributes: Record<string, string>): PlatformApplication
+  listApplications(): PlatformApplication[]
+  applicationAttributes(arn: string | undefined): Record<string, string>
+  deleteApplication(arn: string | undefined): void
   /**
    * Idempotent like SNS: the same token with the same attributes returns the existing endpoint;
    * the same token with a different CustomUserData (or a differing attribute the caller set)
@@ -117,108 +71,168 @@ export class PlatformRegistry {
     token: string | undefined,
     customUserData: string | undefined,
     attributes: Record<string, string>,
-  ): PlatformEndpoint {
-    const application = this.requireApplication(applicationArn)
-    if (token === undefined || token === '') throw snsErrors.invalidParameter('Token Reason: cannot be empty')
-    checkEndpointAttributes(attributes)
-    const wantedUserData = customUserData ?? attributes['CustomUserData'] ?? ''
-    const existing = [...this.endpoints.values()].find((endpoint) => endpoint.applicationArn === application.arn && endpoint.token === token)
-    if (existing !== undefined) {
-      const sameEnabled = attributes['Enabled'] === undefined || attributes['Enabled'] === String(existing.enabled)
-      if (existing.customUserData === wantedUserData && sameEnabled) return existing
-      throw snsErrors.invalidParameter(`Token Reason: Endpoint ${existing.arn} already exists with the same Token, but different attributes.`)
-    }
-    const endpoint: PlatformEndpoint = {
-      arn: `arn:aws:sns:${this.region}:${ACCOUNT_ID}:endpoint/${application.platform}/${application.name}/${randomUUID()}`,
-      applicationArn: application.arn,
-      token,
-      customUserData: wantedUserData,
-      enabled: attributes['Enabled'] !== 'false',
-    }
-    this.endpoints.set(endpoint.arn, endpoint)
-    this.save()
-    return endpoint
-  }
-
-  endpointAttributes(arn: string | undefined): Record<string, string> {
-    const endpoint = this.requireEndpoint(arn)
-    const attributes: Record<string, string> = { Enabled: String(endpoint.enabled), Token: endpoint.token }
-    if (endpoint.customUserData !== '') attributes['CustomUserData'] = endpoint.customUserData
-    return attributes
-  }
-
-  setEndpointAttributes(arn: string | undefined, attributes: Record<string, string>): void {
-    const endpoint = this.requireEndpoint(arn)
-    checkEndpointAttributes(attributes)
-    const { CustomUserData: customUserData, Enabled: enabled, Token: token } = attributes
-    if (token === '') throw snsErrors.invalidParameter('Token Reason: cannot be empty')
-    if (customUserData !== undefined) endpoint.customUserData = customUserData
-    if (enabled !== undefined) endpoint.enabled = enabled === 'true'
-    if (token !== undefined) endpoint.token = token
-    this.save()
-  }
-
-  setEndpointEnabled(arn: string, enabled: boolean): void {
-    this.requireEndpoint(arn).enabled = enabled
-    this.save()
-  }
-
+  ): PlatformEndpoint
+  endpointAttributes(arn: string | undefined): Record<string, string>
+  setEndpointAttributes(arn: string | undefined, attributes: Record<string, string>): void
+  setEndpointEnabled(arn: string, enabled: boolean): void
   /** Deleting an endpoint that does not exist succeeds, as in SNS. */
-  deleteEndpoint(arn: string | undefined): void {
-    if (arn !== undefined && this.endpoints.delete(arn)) this.save()
-  }
+  deleteEndpoint(arn: string | undefined): void
+  publish(request: PublishRequest): string
+  notifications(endpointArn?: string): PublishedNotification[]
+  clearNotifications(endpointArn?: string): void
+}
 
-  publish(request: PublishRequest): string {
-    const endpoint = this.requireEndpoint(request.targetArn)
-    if (request.message === '') throw snsErrors.invalidParameter('Empty message')
-    if (Buffer.byteLength(request.message) > MAX_MESSAGE_BYTES) throw snsErrors.invalidParameter('Message too long')
-    if (request.messageStructure !== undefined) {
-      const platform = this.applications.get(endpoint.applicationArn)?.platform ?? ''
-      checkJsonStructure(request.messageStructure, request.message, platform)
-    }
-    if (request.messageAttributes !== undefined) checkMessageAttributes(request.messageAttributes)
-    if (!endpoint.enabled) throw snsErrors.endpointDisabled()
+export function openPlatformRegistry(region: string, stateFile: string): PlatformRegistry {
+  const saved = readSavedState(stateFile)
+  const applications = new Map<string, PlatformApplication>(saved.applications.map((application) => [application.arn, application]))
+  const endpoints = new Map<string, PlatformEndpoint>(saved.endpoints.map((endpoint) => [endpoint.arn, endpoint]))
+  const published: PublishedNotification[] = []
 
-    const messageId = randomUUID()
-    const notification: PublishedNotification = {
-      TargetArn: endpoint.arn,
-      Message: request.message,
-      MessageStructure: request.messageStructure ?? null,
-      MessageId: messageId,
-    }
-    if (request.messageAttributes !== undefined) notification.MessageAttributes = request.messageAttributes
-    if (request.subject !== undefined) notification.Subject = request.subject
-    this.published.push(notification)
-    return messageId
-  }
-
-  notifications(endpointArn?: string): PublishedNotification[] {
-    return this.published.filter((notification) => endpointArn === undefined || notification.TargetArn === endpointArn)
-  }
-
-  clearNotifications(endpointArn?: string): void {
-    const kept = this.published.filter((notification) => endpointArn !== undefined && notification.TargetArn !== endpointArn)
-    this.published.splice(0, this.published.length, ...kept)
-  }
-
-  private requireApplication(arn: string | undefined): PlatformApplication {
-    const application = arn === undefined ? undefined : this.applications.get(arn)
+  function requireApplication(arn: string | undefined): PlatformApplication {
+    const application = arn === undefined ? undefined : applications.get(arn)
     if (application === undefined) throw snsErrors.notFound('PlatformApplication does not exist')
     return application
   }
 
-  private requireEndpoint(arn: string | undefined): PlatformEndpoint {
-    const endpoint = arn === undefined ? undefined : this.endpoints.get(arn)
+  function requireEndpoint(arn: string | undefined): PlatformEndpoint {
+    const endpoint = arn === undefined ? undefined : endpoints.get(arn)
     if (endpoint === undefined) throw snsErrors.notFound('Endpoint does not exist')
     return endpoint
   }
 
-  private save(): void {
-    const state: SavedState = { applications: [...this.applications.values()], endpoints: [...this.endpoints.values()] }
-    mkdirSync(dirname(this.stateFile), { recursive: true })
-    const temporary = `${this.stateFile}.${randomUUID()}.tmp`
+  function save(): void {
+    const state: SavedState = { applications: [...applications.values()], endpoints: [...endpoints.values()] }
+    mkdirSync(dirname(stateFile), { recursive: true })
+    const temporary = `${stateFile}.${randomUUID()}.tmp`
     writeFileSync(temporary, JSON.stringify(state, null, 2))
-    renameSync(temporary, this.stateFile)
+    renameSync(temporary, stateFile)
+  }
+
+  return {
+    createApplication(name: string | undefined, platform: string | undefined, attributes: Record<string, string>): PlatformApplication {
+      if (name === undefined || !/^[A-Za-z0-9_.-]{1,256}$/.test(name)) {
+        throw snsErrors.invalidParameter('Name Reason: must be at most 256 characters long and may only contain uppercase and lowercase ASCII letters, numbers, underscores, hyphens, and periods')
+      }
+      if (platform === undefined || !PLATFORMS.has(platform)) {
+        throw snsErrors.invalidParameter(`Platform Reason: ${platform ?? 'null'} is not supported`)
+      }
+      const arn = `arn:aws:sns:${region}:${ACCOUNT_ID}:app/${platform}/${name}`
+      const existing = applications.get(arn)
+      const application = { arn, name, platform, attributes: { ...existing?.attributes, ...attributes } }
+      applications.set(arn, application)
+      save()
+      return application
+    },
+
+    listApplications(): PlatformApplication[] {
+      return [...applications.values()]
+    },
+
+    applicationAttributes(arn: string | undefined): Record<string, string> {
+      const application = requireApplication(arn)
+      const visible: Record<string, string> = { Enabled: 'true' }
+      for (const [name, value] of Object.entries(application.attributes)) {
+        if (!SECRET_APPLICATION_ATTRIBUTES.has(name)) visible[name] = value
+      }
+      return visible
+    },
+
+    deleteApplication(arn: string | undefined): void {
+      if (arn === undefined) return
+      applications.delete(arn)
+      for (const endpoint of endpoints.values()) {
+        if (endpoint.applicationArn === arn) endpoints.delete(endpoint.arn)
+      }
+      save()
+    },
+
+    createEndpoint(
+      applicationArn: string | undefined,
+      token: string | undefined,
+      customUserData: string | undefined,
+      attributes: Record<string, string>,
+    ): PlatformEndpoint {
+      const application = requireApplication(applicationArn)
+      if (token === undefined || token === '') throw snsErrors.invalidParameter('Token Reason: cannot be empty')
+      checkEndpointAttributes(attributes)
+      const wantedUserData = customUserData ?? attributes['CustomUserData'] ?? ''
+      const existing = [...endpoints.values()].find((endpoint) => endpoint.applicationArn === application.arn && endpoint.token === token)
+      if (existing !== undefined) {
+        const sameEnabled = attributes['Enabled'] === undefined || attributes['Enabled'] === String(existing.enabled)
+        if (existing.customUserData === wantedUserData && sameEnabled) return existing
+        throw snsErrors.invalidParameter(`Token Reason: Endpoint ${existing.arn} already exists with the same Token, but different attributes.`)
+      }
+      const endpoint: PlatformEndpoint = {
+        arn: `arn:aws:sns:${region}:${ACCOUNT_ID}:endpoint/${application.platform}/${application.name}/${randomUUID()}`,
+        applicationArn: application.arn,
+        token,
+        customUserData: wantedUserData,
+        enabled: attributes['Enabled'] !== 'false',
+      }
+      endpoints.set(endpoint.arn, endpoint)
+      save()
+      return endpoint
+    },
+
+    endpointAttributes(arn: string | undefined): Record<string, string> {
+      const endpoint = requireEndpoint(arn)
+      const attributes: Record<string, string> = { Enabled: String(endpoint.enabled), Token: endpoint.token }
+      if (endpoint.customUserData !== '') attributes['CustomUserData'] = endpoint.customUserData
+      return attributes
+    },
+
+    setEndpointAttributes(arn: string | undefined, attributes: Record<string, string>): void {
+      const endpoint = requireEndpoint(arn)
+      checkEndpointAttributes(attributes)
+      const { CustomUserData: customUserData, Enabled: enabled, Token: token } = attributes
+      if (token === '') throw snsErrors.invalidParameter('Token Reason: cannot be empty')
+      if (customUserData !== undefined) endpoint.customUserData = customUserData
+      if (enabled !== undefined) endpoint.enabled = enabled === 'true'
+      if (token !== undefined) endpoint.token = token
+      save()
+    },
+
+    setEndpointEnabled(arn: string, enabled: boolean): void {
+      requireEndpoint(arn).enabled = enabled
+      save()
+    },
+
+    deleteEndpoint(arn: string | undefined): void {
+      if (arn !== undefined && endpoints.delete(arn)) save()
+    },
+
+    publish(request: PublishRequest): string {
+      const endpoint = requireEndpoint(request.targetArn)
+      if (request.message === '') throw snsErrors.invalidParameter('Empty message')
+      if (Buffer.byteLength(request.message) > MAX_MESSAGE_BYTES) throw snsErrors.invalidParameter('Message too long')
+      if (request.messageStructure !== undefined) {
+        const platform = applications.get(endpoint.applicationArn)?.platform ?? ''
+        checkJsonStructure(request.messageStructure, request.message, platform)
+      }
+      if (request.messageAttributes !== undefined) checkMessageAttributes(request.messageAttributes)
+      if (!endpoint.enabled) throw snsErrors.endpointDisabled()
+
+      const messageId = randomUUID()
+      const notification: PublishedNotification = {
+        TargetArn: endpoint.arn,
+        Message: request.message,
+        MessageStructure: request.messageStructure ?? null,
+        MessageId: messageId,
+      }
+      if (request.messageAttributes !== undefined) notification.MessageAttributes = request.messageAttributes
+      if (request.subject !== undefined) notification.Subject = request.subject
+      published.push(notification)
+      return messageId
+    },
+
+    notifications(endpointArn?: string): PublishedNotification[] {
+      return published.filter((notification) => endpointArn === undefined || notification.TargetArn === endpointArn)
+    },
+
+    clearNotifications(endpointArn?: string): void {
+      const kept = published.filter((notification) => endpointArn !== undefined && notification.TargetArn !== endpointArn)
+      published.splice(0, published.length, ...kept)
+    },
   }
 }
 
