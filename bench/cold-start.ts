@@ -138,10 +138,15 @@ export async function measureColdStart(plan: ColdStartPlan, checks: Checks): Pro
 
   const samples = new Map<string, number[]>()
   const jobs = [{ name: PG_ONLY_NAME, file: yardstick.file }, ...bundles.filter((b) => !b.error).map((b) => ({ name: b.handler, file: b.file }))]
+  // The time limit holds even within the first round: on a busy machine one import can take
+  // seconds, and a bundle not reached is reported without an import time rather than holding
+  // up the run. The yardstick goes first, so every measured bundle has something to compare with.
   const deadline = Date.now() + plan.timeLimitMs
   let rounds = 0
-  for (let round = 0; round < plan.rounds && (round === 0 || Date.now() < deadline); round++) {
-    for (const job of round % 2 === 0 ? jobs : [...jobs].reverse()) {
+  for (let round = 0; round < plan.rounds && Date.now() < deadline; round++) {
+    const order = round % 2 === 0 ? jobs : [jobs[0] as (typeof jobs)[number], ...jobs.slice(1).reverse()]
+    for (const job of order) {
+      if (Date.now() >= deadline && job.name !== PG_ONLY_NAME) break
       const run = await timeImport(job.file)
       const found = bundles.find((b) => b.handler === job.name)
       if (run.error && found) found.error = run.error
@@ -153,6 +158,7 @@ export async function measureColdStart(plan: ColdStartPlan, checks: Checks): Pro
   const pgMs = median(samples.get(PG_ONLY_NAME) ?? [])
   const results: BundleResult[] = bundles.map(({ file: _file, ...b }) => {
     const importMs = median(samples.get(b.handler) ?? [])
+    if (!b.error && !samples.has(b.handler)) checks.note(`cold start: ${b.handler} not imported within the section's ${plan.timeLimitMs / 1000} s`)
     return { ...b, importMs: round(importMs, 1), pgRatio: round(importMs / pgMs, 3) }
   })
   for (const b of results) if (b.error) checks.fail(`cold start: ${b.handler}: ${b.error}`)
@@ -271,7 +277,10 @@ function summary(data: ColdStartResult): SummaryEntry[] {
     const target = sizeTarget(b.handler)
     return [
       atMost(`bundle.${b.handler}.kb`, b.error ? Number.NaN : b.bytes / KB, 'kB', target === null ? null : target / KB),
-      atMost(`coldstart.${b.handler}.pgRatio`, b.error ? Number.NaN : b.pgRatio, 'ratio', PG_RATIO_TARGET, `median of ${data.rounds} imports`),
+      // Only what was measured: a bundle the time limit did not reach has no import figure.
+      ...(Number.isFinite(b.importMs) || b.error
+        ? [atMost(`coldstart.${b.handler}.pgRatio`, b.error ? Number.NaN : b.pgRatio, 'ratio', PG_RATIO_TARGET, `median of ${data.rounds} rounds`)]
+        : []),
     ]
   })
 }
@@ -280,6 +289,7 @@ function rows(data: ColdStartResult): Row[] {
   return data.bundles.map((b) => {
     const target = sizeTarget(b.handler)
     const sizeMet = target === null || b.bytes <= target
+    const imported = Number.isFinite(b.importMs)
     const timeMet = b.pgRatio <= PG_RATIO_TARGET
     const met = !b.error && sizeMet && timeMet
     const largest = b.largestInputs
@@ -291,11 +301,13 @@ function rows(data: ColdStartResult): Row[] {
       case: b.handler,
       measured: b.error
         ? `failed: ${b.error.slice(0, 200)}`
-        : `${bytes(b.bytes)} (gzip ${bytes(b.gzipBytes)}); import ${ms(b.importMs)} vs pg alone ${ms(data.pgOnly.importMs)} (median of ${data.rounds})` +
+        : `${bytes(b.bytes)} (gzip ${bytes(b.gzipBytes)}); ` +
+          (imported ? `import ${ms(b.importMs)} vs pg alone ${ms(data.pgOnly.importMs)} (median of ${data.rounds})` : 'import not reached within the time limit') +
           (met ? '' : `; largest: ${largest}`),
-      result: b.error ? 'n/a' : `${bytes(b.bytes)}, ${ratio(b.pgRatio)} pg`,
+      result: b.error ? 'n/a' : `${bytes(b.bytes)}, ${imported ? `${ratio(b.pgRatio)} pg` : 'import n/a'}`,
       target: `${target === null ? 'no size target' : `≤ ${bytes(target)}`}, ≤ ${PG_RATIO_TARGET}× pg`,
-      met,
+      // Unmeasured is not missed: only the size is judged then.
+      met: imported || b.error ? met : target === null ? null : sizeMet,
     }
   })
 }
