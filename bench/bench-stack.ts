@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import type { Database } from '../lambdas/adapters/database-schema.ts'
 import { startLocalStack, type LocalStack } from '../local/stack.ts'
 import { createServerDatabase } from '../test/helpers/database.ts'
+import { copyTemplate } from '../test/helpers/pglite-template.ts'
 
 /**
  * The local stack on free loopback ports, on embedded PGlite (a temporary DATA_DIR) or on a
@@ -41,6 +42,8 @@ export interface BenchStack {
 export async function startBenchStack(options: { maxConnectionsPerUser: number }): Promise<BenchStack> {
   const dataDir = await mkdtemp(join(tmpdir(), 'trainer-chat-bench-'))
   const server = process.env.DATABASE_URL ? await createServerDatabase(process.env.DATABASE_URL) : undefined
+  // The stack opens DATA_DIR/pgdata: a copy of the migrated template saves creating a database.
+  if (!server) await copyTemplate('migrated', join(dataDir, 'pgdata'))
   let statementCount = 0
   const gatewayLog: string[] = []
   // Read by lambdas/config.ts when the stack (re)parses the configuration. The bench sends far

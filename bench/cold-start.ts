@@ -1,18 +1,24 @@
-import { spawnSync } from 'node:child_process'
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { spawn } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { builtinModules } from 'node:module'
-import { tmpdir } from 'node:os'
-import { basename, join } from 'node:path'
+import { basename, join, relative } from 'node:path'
 import { gzipSync } from 'node:zlib'
 import * as esbuild from 'esbuild'
-import type { Checks, Row, Section } from './report.ts'
-import { bytes, median, ms, round } from './stats.ts'
+import { atMost, type Checks, type Row, type Section, type SummaryEntry } from './report.ts'
+import { bytes, median, ms, ratio, round } from './stats.ts'
 
 /**
  * Figure 5: every Lambda entry point in lambdas/handlers/ bundled the way it is deployed
  * (esbuild: ESM, node22, minified, everything bundled but Node's builtins), its size, and the
- * time a fresh Node process takes to import it, minus a bare `node -e 0`, median of several
- * rounds run interleaved so every bundle and the baseline see the same machine.
+ * time a fresh Node process takes to import it, as a ratio to a bundle holding only `pg`
+ * (bench/pg-only.ts) imported the same way in the same rounds, so every bundle and the yardstick
+ * see the same machine.
+ *
+ * All entry points are built in one esbuild call, and the bundles are kept under
+ * node_modules/.cache/trainer-chat-bench with the size and modification time of every input they
+ * were built from: a run whose inputs (and esbuild version and options) are unchanged reuses them
+ * instead of rebuilding, which is most of this figure's time on a loaded machine.
  */
 
 export interface ColdStartPlan {
@@ -25,32 +31,44 @@ export interface BundleResult {
   handler: string
   bytes: number
   gzipBytes: number
+  /** Median time of `await import(bundle)` in a fresh process (Node's own start excluded). */
   importMs: number
-  overBareMs: number
+  /** importMs over the pg-only bundle's. */
+  pgRatio: number
   /** Biggest contributors to the minified output, by package (own code as `lambdas/…`). */
   largestInputs: Array<{ input: string; bytes: number }>
   error?: string
 }
 
 export interface ColdStartResult {
-  /** Rounds run: each bundle and the baseline were timed this many times. */
+  /** Rounds run: each bundle and the yardstick were imported this many times. */
   rounds: number
-  bareNodeMs: number
-  /** `node empty.mjs`: what loading any ES module adds to a bare start, for reference. */
-  emptyModuleMs: number
+  /** Bundles reused from the cache (inputs unchanged) rather than built in this run. */
+  cached: boolean
+  buildMs: number
+  pgOnly: { bytes: number; importMs: number }
   bundles: BundleResult[]
   skipped: string[]
 }
 
-const SIZE_TARGET_BYTES = 700_000
-const IMPORT_TARGET_MS = 50
+const KB = 1000
+/** Issue 12 target 5: WebSocket handlers ≤ 400 KB minified, HTTP handlers ≤ 600 KB, imports ≤ 2× pg alone. */
+const SIZE_TARGETS: Array<{ prefix: string; bytes: number }> = [
+  { prefix: 'ws-', bytes: 400 * KB },
+  { prefix: 'http-', bytes: 600 * KB },
+]
+const PG_RATIO_TARGET = 2
 /** Referenced behind a lazy `require` that never runs (pg's native binding). */
 const OPTIONAL_EXTERNALS = new Set(['pg-native'])
-const HANDLERS_DIR = join(import.meta.dirname, '..', 'lambdas', 'handlers')
 const ROOT = join(import.meta.dirname, '..')
+const HANDLERS_DIR = join(ROOT, 'lambdas', 'handlers')
+const PG_ONLY = join(import.meta.dirname, 'pg-only.ts')
+const PG_ONLY_NAME = 'pg-only'
+const CACHE_DIR = join(ROOT, 'node_modules', '.cache', 'trainer-chat-bench', 'bundles')
+const MANIFEST = join(CACHE_DIR, 'manifest.json')
 
 /** The settings lib/bundling.json gives the CDK and scripts/build.mjs, restated here so the bench stands alone. */
-const BUILD_OPTIONS: esbuild.BuildOptions = {
+const BUILD_OPTIONS = {
   bundle: true,
   platform: 'node',
   target: 'node22',
@@ -60,95 +78,175 @@ const BUILD_OPTIONS: esbuild.BuildOptions = {
   banner: { js: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);" },
   // PGlite must never ship; pg-native is pg's optional native binding, not installed and never loaded.
   external: ['@electric-sql/pglite', '@electric-sql/pglite/*', 'pg-native'],
+  outExtension: { '.js': '.mjs' },
+  entryNames: '[name]',
   metafile: true,
   logLevel: 'silent',
   absWorkingDir: ROOT,
+} satisfies esbuild.BuildOptions
+
+/** What a build produced per entry point: enough to report it without the metafile. */
+interface BuiltEntry {
+  name: string
+  file: string
+  exportsHandler: boolean
+  externals: string[]
+  largestInputs: Array<{ input: string; bytes: number }>
+}
+
+interface Manifest {
+  key: string
+  /** Input path (relative to ROOT) to its size and modification time when the bundles were built. */
+  inputs: Record<string, string>
+  entries: BuiltEntry[]
 }
 
 export async function measureColdStart(plan: ColdStartPlan, checks: Checks): Promise<Section<ColdStartResult>> {
-  const outdir = await mkdtemp(join(tmpdir(), 'trainer-chat-bundles-'))
-  try {
-    const sources = (await readdir(HANDLERS_DIR)).filter((name) => name.endsWith('.ts')).sort()
-    const bundles: Array<BundleResult & { file: string }> = []
-    const skipped: string[] = []
-    for (const [index, built] of (await Promise.all(sources.map((source) => bundle(source, outdir)))).entries()) {
-      if (built === 'not an entry point') skipped.push(basename(sources[index] as string, '.ts'))
-      else bundles.push(built)
-    }
-    const emptyModule = join(outdir, 'empty.mjs')
-    await writeFile(emptyModule, '')
+  const sources = (await readdir(HANDLERS_DIR)).filter((name) => name.endsWith('.ts')).sort()
+  const entryPoints = [...sources.map((source) => join(HANDLERS_DIR, source)), PG_ONLY]
+  const buildStarted = performance.now()
+  const { entries, cached } = await buildAll(entryPoints)
+  const buildMs = Math.round(performance.now() - buildStarted)
 
-    // Children run without the bench's loaders or NODE_OPTIONS.
-    const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'NODE_OPTIONS'))
-    const time = (args: string[]): { ms: number; error?: string } => {
-      const started = performance.now()
-      const child = spawnSync(process.execPath, args, { env, cwd: outdir, encoding: 'utf8', timeout: 30_000 })
-      const elapsed = performance.now() - started
-      if (child.status !== 0) return { ms: elapsed, error: `exit ${child.status ?? child.signal}: ${(child.stderr ?? '').slice(0, 300)}` }
-      return { ms: elapsed }
+  const skipped: string[] = []
+  const bundles: Array<BundleResult & { file: string }> = []
+  let pgOnly: BuiltEntry | undefined
+  for (const entry of entries) {
+    if (entry.name === PG_ONLY_NAME) {
+      pgOnly = entry
+      continue
     }
-    const samples = new Map<string, number[]>()
-    const jobs: Array<{ name: string; args: string[] }> = [
-      { name: 'bare', args: ['-e', '0'] },
-      { name: 'empty', args: [emptyModule] },
-      ...bundles.filter((b) => !b.error).map((b) => ({ name: b.handler, args: [b.file] })),
-    ]
-    const deadline = Date.now() + plan.timeLimitMs
-    for (let round = 0; round < plan.rounds && (round === 0 || Date.now() < deadline); round++) {
-      for (const job of round % 2 === 0 ? jobs : [...jobs].reverse()) {
-        const run = time(job.args)
-        const found = bundles.find((b) => b.handler === job.name)
-        if (run.error && found) found.error = run.error
-        samples.set(job.name, [...(samples.get(job.name) ?? []), run.ms])
-      }
+    // An entry point is a module Lambda can call: it exports `handler` (ws-route.ts and http-route.ts are helpers).
+    if (!entry.exportsHandler) {
+      skipped.push(entry.name)
+      continue
     }
-    const bare = median(samples.get('bare') ?? [])
-    const results: BundleResult[] = bundles.map(({ file: _file, ...b }) => {
-      const importMs = median(samples.get(b.handler) ?? [])
-      return { ...b, importMs: round(importMs, 1), overBareMs: round(importMs - bare, 1) }
+    const code = await readFile(entry.file)
+    bundles.push({
+      handler: entry.name,
+      file: entry.file,
+      bytes: code.length,
+      gzipBytes: gzipSync(code, { level: 9 }).length,
+      importMs: Number.NaN,
+      pgRatio: Number.NaN,
+      largestInputs: entry.largestInputs,
+      ...(entry.externals.length > 0 ? { error: `imports non-builtin modules at run time: ${entry.externals.join(', ')}` } : {}),
     })
-    for (const b of results) if (b.error) checks.fail(`cold start: ${b.handler}: ${b.error}`)
-    const data: ColdStartResult = {
-      rounds: samples.get('bare')?.length ?? 0,
-      bareNodeMs: round(bare, 1),
-      emptyModuleMs: round(median(samples.get('empty') ?? []), 1),
-      bundles: results,
-      skipped,
+  }
+  if (!pgOnly) throw new Error('the pg-only yardstick was not built')
+  const yardstick = pgOnly
+
+  const samples = new Map<string, number[]>()
+  const jobs = [{ name: PG_ONLY_NAME, file: yardstick.file }, ...bundles.filter((b) => !b.error).map((b) => ({ name: b.handler, file: b.file }))]
+  // The time limit holds even within the first round: on a busy machine one import can take
+  // seconds, and a bundle not reached is reported without an import time rather than holding
+  // up the run. The yardstick goes first, so every measured bundle has something to compare with.
+  const deadline = Date.now() + plan.timeLimitMs
+  let rounds = 0
+  for (let round = 0; round < plan.rounds && Date.now() < deadline; round++) {
+    const order = round % 2 === 0 ? jobs : [jobs[0] as (typeof jobs)[number], ...jobs.slice(1).reverse()]
+    for (const job of order) {
+      if (Date.now() >= deadline && job.name !== PG_ONLY_NAME) break
+      const run = await timeImport(job.file)
+      const found = bundles.find((b) => b.handler === job.name)
+      if (run.error && found) found.error = run.error
+      if (run.error && job.name === PG_ONLY_NAME) checks.fail(`cold start: the pg-only bundle failed to import: ${run.error}`)
+      samples.set(job.name, [...(samples.get(job.name) ?? []), run.ms])
     }
-    return { rows: rows(data), data }
-  } finally {
-    await rm(outdir, { recursive: true, force: true })
+    rounds++
+  }
+  const pgMs = median(samples.get(PG_ONLY_NAME) ?? [])
+  const results: BundleResult[] = bundles.map(({ file: _file, ...b }) => {
+    const importMs = median(samples.get(b.handler) ?? [])
+    if (!b.error && !samples.has(b.handler)) checks.note(`cold start: ${b.handler} not imported within the section's ${plan.timeLimitMs / 1000} s`)
+    return { ...b, importMs: round(importMs, 1), pgRatio: round(importMs / pgMs, 3) }
+  })
+  for (const b of results) if (b.error) checks.fail(`cold start: ${b.handler}: ${b.error}`)
+  const data: ColdStartResult = {
+    rounds,
+    cached,
+    buildMs,
+    pgOnly: { bytes: (await readFile(yardstick.file)).length, importMs: round(pgMs, 1) },
+    bundles: results,
+    skipped,
+  }
+  return { rows: rows(data), data, summary: summary(data) }
+}
+
+/** Imports the bundle in a fresh Node (without the bench's loaders) and reports how long the import took. */
+function timeImport(file: string): Promise<{ ms: number; error?: string }> {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'NODE_OPTIONS'))
+  const script =
+    "const { pathToFileURL } = require('node:url'); const started = performance.now();" +
+    'import(pathToFileURL(process.argv[1]).href).then(() => { process.stdout.write(String(performance.now() - started)); process.exit(0) })'
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['-e', script, file], { env, cwd: CACHE_DIR, stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+    child.on('close', (code, signal) => {
+      const elapsed = Number(stdout)
+      if (code !== 0 || !Number.isFinite(elapsed)) resolve({ ms: Number.NaN, error: `exit ${code ?? signal}: ${stderr.slice(0, 300)}` })
+      else resolve({ ms: elapsed })
+    })
+  })
+}
+
+async function buildAll(entryPoints: string[]): Promise<{ entries: BuiltEntry[]; cached: boolean }> {
+  const key = createHash('sha256')
+    .update(JSON.stringify({ esbuild: esbuild.version, options: BUILD_OPTIONS, entryPoints: entryPoints.map((entry) => relative(ROOT, entry)) }))
+    .digest('hex')
+  const previous = await readManifest()
+  if (previous && previous.key === key && (await unchanged(previous.inputs))) return { entries: previous.entries, cached: true }
+
+  await rm(CACHE_DIR, { recursive: true, force: true })
+  await mkdir(CACHE_DIR, { recursive: true })
+  let result: esbuild.BuildResult<typeof BUILD_OPTIONS>
+  try {
+    result = await esbuild.build({ ...BUILD_OPTIONS, entryPoints, outdir: CACHE_DIR })
+  } catch (error) {
+    const errors = (error as { errors?: esbuild.Message[] }).errors
+    throw new Error(`bundling failed: ${errors?.map((e) => `${e.location?.file ?? ''}:${e.location?.line ?? ''} ${e.text}`).join('; ') ?? String(error)}`)
+  }
+  const entries: BuiltEntry[] = []
+  for (const [path, output] of Object.entries(result.metafile.outputs)) {
+    if (output.entryPoint === undefined) continue
+    entries.push({
+      name: basename(output.entryPoint, '.ts'),
+      file: join(ROOT, path),
+      exportsHandler: output.exports.includes('handler'),
+      externals: [...new Set(output.imports.filter((i) => i.external && !isBuiltin(i.path) && !OPTIONAL_EXTERNALS.has(i.path)).map((i) => i.path))],
+      largestInputs: largestInputs(output.inputs),
+    })
+  }
+  entries.sort((a, b) => a.name.localeCompare(b.name))
+  const inputs: Record<string, string> = {}
+  for (const input of Object.keys(result.metafile.inputs)) inputs[input] = await stamp(join(ROOT, input))
+  await writeFile(MANIFEST, JSON.stringify({ key, inputs, entries } satisfies Manifest))
+  return { entries, cached: false }
+}
+
+async function readManifest(): Promise<Manifest | undefined> {
+  try {
+    return JSON.parse(await readFile(MANIFEST, 'utf8')) as Manifest
+  } catch {
+    return undefined
   }
 }
 
-async function bundle(source: string, outdir: string): Promise<(BundleResult & { file: string }) | 'not an entry point'> {
-  const handler = basename(source, '.ts')
-  const file = join(outdir, handler, 'index.mjs')
-  const failed = (error: string) => ({ handler, file, bytes: 0, gzipBytes: 0, importMs: Number.NaN, overBareMs: Number.NaN, largestInputs: [], error })
-  let result: esbuild.BuildResult<{ metafile: true }>
-  try {
-    result = (await esbuild.build({ ...BUILD_OPTIONS, entryPoints: [join(HANDLERS_DIR, source)], outfile: file })) as esbuild.BuildResult<{ metafile: true }>
-  } catch (error) {
-    const errors = (error as { errors?: esbuild.Message[] }).errors
-    return failed(errors?.map((e) => `${e.location?.file ?? ''}:${e.location?.line ?? ''} ${e.text}`).join('; ') ?? String(error))
+async function unchanged(inputs: Record<string, string>): Promise<boolean> {
+  for (const [input, hash] of Object.entries(inputs)) {
+    const current = await stamp(join(ROOT, input)).catch(() => undefined)
+    if (current !== hash) return false
   }
-  const output = Object.values(result.metafile.outputs).find((o) => o.entryPoint !== undefined)
-  if (!output) return failed('esbuild produced no entry output')
-  // An entry point is a module Lambda can call: it exports `handler` (ws-route.ts and http-route.ts are helpers).
-  if (!output.exports.includes('handler')) return 'not an entry point'
+  return true
+}
 
-  const externals = output.imports.filter((i) => i.external && !isBuiltin(i.path) && !OPTIONAL_EXTERNALS.has(i.path)).map((i) => i.path)
-  const code = await readFile(file)
-  return {
-    handler,
-    file,
-    bytes: code.length,
-    gzipBytes: gzipSync(code, { level: 9 }).length,
-    importMs: Number.NaN,
-    overBareMs: Number.NaN,
-    largestInputs: largestInputs(output.inputs),
-    ...(externals.length > 0 ? { error: `imports non-builtin modules at run time: ${[...new Set(externals)].join(', ')}` } : {}),
-  }
+/** Size and modification time: what a rebuild would be for, without reading every input. */
+async function stamp(path: string): Promise<string> {
+  const info = await stat(path)
+  return `${info.size}:${info.mtimeMs}`
 }
 
 function isBuiltin(path: string): boolean {
@@ -170,10 +268,29 @@ function largestInputs(inputs: Record<string, { bytesInOutput: number }>): Array
     .slice(0, 8)
 }
 
+function sizeTarget(handler: string): number | null {
+  return SIZE_TARGETS.find((target) => handler.startsWith(target.prefix))?.bytes ?? null
+}
+
+function summary(data: ColdStartResult): SummaryEntry[] {
+  return data.bundles.flatMap((b) => {
+    const target = sizeTarget(b.handler)
+    return [
+      atMost(`bundle.${b.handler}.kb`, b.error ? Number.NaN : b.bytes / KB, 'kB', target === null ? null : target / KB),
+      // Only what was measured: a bundle the time limit did not reach has no import figure.
+      ...(Number.isFinite(b.importMs) || b.error
+        ? [atMost(`coldstart.${b.handler}.pgRatio`, b.error ? Number.NaN : b.pgRatio, 'ratio', PG_RATIO_TARGET, `median of ${data.rounds} rounds`)]
+        : []),
+    ]
+  })
+}
+
 function rows(data: ColdStartResult): Row[] {
   return data.bundles.map((b) => {
-    const sizeMet = b.bytes <= SIZE_TARGET_BYTES
-    const timeMet = b.overBareMs <= IMPORT_TARGET_MS
+    const target = sizeTarget(b.handler)
+    const sizeMet = target === null || b.bytes <= target
+    const imported = Number.isFinite(b.importMs)
+    const timeMet = b.pgRatio <= PG_RATIO_TARGET
     const met = !b.error && sizeMet && timeMet
     const largest = b.largestInputs
       .slice(0, 5)
@@ -184,11 +301,13 @@ function rows(data: ColdStartResult): Row[] {
       case: b.handler,
       measured: b.error
         ? `failed: ${b.error.slice(0, 200)}`
-        : `${bytes(b.bytes)} (gzip ${bytes(b.gzipBytes)}); import ${ms(b.importMs)} vs node -e 0 ${ms(data.bareNodeMs)} (median of ${data.rounds})` +
+        : `${bytes(b.bytes)} (gzip ${bytes(b.gzipBytes)}); ` +
+          (imported ? `import ${ms(b.importMs)} vs pg alone ${ms(data.pgOnly.importMs)} (median of ${data.rounds})` : 'import not reached within the time limit') +
           (met ? '' : `; largest: ${largest}`),
-      result: b.error ? 'n/a' : `${bytes(b.bytes)}, +${ms(b.overBareMs)}`,
-      target: `≤ ${bytes(SIZE_TARGET_BYTES)}, ≤ +${IMPORT_TARGET_MS} ms`,
-      met,
+      result: b.error ? 'n/a' : `${bytes(b.bytes)}, ${imported ? `${ratio(b.pgRatio)} pg` : 'import n/a'}`,
+      target: `${target === null ? 'no size target' : `≤ ${bytes(target)}`}, ≤ ${PG_RATIO_TARGET}× pg`,
+      // Unmeasured is not missed: only the size is judged then.
+      met: imported || b.error ? met : target === null ? null : sizeMet,
     }
   })
 }

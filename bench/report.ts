@@ -13,9 +13,38 @@ export interface Row {
   met: boolean | null
 }
 
+/**
+ * One figure a script can check without parsing the table: `id` is stable across runs
+ * (`handler.send.floorRatio`, `bundle.ws-typing.kb`, ...), `met` is `value <= target`, and both
+ * are null when the figure has no target.
+ */
+export interface SummaryEntry {
+  id: string
+  value: number
+  unit: 'ratio' | 'kB' | 'ms' | 'count' | 'per second'
+  target: number | null
+  met: boolean | null
+  /** What was measured when it differs from what the id says (the sizes of a --quick run, say). */
+  detail?: string
+}
+
 export interface Section<D = unknown> {
   rows: Row[]
   data: D
+  summary?: SummaryEntry[]
+}
+
+/** An entry whose target is an upper bound; a value that could not be measured (NaN) misses it. */
+export function atMost(id: string, value: number, unit: SummaryEntry['unit'], target: number | null, detail?: string): SummaryEntry {
+  const rounded = Number.isFinite(value) ? Math.round(value * 1000) / 1000 : Number.NaN
+  return {
+    id,
+    value: rounded,
+    unit,
+    target,
+    met: target === null ? null : Number.isFinite(value) && value <= target,
+    ...(detail === undefined ? {} : { detail }),
+  }
 }
 
 /**
@@ -24,6 +53,12 @@ export interface Section<D = unknown> {
  */
 export class Checks {
   readonly failures: string[] = []
+  /** What a run left out (a figure not reached in its time); reported, never failing. */
+  readonly notes: string[] = []
+
+  note(message: string): void {
+    if (this.notes.length < 200) this.notes.push(message)
+  }
 
   fail(message: string): void {
     if (this.failures.length < 200) this.failures.push(message)

@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3'
 import { CreatePlatformApplicationCommand, SNSClient } from '@aws-sdk/client-sns'
-import { startAwsEdge, type AwsEdge } from './aws-edge/index.ts'
+import { startAwsEdge, type AwsEdge } from '@trainer-chat/aws-edge'
 
 /**
  * The AWS services the handlers call (S3 for attachments, SNS for push), LocalStack style:

@@ -27,7 +27,7 @@ import { attachmentPolicy, attachmentStorage } from '../lambdas/wiring/attachmen
 import { createBase } from '../lambdas/wiring/base.ts'
 import { chatPorts, chatStore } from '../lambdas/wiring/database.ts'
 import { websocketDelivery } from '../lambdas/wiring/delivery.ts'
-import type { AwsEdge } from './aws-edge/index.ts'
+import type { AwsEdge } from '@trainer-chat/aws-edge'
 import { startLocalAws, type LocalAws } from './aws.ts'
 import { startHttpGateway, type HttpGateway } from './http-gateway.ts'
 import { loadIssuer, type LocalIssuer } from './issuer.ts'

@@ -1,13 +1,20 @@
 #!/usr/bin/env node
-// `npm test`: every *.test.ts under test/ through node's test runner (with tsx for TypeScript).
-// Files are listed explicitly: on Node 20, `node --test test/` silently finds no .ts files.
+// `npm test`: every *.test.ts under test/ and packages/*/test/, each file in its own Node process
+// with the test runner's spec reporter (and tsx for TypeScript), two at a time (TEST_CONCURRENCY).
+// Each file's output is printed when it finishes, under a line with its duration; a table of the
+// slowest files and the totals close the run. Files are listed explicitly: on Node 20,
+// `node --test test/` silently finds no .ts files.
 // Optional arguments narrow the run to paths containing them: `npm test -- e2e`.
-import { spawnSync } from 'node:child_process'
+// On embedded PGlite the migrated database templates (test/helpers/pglite-template.ts) are made
+// once, before the files start, instead of once per file (TEST_PGLITE_TEMPLATES=off: per file,
+// from scratch, for comparison).
+import { spawn, spawnSync } from 'node:child_process'
 import { readdirSync, statSync } from 'node:fs'
 import { join, relative } from 'node:path'
 
 const root = new URL('..', import.meta.url).pathname
 const filters = process.argv.slice(2)
+const concurrency = Math.max(1, Number(process.env.TEST_CONCURRENCY) || 2)
 
 function collect(dir) {
   return readdirSync(dir).flatMap((name) => {
@@ -17,17 +24,78 @@ function collect(dir) {
   })
 }
 
-const files = collect(join(root, 'test'))
+const packageTests = readdirSync(join(root, 'packages'))
+  .map((name) => join(root, 'packages', name, 'test'))
+  .filter((dir) => statSync(dir, { throwIfNoEntry: false })?.isDirectory())
+const files = [join(root, 'test'), ...packageTests]
+  .flatMap(collect)
   .filter((file) => filters.length === 0 || filters.some((filter) => file.includes(filter)))
   .sort()
 if (files.length === 0) {
   console.error(`no test files matched ${filters.join(' ')}`)
   process.exit(1)
 }
-console.log(`running ${files.length} test files${process.env.DATABASE_URL ? ' against DATABASE_URL' : ' against embedded PGlite'}`)
-const result = spawnSync(
-  process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files],
-  { cwd: root, stdio: 'inherit', env: { LOG_LEVEL: 'error', ...process.env } },
+
+const env = { LOG_LEVEL: 'error', ...process.env }
+const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`
+const started = performance.now()
+
+if (!process.env.DATABASE_URL && process.env.TEST_PGLITE_TEMPLATES !== 'off') {
+  const preparing = performance.now()
+  const prepared = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', '--input-type=module', '-e', "await (await import('./test/helpers/pglite-template.ts')).pgliteTemplates()"],
+    { cwd: root, stdio: 'inherit', env },
+  )
+  if (prepared.status !== 0) {
+    console.error('could not prepare the PGlite templates')
+    process.exit(1)
+  }
+  console.log(`PGlite templates ready in ${seconds(performance.now() - preparing)}`)
+}
+console.log(`running ${files.length} test files, ${concurrency} at a time, ${process.env.DATABASE_URL ? 'against DATABASE_URL' : 'on embedded PGlite'}`)
+
+const totals = { tests: 0, pass: 0, fail: 0, cancelled: 0, skipped: 0, todo: 0 }
+const results = []
+
+function runFile(file) {
+  return new Promise((resolve) => {
+    const begun = performance.now()
+    const child = spawn(process.execPath, ['--import', 'tsx', '--test-reporter=spec', file], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] })
+    const chunks = []
+    child.stdout.on('data', (chunk) => chunks.push(chunk))
+    child.stderr.on('data', (chunk) => chunks.push(chunk))
+    child.on('close', (code, signal) => {
+      const output = Buffer.concat(chunks).toString('utf8')
+      const durationMs = performance.now() - begun
+      const counts = {}
+      for (const [, name, value] of output.matchAll(/^ℹ (tests|pass|fail|cancelled|skipped|todo) (\d+)$/gm)) counts[name] = Number(value)
+      for (const name of Object.keys(totals)) totals[name] += counts[name] ?? 0
+      const ok = code === 0
+      results.push({ file, durationMs, ok, tests: counts.tests ?? 0 })
+      const status = ok ? 'ok' : `FAILED (${signal ?? `exit ${code}`})`
+      process.stdout.write(`\n── ${file} · ${seconds(durationMs)} · ${counts.tests ?? 0} tests · ${status}\n${output}`)
+      resolve()
+    })
+  })
+}
+
+const queue = [...files]
+await Promise.all(
+  Array.from({ length: Math.min(concurrency, queue.length) }, async () => {
+    for (let file = queue.shift(); file !== undefined; file = queue.shift()) await runFile(file)
+  }),
 )
-process.exit(result.status ?? 1)
+
+const failed = results.filter((result) => !result.ok)
+console.log('\n── durations, slowest first')
+for (const result of [...results].sort((a, b) => b.durationMs - a.durationMs)) {
+  console.log(`${seconds(result.durationMs).padStart(8)}  ${result.ok ? '  ' : '✖ '}${result.file} (${result.tests})`)
+}
+console.log(
+  `\n${files.length} files, ${totals.tests} tests: ${totals.pass} passed, ${totals.fail} failed` +
+    `${totals.cancelled ? `, ${totals.cancelled} cancelled` : ''}${totals.skipped ? `, ${totals.skipped} skipped` : ''}${totals.todo ? `, ${totals.todo} todo` : ''}` +
+    ` in ${seconds(performance.now() - started)}`,
+)
+if (failed.length > 0) console.log(`failed files: ${failed.map((result) => result.file).join(', ')}`)
+process.exit(failed.length > 0 || totals.fail > 0 ? 1 : 0)

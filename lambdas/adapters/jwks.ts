@@ -20,6 +20,8 @@ export interface JwksOptions {
   cooldownMs: number
   maxAgeMs: number
   retryAfterFailureMs: number
+  /** Milliseconds since the epoch; tests pass their own clock. */
+  now?: () => number
 }
 
 /** The key set could not be fetched (unreachable, timed out, not 200, not a key set). */
@@ -29,6 +31,7 @@ export class JwksUnavailable extends Error {
 }
 
 export function createJwksResolver(url: URL, options: JwksOptions): JWTVerifyGetKey {
+  const clock = options.now ?? Date.now
   let keys: ReturnType<typeof createLocalJWKSet> | undefined
   let fetchedAt = Number.NEGATIVE_INFINITY
   let attemptedAt = Number.NEGATIVE_INFINITY
@@ -37,12 +40,12 @@ export function createJwksResolver(url: URL, options: JwksOptions): JWTVerifyGet
 
   const refresh = (): Promise<void> =>
     (pending ??= (async () => {
-      attemptedAt = Date.now()
+      attemptedAt = clock()
       try {
         keys = createLocalJWKSet(await fetchKeySet(url, options.timeoutMs))
-        fetchedAt = Date.now()
+        fetchedAt = clock()
       } catch (error) {
-        failedAt = Date.now()
+        failedAt = clock()
         throw error instanceof JwksUnavailable ? error : new JwksUnavailable('could not fetch the key set', { cause: error })
       } finally {
         pending = undefined
@@ -50,7 +53,7 @@ export function createJwksResolver(url: URL, options: JwksOptions): JWTVerifyGet
     })())
 
   return async (header, token) => {
-    const now = Date.now()
+    const now = clock()
     if (!keys || now >= fetchedAt + options.maxAgeMs) {
       if (!pending && now < failedAt + options.retryAfterFailureMs) throw new JwksUnavailable('the key set is unavailable')
       await refresh()
@@ -59,7 +62,7 @@ export function createJwksResolver(url: URL, options: JwksOptions): JWTVerifyGet
     try {
       return await current(header, token)
     } catch (error) {
-      if (!(error instanceof errors.JWKSNoMatchingKey) || (!pending && Date.now() < attemptedAt + options.cooldownMs)) throw error
+      if (!(error instanceof errors.JWKSNoMatchingKey) || (!pending && clock() < attemptedAt + options.cooldownMs)) throw error
       await refresh()
       return (keys as NonNullable<typeof keys>)(header, token)
     }

@@ -41,6 +41,8 @@ export function createTokenVerifier(
     jwksTimeoutMs?: number
     jwksCooldownMs?: number
     jwksRetryAfterFailureMs?: number
+    /** The JWKS cache's clock (fetch ages and cooldowns); tests pass their own. */
+    jwksNow?: () => number
   } = {},
 ): TokenVerifier {
   const keys =
@@ -50,6 +52,7 @@ export function createTokenVerifier(
       cooldownMs: options.jwksCooldownMs ?? 30_000,
       maxAgeMs: 10 * 60_000,
       retryAfterFailureMs: options.jwksRetryAfterFailureMs ?? 5_000,
+      now: options.jwksNow,
     })
 
   return async (token) => {

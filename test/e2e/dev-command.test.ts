@@ -54,7 +54,9 @@ test('npm run dev starts the stack, npm run token mints a working token, SIGTERM
   dev.stderr.on('data', (chunk) => (output += chunk))
   const exited = new Promise<number | null>((resolve) => dev.on('exit', (code) => resolve(code)))
   try {
-    const deadline = Date.now() + 60_000
+    // A bound for a stack that never comes up, not a measurement: a fresh DATA_DIR runs initdb,
+    // which takes a minute or more on a machine whose cores are busy with other work.
+    const deadline = Date.now() + 300_000
     while (!output.includes('local stack is up')) {
       if (Date.now() > deadline || dev.exitCode !== null) assert.fail(`the stack did not start:\n${output}`)
       await new Promise((resolve) => setTimeout(resolve, 100))

@@ -7,6 +7,7 @@ import { DEMO_USERS } from '../../local/demo-users.ts'
 import type { MintOptions } from '../../local/issuer.ts'
 import { startLocalStack, type LocalStack } from '../../local/stack.ts'
 import { createServerDatabase } from './database.ts'
+import { copyTemplate, templatesEnabled } from './pglite-template.ts'
 
 process.env.LOG_LEVEL ??= 'error'
 // Tests send far faster than a person types; files that test the send rate limit set their own.
@@ -39,6 +40,8 @@ export interface TestStackOptions {
 export async function startTestStack(options: TestStackOptions = {}): Promise<TestStack> {
   const dataDir = await mkdtemp(join(tmpdir(), 'trainer-chat-'))
   const server = process.env.DATABASE_URL ? await createServerDatabase(process.env.DATABASE_URL) : undefined
+  // The stack opens DATA_DIR/pgdata; a migrated template there saves creating the database.
+  if (!server && templatesEnabled) await copyTemplate('migrated', join(dataDir, 'pgdata'))
   const databaseUrl = server && options.routeDatabase ? await options.routeDatabase(server.url) : server?.url
   const statements: string[] = []
   const clients = new Set<TestClient>()
@@ -108,6 +111,9 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
 
 type Frame = ServerFrame & Record<string, any>
 
+/** How long a test waits for something that should happen before it calls it missing. */
+const WAIT_MS = 30_000
+
 /** A real WebSocket client that records every frame it receives. */
 export class TestClient {
   readonly frames: Frame[] = []
@@ -142,8 +148,12 @@ export class TestClient {
     this.socket.send(typeof frame === 'string' ? frame : JSON.stringify(frame))
   }
 
-  /** Resolves with the first frame (received or to come) matching; removes it from the buffer. */
-  async next(predicate: (frame: Frame) => boolean, timeoutMs = 5000): Promise<Frame> {
+  /**
+   * Resolves with the first frame (received or to come) matching; removes it from the buffer.
+   * The time-out is a bound for a frame that never comes, not a measurement: generous, so a
+   * loaded machine is slow rather than failing.
+   */
+  async next(predicate: (frame: Frame) => boolean, timeoutMs = WAIT_MS): Promise<Frame> {
     const deadline = Date.now() + timeoutMs
     for (;;) {
       const index = this.frames.findIndex(predicate)
@@ -179,7 +189,7 @@ export class TestClient {
     return this.frames.filter(predicate)
   }
 
-  waitForClose(timeoutMs = 5000): Promise<number> {
+  waitForClose(timeoutMs = WAIT_MS): Promise<number> {
     if (this.closeCode !== undefined) return Promise.resolve(this.closeCode)
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('socket did not close')), timeoutMs)

@@ -1,10 +1,10 @@
-import { snsErrors } from './sns-errors.ts';
-import type { PlatformRegistry } from './sns-platform.ts';
-import type { SnsInput, SnsOutput } from './sns-protocol.ts';
+import { snsErrors } from './sns-errors.ts'
+import type { PlatformRegistry } from './sns-platform.ts'
+import type { SnsInput, SnsOutput } from './sns-protocol.ts'
 
 /** The mobile-push subset of SNS: each action reads its input members and returns its output members. */
 
-type Action = (input: SnsInput, registry: PlatformRegistry) => SnsOutput | undefined;
+type Action = (input: SnsInput, registry: PlatformRegistry) => SnsOutput | undefined
 
 export const snsActions: Readonly<Record<string, Action>> = {
   CreatePlatformApplication: (input, registry) => ({
@@ -23,8 +23,8 @@ export const snsActions: Readonly<Record<string, Action>> = {
   }),
 
   DeletePlatformApplication: (input, registry) => {
-    registry.deleteApplication(input.string('PlatformApplicationArn'));
-    return undefined;
+    registry.deleteApplication(input.string('PlatformApplicationArn'))
+    return undefined
   },
 
   CreatePlatformEndpoint: (input, registry) => ({
@@ -41,24 +41,24 @@ export const snsActions: Readonly<Record<string, Action>> = {
   }),
 
   SetEndpointAttributes: (input, registry) => {
-    registry.setEndpointAttributes(input.string('EndpointArn'), input.map('Attributes') ?? {});
-    return undefined;
+    registry.setEndpointAttributes(input.string('EndpointArn'), input.map('Attributes') ?? {})
+    return undefined
   },
 
   DeleteEndpoint: (input, registry) => {
-    registry.deleteEndpoint(input.string('EndpointArn'));
-    return undefined;
+    registry.deleteEndpoint(input.string('EndpointArn'))
+    return undefined
   },
 
   Publish: (input, registry) => {
-    const targetArn = input.string('TargetArn');
+    const targetArn = input.string('TargetArn')
     // Topics and SMS are outside this emulator: there is never a topic to publish to.
     if (targetArn === undefined) {
-      if (input.string('TopicArn') !== undefined) throw snsErrors.notFound('Topic does not exist');
-      throw snsErrors.invalidParameter('TopicArn or TargetArn Reason: no value for required parameter');
+      if (input.string('TopicArn') !== undefined) throw snsErrors.notFound('Topic does not exist')
+      throw snsErrors.invalidParameter('TopicArn or TargetArn Reason: no value for required parameter')
     }
-    const message = input.string('Message');
-    if (message === undefined) throw snsErrors.invalidParameter('Message Reason: no value for required parameter');
+    const message = input.string('Message')
+    if (message === undefined) throw snsErrors.invalidParameter('Message Reason: no value for required parameter')
     return {
       MessageId: registry.publish({
         targetArn,
@@ -67,6 +67,6 @@ export const snsActions: Readonly<Record<string, Action>> = {
         subject: input.string('Subject'),
         messageAttributes: input.messageAttributes(),
       }),
-    };
+    }
   },
-};
+}

@@ -1,10 +1,10 @@
-import type { ServerResponse } from 'node:http';
-import { escapeXml, send } from './http.ts';
-import type { AuthFailure } from './sigv4.ts';
+import type { ServerResponse } from 'node:http'
+import { escapeXml, send } from './http.ts'
+import type { AuthFailure } from './sigv4.ts'
 
 /** An S3 error: the code and status S3 answers with, rendered as its XML error document. */
 export class S3Error extends Error {
-  override readonly name = 'S3Error';
+  override readonly name = 'S3Error'
 
   constructor(
     readonly code: string,
@@ -13,7 +13,7 @@ export class S3Error extends Error {
     /** Extra elements S3 adds to this error (Key, BucketName, ...). */
     readonly details: Readonly<Record<string, string>> = {},
   ) {
-    super(message);
+    super(message)
   }
 }
 
@@ -51,48 +51,48 @@ export const s3Errors = {
       : code === 'ServiceUnavailable'
         ? new S3Error('ServiceUnavailable', 503, 'Service is unable to handle request.')
         : new S3Error(code, 500, 'We encountered an internal error. Please try again.'),
-};
+}
 
 /** The code and status S3 answers each way a signature can fail with. */
 export function authFailureToS3(failure: AuthFailure): S3Error {
   switch (failure.kind) {
     case 'missing':
-      return new S3Error('AccessDenied', 403, 'Access Denied');
+      return new S3Error('AccessDenied', 403, 'Access Denied')
     case 'expired':
     case 'headersNotSigned':
     case 'missingDate':
-      return new S3Error('AccessDenied', 403, failure.message);
+      return new S3Error('AccessDenied', 403, failure.message)
     case 'unknownAccessKey':
-      return new S3Error('InvalidAccessKeyId', 403, failure.message);
+      return new S3Error('InvalidAccessKeyId', 403, failure.message)
     case 'signatureMismatch':
-      return new S3Error('SignatureDoesNotMatch', 403, failure.message);
+      return new S3Error('SignatureDoesNotMatch', 403, failure.message)
     case 'skewed':
-      return new S3Error('RequestTimeTooSkewed', 403, 'The difference between the request time and the current time is too large.');
+      return new S3Error('RequestTimeTooSkewed', 403, 'The difference between the request time and the current time is too large.')
     case 'malformedHeader':
-      return new S3Error('AuthorizationHeaderMalformed', 400, failure.message);
+      return new S3Error('AuthorizationHeaderMalformed', 400, failure.message)
     case 'malformedQuery':
-      return new S3Error('AuthorizationQueryParametersError', 400, failure.message);
+      return new S3Error('AuthorizationQueryParametersError', 400, failure.message)
     case 'missingContentSha256':
     case 'unsupported':
-      return new S3Error('InvalidRequest', 400, failure.message);
+      return new S3Error('InvalidRequest', 400, failure.message)
     case 'conflicting':
-      return new S3Error('InvalidArgument', 400, failure.message);
+      return new S3Error('InvalidArgument', 400, failure.message)
   }
 }
 
 /** HEAD answers carry no body, so a HEAD error is its status alone (the SDK then reports NotFound, Forbidden, ...). */
 export function sendS3Error(res: ServerResponse, error: S3Error, requestId: string, resource: string, isHead: boolean): void {
-  const headers = { 'x-amz-request-id': requestId, 'x-amz-id-2': requestId };
+  const headers = { 'x-amz-request-id': requestId, 'x-amz-id-2': requestId }
   if (isHead) {
-    send(res, error.status, headers);
-    return;
+    send(res, error.status, headers)
+    return
   }
   const details = Object.entries(error.details)
     .map(([name, value]) => `<${name}>${escapeXml(value)}</${name}>`)
-    .join('');
+    .join('')
   const body =
     '<?xml version="1.0" encoding="UTF-8"?>\n' +
     `<Error><Code>${escapeXml(error.code)}</Code><Message>${escapeXml(error.message)}</Message>${details}` +
-    `<Resource>${escapeXml(resource)}</Resource><RequestId>${requestId}</RequestId><HostId>${requestId}</HostId></Error>`;
-  send(res, error.status, { ...headers, 'Content-Type': 'application/xml' }, body);
+    `<Resource>${escapeXml(resource)}</Resource><RequestId>${requestId}</RequestId><HostId>${requestId}</HostId></Error>`
+  send(res, error.status, { ...headers, 'Content-Type': 'application/xml' }, body)
 }

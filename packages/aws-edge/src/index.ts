@@ -1,13 +1,13 @@
-import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
-import { FaultInjector } from './faults.ts';
-import { createLocalstackApi } from './localstack-api.ts';
-import { createS3Handler } from './s3.ts';
-import { ObjectStore } from './s3-store.ts';
-import { createEdgeServer } from './server.ts';
-import { createSnsHandler } from './sns.ts';
-import { PlatformRegistry, type PublishedNotification } from './sns-platform.ts';
-import type { Credentials, VerifierConfig } from './sigv4.ts';
+import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import { createFaultInjector } from './faults.ts'
+import { createLocalstackApi } from './localstack-api.ts'
+import { createS3Handler } from './s3.ts'
+import { openObjectStore } from './s3-store.ts'
+import { createEdgeServer } from './server.ts'
+import { createSnsHandler } from './sns.ts'
+import { openPlatformRegistry, type PublishedNotification } from './sns-platform.ts'
+import type { Credentials, VerifierConfig } from './sigv4.ts'
 
 /**
  * A LocalStack-style AWS edge for the local stack: S3 (path-style) and SNS mobile push on
@@ -23,80 +23,80 @@ import type { Credentials, VerifierConfig } from './sigv4.ts';
  * and node reads no more than Content-Length bytes, so the body cannot outgrow the signature.
  */
 
-export type { PublishedNotification } from './sns-platform.ts';
-export type { MessageAttributeValue } from './sns-protocol.ts';
+export type { PublishedNotification } from './sns-platform.ts'
+export type { MessageAttributeValue } from './sns-protocol.ts'
 
 export interface AwsEdgeOptions {
   /** 0 = ephemeral; default 4566 like LocalStack. */
-  port?: number;
+  port?: number
   /** Default 127.0.0.1. */
-  host?: string;
+  host?: string
   /** Objects persist under `${dataDir}/s3`, SNS applications and endpoints in `${dataDir}/sns`. */
-  dataDir: string;
+  dataDir: string
   /** Default us-east-1. */
-  region?: string;
+  region?: string
   /** The only credentials accepted; default 'test'/'test' like LocalStack. */
-  accessKeyId?: string;
-  secretAccessKey?: string;
+  accessKeyId?: string
+  secretAccessKey?: string
 }
 
 export interface AwsEdge {
-  url: string;
-  port: number;
-  stop(): Promise<void>;
+  url: string
+  port: number
+  stop(): Promise<void>
   sns: {
     /** Every notification published to a platform endpoint, oldest first. */
-    published(): PublishedNotification[];
+    published(): PublishedNotification[]
     /** The next `count` SNS calls answer `code` (default InternalError, 500). */
-    failNext(count: number, code?: string): void;
+    failNext(count: number, code?: string): void
     /** What APNs/FCM feedback does in AWS: flips an endpoint's Enabled attribute. */
-    setEndpointEnabled(arn: string, enabled: boolean): void;
-  };
+    setEndpointEnabled(arn: string, enabled: boolean): void
+  }
   s3: {
     /** The next `count` S3 calls answer `code` (default SlowDown, 503; any other code answers 500). */
-    failNext(count: number, code?: string): void;
-  };
+    failNext(count: number, code?: string): void
+  }
 }
 
 // Bodies are held in memory while their digests and signatures are checked.
-const MAX_OBJECT_BYTES = 256 * 1024 * 1024;
+const MAX_OBJECT_BYTES = 256 * 1024 * 1024
 
 export async function startAwsEdge(options: AwsEdgeOptions): Promise<AwsEdge> {
-  const region = options.region ?? 'us-east-1';
-  const host = options.host ?? '127.0.0.1';
+  const region = options.region ?? 'us-east-1'
+  const host = options.host ?? '127.0.0.1'
   const credentials: Credentials[] = [
     { accessKeyId: options.accessKeyId ?? 'test', secretAccessKey: options.secretAccessKey ?? 'test' },
-  ];
-  const verifier = (service: VerifierConfig['service']): VerifierConfig => ({ service, region, credentials, now: Date.now });
+  ]
+  const verifier = (service: VerifierConfig['service']): VerifierConfig => ({ service, region, credentials, now: Date.now })
 
-  const store = await ObjectStore.open(join(options.dataDir, 's3'));
-  const registry = new PlatformRegistry(region, join(options.dataDir, 'sns', 'platform.json'));
-  const s3Faults = new FaultInjector('SlowDown');
-  const snsFaults = new FaultInjector('InternalError');
+  const store = await openObjectStore(join(options.dataDir, 's3'))
+  const registry = openPlatformRegistry(region, join(options.dataDir, 'sns', 'platform.json'))
+  const s3Faults = createFaultInjector('SlowDown')
+  const snsFaults = createFaultInjector('InternalError')
 
   const server = createEdgeServer({
     internal: createLocalstackApi(registry, region),
     sns: createSnsHandler({ registry, verifier: verifier('sns'), faults: snsFaults }),
     s3: createS3Handler({ store, verifier: verifier('s3'), faults: s3Faults, maxObjectBytes: MAX_OBJECT_BYTES }),
-  });
+  })
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', reject)
     server.listen(options.port ?? 4566, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
-  const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+      server.off('error', reject)
+      resolve()
+    })
+  })
+  const { port } = server.address() as AddressInfo
+  const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host
 
   return {
     url: `http://${urlHost}:${port}`,
     port,
     stop: () =>
       new Promise<void>((resolve, reject) => {
-        server.close((error) => (error ? reject(error) : resolve()));
+        server.close((error) => (error ? reject(error) : resolve()))
         // SDK clients keep connections alive; without this, close() waits for them to time out.
-        server.closeAllConnections();
+        server.closeAllConnections()
       }),
     sns: {
       published: () => registry.notifications(),
@@ -106,5 +106,5 @@ export async function startAwsEdge(options: AwsEdgeOptions): Promise<AwsEdge> {
     s3: {
       failNext: (count, code) => s3Faults.failNext(count, code),
     },
-  };
+  }
 }
