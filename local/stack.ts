@@ -24,7 +24,8 @@ import { startHttpGateway, type HttpGateway, type HttpGatewayRoute } from './htt
 import { loadIssuer, type LocalIssuer } from './issuer.ts'
 import { PGliteDialect } from './pglite-dialect.ts'
 import { seedDemoData } from './seed.ts'
-import { startWsGateway, type WsGateway } from './ws-gateway.ts'
+import { DEFAULT_IDLE_TIMEOUT_SECONDS, DEFAULT_MAX_CONNECTION_SECONDS, startWsGateway, type WsGateway } from './ws-gateway.ts'
+import { PING_ACTION, PONG_REPLY } from '../lambdas/core/protocol.ts'
 
 /**
  * The whole backend on one machine, no Docker and no cloud account: Postgres (embedded PGlite
@@ -50,6 +51,9 @@ export interface LocalStackOptions {
   awsPort?: number
   /** Use this AWS endpoint (a real LocalStack) instead of starting the edge; default AWS_ENDPOINT_URL. */
   awsEndpointUrl?: string | undefined
+  /** API Gateway's idle timeout and maximum connection duration; default WS_IDLE_TIMEOUT_SECONDS (600), WS_MAX_CONNECTION_SECONDS (7200). */
+  wsIdleTimeoutSeconds?: number
+  wsMaxConnectionSeconds?: number
 }
 
 export interface LocalStack {
@@ -131,6 +135,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       joinConversation,
       leaveConversation,
     },
+    // In AWS: the `ping` route's MOCK integration and route response (lib/constructs/websocket-api.ts).
+    mockRoutes: { [PING_ACTION]: PONG_REPLY },
+    idleTimeoutSeconds: options.wsIdleTimeoutSeconds ?? secondsFromEnv('WS_IDLE_TIMEOUT_SECONDS', DEFAULT_IDLE_TIMEOUT_SECONDS),
+    maxConnectionSeconds: options.wsMaxConnectionSeconds ?? secondsFromEnv('WS_MAX_CONNECTION_SECONDS', DEFAULT_MAX_CONNECTION_SECONDS),
     ...(options.log ? { log: options.log } : {}),
   })
 
@@ -173,6 +181,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       resetRuntime()
     },
   }
+}
+
+function secondsFromEnv(name: string, fallback: number): number {
+  const raw = process.env[name]
+  if (raw === undefined || raw === '') return fallback
+  const seconds = Number(raw)
+  if (!Number.isFinite(seconds) || seconds <= 0) throw new Error(`${name} must be a positive number of seconds, got "${raw}"`)
+  return seconds
 }
 
 async function openDatabase(

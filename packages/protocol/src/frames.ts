@@ -154,6 +154,9 @@ export const OkFrame = z.object({
 
 export const PongFrame = z.object({ type: z.literal('pong') })
 
+/** The exact text the `ping` route answers, from API Gateway's mock and from the local gateway. */
+export const PONG_REPLY = '{"type":"pong"}'
+
 export const ErrorFrame = z.object({
   type: z.literal('error'),
   code: z.enum(ERROR_CODES),
