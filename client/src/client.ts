@@ -67,7 +67,7 @@ interface OutboxItem {
 
 const defaultTimers: Timers = {
   setTimeout: (callback, ms) => setTimeout(callback, ms),
-  clearTimeout: (handle) => clearTimeout(handle),
+  clearTimeout: (handle) => clearTimeout(handle as never),
   now: () => Date.now(),
 }
 
