@@ -458,7 +458,7 @@ export class ChatClient extends Emitter<ClientEvents> {
   }
 
   /** Makes a connection the live one: catch up every conversation on it, send what waits, keep it alive. */
-  private adopt(connection: Connection): Conversation[] {
+  private adopt(connection: Connection): Promise<void>[] {
     if (this.stopped) {
       connection.terminate()
       return []
@@ -469,13 +469,12 @@ export class ChatClient extends Emitter<ClientEvents> {
     if (previous) previous.draining = true
     this.setState('open')
     for (const wake of this.openWaiters.splice(0)) wake()
-    const conversations = [...this.conversations.values()]
-    for (const conversation of conversations) void conversation.sync()
+    const synced = [...this.conversations.values()].map((conversation) => conversation.sync())
     for (const item of this.outbox.values()) if (item.state === 'inflight' && item.on !== connection && !item.on?.isOpen) item.state = 'queued'
     for (const conversationId of new Set([...this.outbox.values()].map((item) => item.entry.conversationId))) this.pump(conversationId)
     this.scheduleHeartbeat(connection)
     this.scheduleRotation(connection, this.options.maxConnectionMs)
-    return conversations
+    return synced
   }
 
   private scheduleHeartbeat(connection: Connection): void {
@@ -508,8 +507,7 @@ export class ChatClient extends Emitter<ClientEvents> {
         return this.scheduleRotation(connection, backoffDelay(2, this.options.backoff, this.options.random))
       }
       if (this.primary !== connection || this.stopped) return next.terminate()
-      const conversations = this.adopt(next)
-      await Promise.all(conversations.map((conversation) => conversation.sync()))
+      await Promise.all(this.adopt(next))
       const deadline = this.options.timers.now() + this.options.requestTimeoutMs
       while (connection.isOpen && (connection.pendingCount > 0 || this.inflightOn(connection)) && this.options.timers.now() < deadline) {
         await new Promise<void>((resolve) => this.options.timers.setTimeout(resolve, 50))
