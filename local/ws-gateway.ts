@@ -77,6 +77,7 @@ export async function startWsGateway(options: WsGatewayOptions): Promise<WsGatew
   const idleTimeoutMs = (options.idleTimeoutSeconds ?? DEFAULT_IDLE_TIMEOUT_SECONDS) * 1000
   const maxConnectionMs = (options.maxConnectionSeconds ?? DEFAULT_MAX_CONNECTION_SECONDS) * 1000
   const mockRoutes = options.mockRoutes ?? {}
+  let stopping = false
 
   // Like API Gateway, close with 1001 "Going away" when the connection idled too long or lived too long.
   const armIdleTimer = (connection: LiveConnection) => {
@@ -171,6 +172,7 @@ export async function startWsGateway(options: WsGatewayOptions): Promise<WsGatew
   })
 
   async function handshake(request: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
+    if (stopping) return refuse(socket, 503, 'Service Unavailable')
     const connectionId = randomBytes(12).toString('base64')
     const url = new URL(request.url ?? '/', `http://${domainName}`)
     const headers = Object.fromEntries(
@@ -211,6 +213,8 @@ export async function startWsGateway(options: WsGatewayOptions): Promise<WsGatew
     if (status < 200 || status > 299) return refuse(socket, status, 'Connection refused')
 
     wss.handleUpgrade(request, socket, head, (ws) => {
+      // Stopped while this handshake ran: a socket no Management API will ever know must not live on.
+      if (stopping) return ws.terminate()
       const live: LiveConnection = {
         socket: ws,
         connectedAt: Date.now(),
@@ -287,6 +291,7 @@ export async function startWsGateway(options: WsGatewayOptions): Promise<WsGatew
       while (inFlight.size > 0) await Promise.allSettled([...inFlight])
     },
     async stop() {
+      stopping = true
       for (const connection of connections.values()) connection.socket.close(1001, 'Going away')
       // Let the close handshakes arrive and $disconnect run, but never wait forever.
       const deadline = Date.now() + 3000

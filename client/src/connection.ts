@@ -49,6 +49,8 @@ export class Connection {
   succeeded = false
   /** Replaced by a newer connection; takes no new requests. */
   draining = false
+  /** Requests in a row that got no reply in time. */
+  private silentReplies = 0
   lastPongAt: number
   readonly closed: Promise<void>
   private markClosed!: () => void
@@ -140,6 +142,8 @@ export class Connection {
       const timer = this.timers.setTimeout(() => {
         this.pending.delete(frame.requestId)
         reject(new ConnectionLost('no reply in time'))
+        // Open but answering nothing (a half-dead socket, a gateway that lost track of us): drop it.
+        if (++this.silentReplies >= 2) this.terminate(4001, 'no replies')
       }, timeoutMs)
       this.pending.set(frame.requestId, { resolve, reject, timer })
     })
@@ -176,6 +180,7 @@ export class Connection {
     const requestId = 'requestId' in frame ? frame.requestId : undefined
     const pending = requestId === undefined ? undefined : this.pending.get(requestId)
     if (pending && requestId !== undefined) {
+      this.silentReplies = 0
       this.pending.delete(requestId)
       this.timers.clearTimeout(pending.timer)
       if (frame.type === 'error') {

@@ -362,6 +362,30 @@ describe('connections', () => {
     await chat.close()
   })
 
+  test('a connection that stops answering requests is dropped and the send goes out on a new one', async () => {
+    const { chat } = client({ requestTimeoutMs: 5000 })
+    chat.conversation(CONVERSATION)
+    const first = await connected(chat)
+    const sending = chat.conversation(CONVERSATION).send('anyone?')
+    await settle()
+
+    await clock.advance(5000) // no reply: retried after a backoff on the same connection
+    await clock.advance(1000)
+    assert.equal(first.frames('sendMessage').length, 2)
+    await clock.advance(5000) // no reply again: the connection is dead
+
+    assert.equal(first.readyState, 3)
+    await clock.advance(1000)
+    const second = FakeSocket.last
+    assert.notEqual(second, first)
+    second.accept()
+    await settle()
+    const [retry] = second.frames('sendMessage')
+    second.reply({ type: 'newMessage', message: message(1, { clientMessageId: retry?.clientMessageId }), requestId: retry?.requestId })
+    assert.equal((await sending).seq, 1)
+    await chat.close()
+  })
+
   test('before the maximum duration: a new connection catches up first, only then the old one closes', async () => {
     const { chat } = client({ maxConnectionMs: 60_000 })
     chat.conversation(CONVERSATION)

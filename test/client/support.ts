@@ -149,11 +149,19 @@ export async function exchangeMessages(
       ),
     )
   const total = perSide * 2
-  const [memberSent, trainerSent] = await Promise.all([
-    sendAll(member, 'member'),
-    sendAll(trainer, 'trainer'),
-    disrupt({ acked: () => acked }),
-  ])
+  // Bounded, and saying where it stopped: a send that never settles must fail the test, not hang it.
+  const describe = () =>
+    [member, trainer]
+      .map((who, i) => `${i ? 'trainer' : 'member'}: state ${who.client.state}, received ${who.received.length}, dials ${who.net.dials}, closes ${JSON.stringify(who.net.closes.slice(-3))}, retries ${who.retries.length}`)
+      .join('; ')
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`exchange stuck after ${acked} acknowledgements: ${describe()}`)), 120_000)
+  })
+  const [memberSent, trainerSent] = await Promise.race([
+    Promise.all([sendAll(member, 'member'), sendAll(trainer, 'trainer'), disrupt({ acked: () => acked })]),
+    timeout,
+  ]).finally(() => clearTimeout(timer))
   await Promise.all([member.receivedCount(total), trainer.receivedCount(total)])
   return { member: memberSent, trainer: trainerSent }
 }
