@@ -4,10 +4,10 @@ import { startTestStack, type TestStack } from '../helpers/stack.ts'
 import { assertExactlyOnce, exchangeMessages, startExchange } from './support.ts'
 
 /** Sending faster than the per-user rate limit: the SDK waits out each retryAfterMs and stores every message once. */
-process.env.RATE_LIMIT_BURST = '3'
-process.env.RATE_LIMIT_PER_SECOND = '4'
+process.env.RATE_LIMIT_BURST = '2'
+process.env.RATE_LIMIT_PER_SECOND = '1'
 
-const PER_SIDE = 30
+const PER_SIDE = 12
 
 let stack: TestStack
 before(async () => {
