@@ -34,7 +34,8 @@ import { loadIssuer, type LocalIssuer } from './issuer.ts'
 import type { LambdaHandler } from './lambda-invoke.ts'
 import { PGliteDialect } from './pglite-dialect.ts'
 import { seedDemoData } from './seed.ts'
-import { startWsGateway, type WsGateway } from './ws-gateway.ts'
+import { DEFAULT_IDLE_TIMEOUT_SECONDS, DEFAULT_MAX_CONNECTION_SECONDS, startWsGateway, type WsGateway } from './ws-gateway.ts'
+import { PING_ACTION, PONG_REPLY } from '@trainer-chat/protocol'
 
 /**
  * The whole backend on one machine, no Docker and no cloud account: Postgres (embedded PGlite
@@ -63,6 +64,9 @@ export interface LocalStackOptions {
   awsEndpointUrl?: string | undefined
   /** Handler settings (the variables of lambdas/config.ts) over process.env's, e.g. `{ LOG_LEVEL: 'warn' }`. */
   settings?: Record<string, string>
+  /** API Gateway's idle timeout and maximum connection duration; default WS_IDLE_TIMEOUT_SECONDS (600), WS_MAX_CONNECTION_SECONDS (7200). */
+  wsIdleTimeoutSeconds?: number
+  wsMaxConnectionSeconds?: number
 }
 
 /** Every Lambda handler of the stack, by function name, as the gateways invoke them. */
@@ -159,6 +163,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     stage: LOCAL_STAGE,
     authorizer: current('ws-authorizer'),
     routes: Object.fromEntries(WEBSOCKET_ROUTES.map((route) => [route.key, current(route.handler)])),
+    // In AWS: the `ping` route's MOCK integration and route response (lib/constructs/websocket-api.ts).
+    mockRoutes: { [PING_ACTION]: PONG_REPLY },
+    idleTimeoutSeconds: options.wsIdleTimeoutSeconds ?? secondsFromEnv('WS_IDLE_TIMEOUT_SECONDS', DEFAULT_IDLE_TIMEOUT_SECONDS),
+    maxConnectionSeconds: options.wsMaxConnectionSeconds ?? secondsFromEnv('WS_MAX_CONNECTION_SECONDS', DEFAULT_MAX_CONNECTION_SECONDS),
     ...(options.log ? { log: options.log } : {}),
   })
 
@@ -241,6 +249,14 @@ function buildHandlers(
       log: base.log,
     }),
   }
+}
+
+function secondsFromEnv(name: string, fallback: number): number {
+  const raw = process.env[name]
+  if (raw === undefined || raw === '') return fallback
+  const seconds = Number(raw)
+  if (!Number.isFinite(seconds) || seconds <= 0) throw new Error(`${name} must be a positive number of seconds, got "${raw}"`)
+  return seconds
 }
 
 async function openDatabase(

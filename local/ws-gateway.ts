@@ -22,8 +22,17 @@ export interface WsGatewayOptions {
   stage: string
   authorizer: LambdaHandler
   routes: Record<string, LambdaHandler>
+  /** Routes answered by the gateway itself, like a MOCK integration with a route response: action → reply body. */
+  mockRoutes?: Record<string, string>
+  /** API Gateway closes a connection that sent nothing for 10 minutes. */
+  idleTimeoutSeconds?: number
+  /** API Gateway closes every connection after 2 hours. */
+  maxConnectionSeconds?: number
   log?: (line: string) => void
 }
+
+export const DEFAULT_IDLE_TIMEOUT_SECONDS = 600
+export const DEFAULT_MAX_CONNECTION_SECONDS = 7200
 
 interface LiveConnection {
   socket: WebSocket
@@ -32,6 +41,8 @@ interface LiveConnection {
   sourceIp: string
   userAgent: string
   authorizer: Record<string, unknown>
+  idleTimer?: NodeJS.Timeout
+  lifetimeTimer?: NodeJS.Timeout
 }
 
 /** Test hook: make the Management API answer `status` for a connection the next `times` posts. */
@@ -63,6 +74,24 @@ export async function startWsGateway(options: WsGatewayOptions): Promise<WsGatew
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES })
   const domainName = `${options.host}:${options.port}`
   const log = options.log ?? (() => {})
+  const idleTimeoutMs = (options.idleTimeoutSeconds ?? DEFAULT_IDLE_TIMEOUT_SECONDS) * 1000
+  const maxConnectionMs = (options.maxConnectionSeconds ?? DEFAULT_MAX_CONNECTION_SECONDS) * 1000
+  const mockRoutes = options.mockRoutes ?? {}
+  let stopping = false
+
+  // Like API Gateway, close with 1001 "Going away" when the connection idled too long or lived too long.
+  const armIdleTimer = (connection: LiveConnection) => {
+    clearTimeout(connection.idleTimer)
+    connection.idleTimer = setTimeout(() => connection.socket.close(1001, 'Going away: idle timeout'), idleTimeoutMs).unref()
+  }
+  const mockReply = (body: string): string | undefined => {
+    try {
+      const action = (JSON.parse(body) as { action?: unknown } | null)?.action
+      return typeof action === 'string' && Object.hasOwn(mockRoutes, action) ? mockRoutes[action] : undefined
+    } catch {
+      return undefined
+    }
+  }
 
   const track = <T>(promise: Promise<T>): Promise<T> => {
     inFlight.add(promise)
@@ -143,6 +172,7 @@ export async function startWsGateway(options: WsGatewayOptions): Promise<WsGatew
   })
 
   async function handshake(request: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
+    if (stopping) return refuse(socket, 503, 'Service Unavailable')
     const connectionId = randomBytes(12).toString('base64')
     const url = new URL(request.url ?? '/', `http://${domainName}`)
     const headers = Object.fromEntries(
@@ -183,21 +213,32 @@ export async function startWsGateway(options: WsGatewayOptions): Promise<WsGatew
     if (status < 200 || status > 299) return refuse(socket, status, 'Connection refused')
 
     wss.handleUpgrade(request, socket, head, (ws) => {
-      connections.set(connectionId, {
+      // Stopped while this handshake ran: a socket no Management API will ever know must not live on.
+      if (stopping) return ws.terminate()
+      const live: LiveConnection = {
         socket: ws,
         connectedAt: Date.now(),
         lastActiveAt: Date.now(),
         sourceIp: request.socket.remoteAddress ?? '127.0.0.1',
         userAgent: headers['user-agent'] ?? '',
         authorizer: authorizerContext,
-      })
+        lifetimeTimer: setTimeout(() => ws.close(1001, 'Going away: maximum connection duration'), maxConnectionMs).unref(),
+      }
+      connections.set(connectionId, live)
+      armIdleTimer(live)
       // Oversized frames: ws closes the socket with 1009 (as API Gateway does) and reports an error here.
       ws.on('error', (error) => log(`connection ${connectionId}: ${error.message}`))
       ws.on('message', (data, isBinary) => {
         const connection = connections.get(connectionId)
         if (!connection) return
         connection.lastActiveAt = Date.now()
+        armIdleTimer(connection)
         const body = isBinary ? Buffer.from(data as Buffer).toString('base64') : data.toString()
+        const mocked = isBinary ? undefined : mockReply(body)
+        if (mocked !== undefined) {
+          ws.send(mocked)
+          return
+        }
         const { routeKey, handler } = routeFor(body)
         void track(
           invoke(
@@ -212,6 +253,8 @@ export async function startWsGateway(options: WsGatewayOptions): Promise<WsGatew
         )
       })
       ws.on('close', () => {
+        clearTimeout(live.idleTimer)
+        clearTimeout(live.lifetimeTimer)
         const connection = connections.get(connectionId)
         if (!connection) return
         connections.delete(connectionId)
@@ -248,6 +291,7 @@ export async function startWsGateway(options: WsGatewayOptions): Promise<WsGatew
       while (inFlight.size > 0) await Promise.allSettled([...inFlight])
     },
     async stop() {
+      stopping = true
       for (const connection of connections.values()) connection.socket.close(1001, 'Going away')
       // Let the close handshakes arrive and $disconnect run, but never wait forever.
       const deadline = Date.now() + 3000

@@ -77,9 +77,12 @@ export async function typing(
   caller: Caller,
   input: { conversationId: string; isTyping: boolean },
 ): Promise<void> {
-  // A typing indicator is worth nothing late or twice: excess frames are dropped silently,
-  // with no reply, so a chatty or hostile client costs no database round trip.
-  if (!ports.typingThrottle.allow(caller.connectionId)) return
+  // A typing indicator is worth nothing late or twice: excess frames are dropped silently
+  // (only a requestId gets its `ok`), so a chatty or hostile client costs no database round trip.
+  if (!ports.typingThrottle.allow(caller.connectionId)) {
+    await deliver(ports, okFor(caller))
+    return
+  }
   const result = await ports.store.typing({ connectionId: caller.connectionId, conversationId: input.conversationId })
   assertAllowed(result, 'write')
   const frame: ServerFrame = {
@@ -88,7 +91,7 @@ export async function typing(
     userId: result.userId,
     isTyping: input.isTyping,
   }
-  await deliver(ports, toOthers(result.listeners, caller, frame))
+  await deliver(ports, [...okFor(caller), ...toOthers(result.listeners, caller, frame)])
 }
 
 export async function markAsRead(
@@ -99,7 +102,10 @@ export async function markAsRead(
   const result = await ports.store.markAsRead({ connectionId: caller.connectionId, ...input })
   assertAllowed(result, 'read')
   if (!result.messageFound) throw new ChatError('not_found', 'Message not found in this conversation')
-  if (result.markedCount === 0) return
+  if (result.markedCount === 0) {
+    await deliver(ports, okFor(caller))
+    return
+  }
   const frame: ServerFrame = {
     type: 'messageRead',
     conversationId: input.conversationId,
@@ -107,7 +113,7 @@ export async function markAsRead(
     userId: result.userId,
     readAt: result.readAt,
   }
-  await deliver(ports, toOthers(result.listeners, caller, frame))
+  await deliver(ports, [...okFor(caller), ...toOthers(result.listeners, caller, frame)])
 }
 
 export async function joinConversation(
@@ -141,7 +147,7 @@ export async function leaveConversation(
   const result = await ports.store.leaveConversation({ connectionId: caller.connectionId, conversationId: input.conversationId })
   assertAllowed(result, 'read')
   const left: ServerFrame = { type: 'userLeft', conversationId: input.conversationId, userId: result.userId }
-  await deliver(ports, toOthers(result.listeners, caller, left))
+  await deliver(ports, [...okFor(caller), ...toOthers(result.listeners, caller, left)])
 }
 
 export interface ConnectInput {
@@ -159,6 +165,11 @@ export async function connect(store: ChatStore, input: ConnectInput): Promise<{ 
     throw new ChatError('rate_limited', `At most ${input.maxConnectionsPerUser} live connections per user`)
   }
   return { userId: result.userId }
+}
+
+/** The `ok` a request without a result of its own gets, when it carries a requestId (one reply per request). */
+function okFor(caller: Caller): Outgoing<ServerFrame>[] {
+  return caller.requestId === undefined ? [] : [{ connectionId: caller.connectionId, frame: { type: 'ok', requestId: caller.requestId } }]
 }
 
 /** The caller's requestId, to echo on the frames that answer them. */

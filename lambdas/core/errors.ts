@@ -3,20 +3,9 @@
  * code the client sees; the HTTP status is derived from it. Anything that is not a ChatError
  * is a bug or an outage and is reported to clients as `internal` with no details.
  */
-export const ERROR_STATUS = {
-  bad_request: 400,
-  unauthorized: 401,
-  forbidden: 403,
-  not_found: 404,
-  conflict: 409,
-  conversation_closed: 409,
-  too_large: 413,
-  rate_limited: 429,
-  internal: 500,
-  unavailable: 503,
-} as const
+import { ERROR_STATUS, type ErrorCode } from '@trainer-chat/protocol'
 
-export type ErrorCode = keyof typeof ERROR_STATUS
+export { ERROR_STATUS, type ErrorCode }
 
 export class ChatError extends Error {
   override readonly name = 'ChatError'

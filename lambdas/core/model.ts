@@ -11,34 +11,9 @@ export interface User {
   trainerId: string | null
 }
 
-export interface Message {
-  id: string
-  conversationId: string
-  seq: number
-  senderId: string
-  /** Empty when the message was removed by a moderator. */
-  body: string
-  clientMessageId: string
-  createdAt: string
-  readAt: string | null
-  /** True when a moderator hid the message; its body is withheld from participants. */
-  removed: boolean
-  /** The file the message carries, if any (withheld, like the body, when the message is removed). */
-  attachment: Attachment | null
-}
+import type { Attachment, AttachmentInfo, Message } from '@trainer-chat/protocol'
 
-/** An uploaded file as the database describes it. */
-export interface AttachmentInfo {
-  id: string
-  fileName: string
-  contentType: string
-  size: number
-}
-
-/** An attachment as a reader sees it: with a short-lived download URL made for them. */
-export interface Attachment extends AttachmentInfo {
-  downloadUrl: string
-}
+export type { Attachment, AttachmentInfo, Message }
 
 /** A message as stored: its attachment is not yet signed for a reader (see core/attachments.ts). */
 export type StoredMessage = Omit<Message, 'attachment'> & { attachment: AttachmentInfo | null }

@@ -1,6 +1,10 @@
 import { Stack, type RemovalPolicy, Validations } from 'aws-cdk-lib'
 import {
   CfnAuthorizer,
+  CfnIntegration,
+  CfnIntegrationResponse,
+  CfnRoute,
+  CfnRouteResponse,
   type CfnStage,
   LogGroupLogDestination,
   WebSocketApi,
@@ -15,6 +19,7 @@ import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs'
 import { Construct } from 'constructs'
 import type { HandlerName } from '../functions.ts'
 import type { DeployedWebSocketRoute, ThrottleSettings } from '../routes.ts'
+import { PING_ACTION, PONG_REPLY } from '@trainer-chat/protocol'
 import { jsonAccessLogFormat, WEBSOCKET_ACCESS_LOG_FIELDS } from './access-log.ts'
 
 export interface ChatWebSocketApiProps {
@@ -61,6 +66,8 @@ export class ChatWebSocketApi extends Construct {
       )
     }
 
+    const ping = this.addPingRoute()
+
     // CDK would render `IdentitySource: []`; leave the property out entirely, which is how
     // CloudFormation spells "no identity source" for a REQUEST authorizer.
     const cfnAuthorizer = this.api.node.tryFindChild('TokenAuthorizer')?.node.defaultChild
@@ -90,6 +97,7 @@ export class ChatWebSocketApi extends Construct {
     )
     // Route settings name routes by key: the routes must exist before the stage references them.
     for (const route of this.routes) this.stage.node.addDependency(route)
+    this.stage.node.addDependency(ping)
 
     for (const route of this.routes) {
       if (route.routeKey === '$connect') continue
@@ -99,6 +107,40 @@ export class ChatWebSocketApi extends Construct {
           'WebSocket APIs authorize once, on $connect (Lambda authorizer); API Gateway accepts authorizers on no other route, and messages can only arrive on an authorized connection.',
       })
     }
+  }
+
+  /**
+   * The heartbeat: `ping` answered `{"type":"pong"}` by API Gateway itself (a MOCK integration
+   * whose integration response renders the reply, returned through a route response), so keeping
+   * a connection inside the 10-minute idle timeout costs no Lambda invocation.
+   */
+  private addPingRoute(): CfnRoute {
+    const apiId = this.api.apiId
+    const integration = new CfnIntegration(this, 'PingIntegration', {
+      apiId,
+      integrationType: 'MOCK',
+      templateSelectionExpression: '200',
+      requestTemplates: { '200': '{"statusCode":200}' },
+    })
+    new CfnIntegrationResponse(this, 'PingIntegrationResponse', {
+      apiId,
+      integrationId: integration.ref,
+      integrationResponseKey: '$default',
+      templateSelectionExpression: '200',
+      responseTemplates: { '200': PONG_REPLY },
+    })
+    const route = new CfnRoute(this, 'PingRoute', {
+      apiId,
+      routeKey: PING_ACTION,
+      target: `integrations/${integration.ref}`,
+      routeResponseSelectionExpression: '$default',
+    })
+    new CfnRouteResponse(this, 'PingRouteResponse', { apiId, routeId: route.ref, routeResponseKey: '$default' })
+    Validations.of(route).acknowledge({
+      id: 'AwsSolutions-APIG4',
+      reason: 'WebSocket APIs authorize once, on $connect; ping is a MOCK answered on an already authorized connection.',
+    })
+    return route
   }
 
   /** `https://{apiId}.execute-api.{region}.amazonaws.com/{stage}`: where handlers post to connections. */

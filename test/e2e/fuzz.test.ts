@@ -13,8 +13,8 @@ import { startTestStack, type TestClient, type TestStack } from '../helpers/stac
  * Property tests: arbitrary frames, sent by a real WebSocket client through the local stack into
  * every route. Whatever arrives, the process keeps running, the frame gets exactly one reply (or
  * none, where the protocol answers nothing: a successful typing, markAsRead or
- * leaveConversation), nothing refused changes the database or reaches anyone else, and fields the
- * server owns are never taken from the client.
+ * leaveConversation without a requestId; with one it gets `ok`), nothing refused changes the
+ * database or reaches anyone else, and fields the server owns are never taken from the client.
  */
 
 let stack: TestStack
@@ -71,7 +71,7 @@ function expectedReplies(text: string): 0 | 1 {
   }
   const silentWhenValid = [TypingFrame, MarkAsReadFrame, LeaveConversationFrame].some((schema) => {
     const parsed = schema.safeParse(json)
-    if (!parsed.success || parsed.data.conversationId !== pair.conversationId) return false
+    if (!parsed.success || parsed.data.conversationId !== pair.conversationId || parsed.data.requestId !== undefined) return false
     return !('messageId' in parsed.data) || parsed.data.messageId === messageId
   })
   return silentWhenValid ? 0 : 1
@@ -83,7 +83,7 @@ const anyText = fc.oneof(fc.string({ maxLength: 200 }), fc.string({ unit: 'binar
 const hugeNumber = fc.constantFrom(1e308, -1e308, Number.MAX_SAFE_INTEGER + 2, 2 ** 31, -1, -0, 0.5, 1e-300)
 const wrongType = fc.oneof(hugeNumber, fc.integer(), fc.double({ noNaN: true }), fc.boolean(), fc.constant(null), fc.array(fc.integer(), { maxLength: 3 }), fc.dictionary(fc.string({ maxLength: 5 }), fc.string({ maxLength: 5 }), { maxKeys: 3 }), anyText)
 const idLike = (real: () => string) => fc.oneof(fc.constant(null).map(() => real()), fc.uuid(), anyText, wrongType)
-const action = fc.oneof(fc.constantFrom(...CLIENT_ACTIONS), fc.constantFrom('$default', '$connect', '$disconnect', 'SendMessage', 'sendMessage ', '__proto__', 'constructor', 'toString', 'hasOwnProperty'), anyText, wrongType)
+const action = fc.oneof(fc.constantFrom(...CLIENT_ACTIONS), fc.constantFrom('ping', '$default', '$connect', '$disconnect', 'SendMessage', 'sendMessage ', '__proto__', 'constructor', 'toString', 'hasOwnProperty'), anyText, wrongType)
 
 const structuredFrame = fc.record(
   {

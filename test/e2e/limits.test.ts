@@ -145,6 +145,20 @@ describe('typing (burst 3 per connection, in memory)', () => {
     member.close()
     trainer.close()
   })
+
+  test('a dropped frame that carries a requestId still gets its one ok, and costs no statement', async () => {
+    const pair = await createPair(stack.db, 'typing-ok')
+    const member = await joined(pair.member.email, pair.conversationId)
+    await stack.ws.idle()
+    stack.statements.length = 0
+
+    const replies = []
+    for (let i = 0; i < 6; i++) replies.push(await member.request({ action: 'typing', conversationId: pair.conversationId, isTyping: true }))
+
+    assert.deepEqual(replies.map((r) => r.type), ['ok', 'ok', 'ok', 'ok', 'ok', 'ok'])
+    assert.equal(stack.statements.length, 3, 'only the burst reached the database')
+    member.close()
+  })
 })
 
 describe('live connections per user (at most 3)', () => {

@@ -467,3 +467,19 @@ for (const [stage, synthesized] of [['dev', dev], ['prod', prod]] as const) {
     }
   })
 }
+
+test('ping is answered by API Gateway itself: a MOCK integration whose response is the pong frame, returned by a route response', () => {
+  const { stateless } = dev
+  const [[routeId, route]] = resourcesOf(stateless, 'AWS::ApiGatewayV2::Route').filter(([, r]) => r.Properties.RouteKey === 'ping') as [[string, Json]]
+  const integrationId: string = route.Properties.Target['Fn::Join'][1][1].Ref
+  const integration = stateless.findResources('AWS::ApiGatewayV2::Integration')[integrationId] as Json
+  assert.equal(integration.Properties.IntegrationType, 'MOCK')
+  assert.equal(integration.Properties.IntegrationUri, undefined, 'no Lambda behind ping')
+  assert.equal(route.Properties.RouteResponseSelectionExpression, '$default')
+  stateless.hasResourceProperties('AWS::ApiGatewayV2::RouteResponse', { RouteId: { Ref: routeId }, RouteResponseKey: '$default' })
+  stateless.hasResourceProperties('AWS::ApiGatewayV2::IntegrationResponse', {
+    IntegrationId: { Ref: integrationId },
+    IntegrationResponseKey: '$default',
+    ResponseTemplates: { '200': '{"type":"pong"}' },
+  })
+})

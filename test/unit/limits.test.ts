@@ -67,4 +67,12 @@ describe('typing over the throttle', () => {
     assert.equal(asked, false)
     assert.deepEqual(posted, [])
   })
+
+  test('is still answered ok when it carries a requestId, so the caller\'s request settles', async () => {
+    const { chat, posted } = ports({ async typing() { throw new Error('must not be called') } }, false)
+
+    await typing(chat, { connectionId: 'c1', requestId: 'r1' }, { conversationId: 'conv', isTyping: true })
+
+    assert.deepEqual(posted, [{ connectionId: 'c1', frame: { type: 'ok', requestId: 'r1' } }])
+  })
 })

@@ -1,0 +1,8 @@
+export { ChatClient, type ChatClientOptions, type ClientEvents, type ConnectionState, type FetchLike } from './client.ts'
+export { Conversation, type ConversationEvents, type ConversationOptions, type FileOptions, type MessageUpdate, type Uploadable } from './conversation.ts'
+export type { Timers, WebSocketConstructor, WebSocketLike } from './connection.ts'
+export { ChatClientError, type ClientErrorCode } from './errors.ts'
+export { OrderingBuffer, type Sequenced } from './ordering.ts'
+export { keyValueStorage, memoryStorage, newClientMessageId, type KeyValueStore, type OutboxEntry, type OutboxStorage } from './outbox.ts'
+export { backoffDelay, type BackoffOptions } from './backoff.ts'
+export type { Message, Attachment, ErrorCode, ServerFrame } from '@trainer-chat/protocol'

@@ -1,0 +1,185 @@
+import * as z from 'zod/mini'
+import { ERROR_CODES } from './errors.ts'
+import { MessageSchema } from './model.ts'
+
+/**
+ * The WebSocket protocol: client frames (validated by the server, unknown keys dropped so that
+ * server-owned fields such as `senderId` or `seq` can never be supplied by a client) and the
+ * frames the server sends. docs/asyncapi.json is generated from these schemas.
+ */
+
+export const MAX_BODY_CHARS = 4000
+export const HISTORY_DEFAULT_LIMIT = 50
+export const HISTORY_MAX_LIMIT = 100
+export const REQUEST_ID_MAX_CHARS = 64
+export const CLIENT_MESSAGE_ID_MAX_CHARS = 64
+
+const id = z.guid()
+const requestId = z.optional(z.string().check(z.maxLength(REQUEST_ID_MAX_CHARS)))
+const seq = z.number().check(z.int(), z.minimum(0), z.maximum(2_147_483_647))
+
+// ---- client → server ----
+
+export const JoinConversationFrame = z.object({
+  action: z.literal('joinConversation'),
+  requestId,
+  conversationId: id,
+  limit: z.optional(z.number().check(z.int(), z.minimum(1), z.maximum(HISTORY_MAX_LIMIT))),
+  afterSeq: z.optional(seq),
+})
+
+export const LeaveConversationFrame = z.object({
+  action: z.literal('leaveConversation'),
+  requestId,
+  conversationId: id,
+})
+
+export const SendMessageFrame = z.object({
+  action: z.literal('sendMessage'),
+  requestId,
+  conversationId: id,
+  clientMessageId: z.string().check(z.minLength(1), z.maxLength(CLIENT_MESSAGE_ID_MAX_CHARS)),
+  // The 1..4000 rule applies after trimming and answers `too_large`, so it lives in the use case.
+  body: z.optional(z.string()),
+  attachmentId: z.optional(id),
+})
+
+export const TypingFrame = z.object({
+  action: z.literal('typing'),
+  requestId,
+  conversationId: id,
+  isTyping: z.boolean(),
+})
+
+export const MarkAsReadFrame = z.object({
+  action: z.literal('markAsRead'),
+  requestId,
+  conversationId: id,
+  messageId: id,
+})
+
+/**
+ * The heartbeat. API Gateway answers it itself (a MOCK integration with a route response, no
+ * Lambda), with `pong`; it carries no requestId because a mock cannot echo one.
+ */
+export const PingFrame = z.object({
+  action: z.literal('ping'),
+})
+
+export type JoinConversation = z.infer<typeof JoinConversationFrame>
+export type LeaveConversation = z.infer<typeof LeaveConversationFrame>
+export type SendMessage = z.infer<typeof SendMessageFrame>
+export type Typing = z.infer<typeof TypingFrame>
+export type MarkAsRead = z.infer<typeof MarkAsReadFrame>
+export type Ping = z.infer<typeof PingFrame>
+export type ClientFrame = JoinConversation | LeaveConversation | SendMessage | Typing | MarkAsRead | Ping
+
+/** The actions served by a Lambda handler (`ping` is answered by the gateway itself). */
+export const CLIENT_ACTIONS = ['joinConversation', 'leaveConversation', 'sendMessage', 'typing', 'markAsRead'] as const
+export const PING_ACTION = 'ping'
+
+export const CLIENT_FRAMES = {
+  joinConversation: JoinConversationFrame,
+  leaveConversation: LeaveConversationFrame,
+  sendMessage: SendMessageFrame,
+  typing: TypingFrame,
+  markAsRead: MarkAsReadFrame,
+  ping: PingFrame,
+} as const
+
+// ---- server → client ----
+
+const conversationId = z.string()
+const userId = z.string()
+
+export const ConversationHistoryFrame = z.object({
+  type: z.literal('conversationHistory'),
+  conversationId,
+  /** Oldest first. */
+  messages: z.array(MessageSchema),
+  hasMore: z.boolean(),
+  requestId,
+})
+
+export const NewMessageFrame = z.object({
+  type: z.literal('newMessage'),
+  message: MessageSchema,
+  /** Only on the sender's acknowledgement. */
+  requestId,
+})
+
+export const NewMessageNotificationFrame = z.object({
+  type: z.literal('newMessageNotification'),
+  conversationId,
+  messageId: z.string(),
+  senderId: z.string(),
+  preview: z.string().check(z.maxLength(100)),
+})
+
+export const UserJoinedFrame = z.object({ type: z.literal('userJoined'), conversationId, userId })
+export const UserLeftFrame = z.object({ type: z.literal('userLeft'), conversationId, userId })
+
+export const UserTypingFrame = z.object({
+  type: z.literal('userTyping'),
+  conversationId,
+  userId,
+  isTyping: z.boolean(),
+})
+
+export const MessageReadFrame = z.object({
+  type: z.literal('messageRead'),
+  conversationId,
+  messageId: z.string(),
+  userId,
+  readAt: z.string(),
+})
+
+export const ConversationClosedFrame = z.object({
+  type: z.literal('conversationClosed'),
+  conversationId,
+  reason: z.string(),
+})
+
+export const MessageRemovedFrame = z.object({
+  type: z.literal('messageRemoved'),
+  conversationId,
+  messageId: z.string(),
+})
+
+/** The reply to a request that has no result of its own (`markAsRead`, `typing`, `leaveConversation`). */
+export const OkFrame = z.object({
+  type: z.literal('ok'),
+  requestId: z.string().check(z.maxLength(REQUEST_ID_MAX_CHARS)),
+})
+
+export const PongFrame = z.object({ type: z.literal('pong') })
+
+/** The exact text the `ping` route answers, from API Gateway's mock and from the local gateway. */
+export const PONG_REPLY = '{"type":"pong"}'
+
+export const ErrorFrame = z.object({
+  type: z.literal('error'),
+  code: z.enum(ERROR_CODES),
+  message: z.string(),
+  requestId,
+  details: z.optional(z.record(z.string(), z.unknown())),
+})
+
+export const SERVER_FRAMES = {
+  conversationHistory: ConversationHistoryFrame,
+  newMessage: NewMessageFrame,
+  newMessageNotification: NewMessageNotificationFrame,
+  userJoined: UserJoinedFrame,
+  userLeft: UserLeftFrame,
+  userTyping: UserTypingFrame,
+  messageRead: MessageReadFrame,
+  conversationClosed: ConversationClosedFrame,
+  messageRemoved: MessageRemovedFrame,
+  ok: OkFrame,
+  pong: PongFrame,
+  error: ErrorFrame,
+} as const
+
+export type ServerFrameType = keyof typeof SERVER_FRAMES
+export type ServerFrameOf<T extends ServerFrameType> = z.infer<(typeof SERVER_FRAMES)[T]>
+export type ServerFrame = { [T in ServerFrameType]: ServerFrameOf<T> }[ServerFrameType]

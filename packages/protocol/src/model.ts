@@ -1,0 +1,62 @@
+import * as z from 'zod/mini'
+
+/** The objects frames carry, as the API shows them (camelCase, ISO timestamps). */
+
+export const AttachmentSchema = z.object({
+  id: z.string(),
+  fileName: z.string(),
+  contentType: z.string(),
+  size: z.number(),
+  /** A short-lived presigned GET made for the reader. */
+  downloadUrl: z.string(),
+})
+
+export const MessageSchema = z.object({
+  id: z.string(),
+  conversationId: z.string(),
+  /** Gap-free per conversation, from 1. */
+  seq: z.number(),
+  senderId: z.string(),
+  /** Empty when the message was removed by a moderator. */
+  body: z.string(),
+  clientMessageId: z.string(),
+  createdAt: z.string(),
+  readAt: z.nullable(z.string()),
+  /** True when a moderator hid the message; its body is withheld from participants. */
+  removed: z.boolean(),
+  /** The file the message carries, if any (withheld, like the body, when the message is removed). */
+  attachment: z.nullable(AttachmentSchema),
+})
+
+/** An uploaded file as the database describes it. */
+export interface AttachmentInfo {
+  id: string
+  fileName: string
+  contentType: string
+  size: number
+}
+
+/** An attachment as a reader sees it: with a short-lived download URL made for them. */
+export interface Attachment extends AttachmentInfo {
+  downloadUrl: string
+}
+
+export interface Message {
+  id: string
+  conversationId: string
+  seq: number
+  senderId: string
+  body: string
+  clientMessageId: string
+  createdAt: string
+  readAt: string | null
+  removed: boolean
+  attachment: Attachment | null
+}
+
+// The interfaces above are what code reads; the schemas are what the document says. Same shape.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
+const sameMessage: Same<z.infer<typeof MessageSchema>, Message> = true
+const sameAttachment: Same<z.infer<typeof AttachmentSchema>, Attachment> = true
+void sameMessage
+void sameAttachment

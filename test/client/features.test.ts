@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { after, before, test } from 'node:test'
+import { startTestStack, type TestStack } from '../helpers/stack.ts'
+import { startExchange, until, type Exchange } from './support.ts'
+
+/** The rest of the SDK's surface, end to end: files, read receipts, typing, older history. */
+
+let stack: TestStack
+let exchange: Exchange
+before(async () => {
+  stack = await startTestStack()
+  exchange = await startExchange(stack, 'sdk-features')
+})
+after(async () => {
+  await exchange.close()
+  await stack.close()
+})
+
+test('sendFile asks for a grant, uploads the bytes and sends the message that carries them', async () => {
+  const { member, trainer, pair } = exchange
+  const photo = randomBytes(3000)
+
+  const stored = await member.client.conversation(pair.conversationId).sendFile(photo, { fileName: 'squat.png', contentType: 'image/png', body: 'form check' })
+
+  assert.equal(stored.attachment?.fileName, 'squat.png')
+  assert.equal(stored.body, 'form check')
+  await until(() => trainer.received.some((m) => m.id === stored.id), 'the trainer got it')
+  const received = trainer.received.find((m) => m.id === stored.id)
+  const download = await fetch(received?.attachment?.downloadUrl ?? '')
+  assert.deepEqual(Buffer.from(await download.arrayBuffer()), photo)
+})
+
+test('markRead resolves on the server\'s ok and the other side hears it; typing reaches the other side', async () => {
+  const { member, trainer, pair } = exchange
+  const reads: string[] = []
+  const typing: boolean[] = []
+  member.client.conversation(pair.conversationId).on('read', (r) => reads.push(r.messageId))
+  member.client.conversation(pair.conversationId).on('typing', (t) => typing.push(t.isTyping))
+  const sent = await member.client.conversation(pair.conversationId).send('read me')
+  await until(() => trainer.received.some((m) => m.id === sent.id), 'delivered')
+
+  await trainer.client.conversation(pair.conversationId).markRead(sent.id)
+  trainer.client.conversation(pair.conversationId).typing(true)
+
+  await until(() => reads.includes(sent.id) && typing.includes(true), 'the read receipt and the typing indicator')
+})
+
+test('history({ before }) pages back through older messages over REST', async () => {
+  const { member, pair } = exchange
+  const conversation = member.client.conversation(pair.conversationId)
+  for (let i = 0; i < 4; i++) await conversation.send(`older ${i}`)
+  const last = conversation.lastSeq ?? 0
+
+  const page = await conversation.history({ before: last, limit: 2 })
+
+  assert.deepEqual(page.messages.map((m) => m.seq).sort((a, b) => a - b), [last - 2, last - 1])
+  assert.equal(page.hasMore, true)
+})
