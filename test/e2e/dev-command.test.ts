@@ -54,7 +54,7 @@ test('npm run dev starts the stack, npm run token mints a working token, SIGTERM
   dev.stderr.on('data', (chunk) => (output += chunk))
   const exited = new Promise<number | null>((resolve) => dev.on('exit', (code) => resolve(code)))
   try {
-    const deadline = Date.now() + 60_000
+    const deadline = Date.now() + 240_000
     while (!output.includes('local stack is up')) {
       if (Date.now() > deadline || dev.exitCode !== null) assert.fail(`the stack did not start:\n${output}`)
       await new Promise((resolve) => setTimeout(resolve, 100))

@@ -144,7 +144,8 @@ export class TestClient {
   }
 
   /** Resolves with the first frame (received or to come) matching; removes it from the buffer. */
-  async next(predicate: (frame: Frame) => boolean, timeoutMs = 5000): Promise<Frame> {
+  // The deadline only matters when the frame never comes; generous so a loaded machine is not a failure.
+  async next(predicate: (frame: Frame) => boolean, timeoutMs = 20_000): Promise<Frame> {
     const deadline = Date.now() + timeoutMs
     for (;;) {
       const index = this.frames.findIndex(predicate)

@@ -66,13 +66,14 @@ describe('the send token bucket', () => {
   })
 
   test('it refills with time, up to the burst', async () => {
-    const store = createChatStore(database.db, { sendRateLimit: { burst: 3, perSecond: 2 } })
+    // Slow refill, so four sends on a loaded machine cannot earn a token back meanwhile.
+    const store = createChatStore(database.db, { sendRateLimit: { burst: 3, perSecond: 0.2 } })
     const pair = await createPair(database.db, 'refill')
     const member = await connection(store, pair.member)
-    // An empty bucket last touched 10 s ago: 20 tokens' worth of time, capped at the burst of 3.
+    // An empty bucket last touched 60 s ago: 12 tokens' worth of time, capped at the burst of 3.
     await database.db
       .updateTable('users')
-      .set({ send_tokens: 0, send_tokens_at: sql<Date>`now() - interval '10 seconds'` })
+      .set({ send_tokens: 0, send_tokens_at: sql<Date>`now() - interval '60 seconds'` })
       .where('id', '=', pair.member.id)
       .execute()
 
