@@ -107,7 +107,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
   // Everything slow starts at once: the listeners (so a taken port is reported early), the
   // handler modules' import, and the database (opening, migrating, seeding).
-  const [httpResult, wsResult, awsResult, functionsResult, databaseResult] = await Promise.allSettled([
+  // The database runs on while the listeners start; a listener's failure (a taken port) is
+  // reported without waiting for it.
+  const preparing = prepareDatabase(dataDir, options, logger)
+  // Its failure is read below, after the listeners; until then it must not count as unhandled.
+  preparing.catch(() => {})
+  const [httpResult, wsResult, awsResult, functionsResult] = await Promise.allSettled([
     loading.then((loaded) =>
       startHttpGateway({
         port: options.httpPort ?? 3000,
@@ -154,9 +159,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       return aws
     }),
     loading,
-    prepareDatabase(dataDir, options, logger),
   ])
-  const results = [httpResult, wsResult, awsResult, functionsResult, databaseResult]
+  const results: PromiseSettledResult<unknown>[] = [httpResult, wsResult, awsResult, functionsResult]
+  const listenerFailed = results.some((result) => result.status === 'rejected')
+  if (listenerFailed) void preparing.then((database) => database.stop(), () => {})
+  else results.push(...(await Promise.allSettled([preparing])))
+  const databaseResult = results[4]
   const failures = results.flatMap((result) => (result.status === 'rejected' ? [result.reason as unknown] : []))
   if (failures.length > 0) {
     // Stop what did start (listeners, the database), so the process can exit.
