@@ -4,6 +4,7 @@ import * as z from 'zod/mini'
 import { describeError, log } from '../adapters/logger.ts'
 import { ChatError, isChatError, type ErrorCode } from '../core/errors.ts'
 import type { Identity } from '../core/model.ts'
+import { validationIssues } from './validation-issues.ts'
 
 /** The part of an API Gateway HTTP API (payload 2.0) event our handlers read. */
 export interface HttpEvent {
@@ -96,7 +97,7 @@ function validate(schema: Schema | undefined, value: unknown, where: 'path' | 'q
   if (!schema) return {}
   const result = schema.safeParse(value)
   if (result.success) return result.data
-  const details = result.error.issues.map((issue) => ({ in: where, path: issue.path.join('.'), code: issue.code }))
+  const details = validationIssues(result.error.issues, where)
   const fields = details.map((d) => `${d.in}${d.path ? `.${d.path}` : ''}`).join(', ')
   throw new ChatError('bad_request', `Invalid request: ${fields}`, { issues: details })
 }

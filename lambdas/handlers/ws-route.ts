@@ -7,6 +7,7 @@ import type { Caller, ChatPorts } from '../core/chat.ts'
 import { ChatError, isChatError } from '../core/errors.ts'
 import type { ServerFrame } from '../core/protocol.ts'
 import { chatPorts, websocketDelivery } from '../runtime.ts'
+import { validationIssues } from './validation-issues.ts'
 
 /** The part of an API Gateway WebSocket event our handlers read. */
 export interface WebSocketEvent {
@@ -63,28 +64,11 @@ export function parseFrame<S extends z.ZodMiniType>(schema: S, body: string | nu
   }
   const result = schema.safeParse(json)
   if (!result.success) {
-    const issues = result.error.issues.map((issue) => ({ path: issue.path.join('.'), problem: describeIssue(issue) }))
-    const summary = issues.map((issue) => `${issue.path || '(frame)'}: ${issue.problem}`).join('; ')
+    const issues = validationIssues(result.error.issues, 'frame')
+    const summary = issues.map((issue) => `${issue.path || '(frame)'}: ${issue.message}`).join('; ')
     throw new ChatError('bad_request', `Invalid frame: ${summary}`, { issues })
   }
   return result.data
-}
-
-function describeIssue(issue: z.core.$ZodIssue): string {
-  switch (issue.code) {
-    case 'invalid_type':
-      return `expected ${issue.expected}`
-    case 'too_big':
-      return `must be at most ${String(issue.maximum)}`
-    case 'too_small':
-      return `must be at least ${String(issue.minimum)}`
-    case 'invalid_format':
-      return `must be a ${issue.format === 'guid' ? 'UUID' : issue.format}`
-    case 'invalid_value':
-      return `must be one of ${issue.values.map((value) => JSON.stringify(value)).join(', ')}`
-    default:
-      return 'is invalid'
-  }
 }
 
 /** The `requestId` of a frame, if it has a usable one, for echoing on an error. */

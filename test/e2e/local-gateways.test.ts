@@ -224,3 +224,22 @@ describe('the push inspection endpoint', () => {
     assert.equal(await call('::1'), 200)
   })
 })
+
+describe('validation problems', () => {
+  test('have one shape in WebSocket frames and REST bodies', async () => {
+    const client = await stack.connect('user1@example.com')
+    const frame = await client.request({ action: 'sendMessage', conversationId: 'not-a-uuid', body: 'x' })
+    client.close()
+    const rest = await stack.api('/admin/conversations?limit=abc', { email: 'admin@example.com' })
+    const wsIssues = frame.details?.issues as Array<Record<string, unknown>>
+    const restIssues = rest.body.error.details.issues as Array<Record<string, unknown>>
+    assert.equal(frame.code, 'bad_request')
+    assert.equal(rest.status, 400)
+    for (const issue of [...wsIssues, ...restIssues]) {
+      assert.deepEqual(Object.keys(issue).sort(), ['code', 'in', 'message', 'path'])
+      for (const value of Object.values(issue)) assert.equal(typeof value, 'string')
+    }
+    assert.ok(wsIssues.some((issue) => issue.in === 'frame' && issue.path === 'clientMessageId'))
+    assert.ok(restIssues.some((issue) => issue.in === 'query' && issue.path === 'limit'))
+  })
+})
