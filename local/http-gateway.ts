@@ -186,7 +186,8 @@ interface Served {
 
 /** The path of a request target, never its query string (which can carry a token). */
 function pathOnly(target: string | undefined): string {
-  const path = (target ?? '/').split('?')[0] ?? '/'
+  // An unmatched device path (a wrong method) still carries the device token.
+  const path = ((target ?? '/').split('?')[0] ?? '/').replace(/^\/devices\/[^/]+/, '/devices/{token}')
   return path.length > 200 ? `${path.slice(0, 200)}…` : path
 }
 
