@@ -2,6 +2,7 @@ import { join } from 'node:path'
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3'
 import { CreatePlatformApplicationCommand, SNSClient } from '@aws-sdk/client-sns'
 import { startAwsEdge, type AwsEdge } from '@trainer-chat/aws-edge'
+import { describeListenError } from './startup-errors.ts'
 
 /**
  * The AWS services the handlers call (S3 for attachments, SNS for push), LocalStack style:
@@ -43,6 +44,8 @@ export async function startLocalAws(options: LocalAwsOptions): Promise<LocalAws>
         region: options.region,
         // Whatever credentials the handlers will sign with (the stack defaults them to test/test).
         ...localCredentials(),
+      }).catch((error: NodeJS.ErrnoException) => {
+        throw describeListenError(error, options.port, options.host, 'AWS_PORT')
       })
   const url = options.externalUrl ?? (edge as AwsEdge).url
   try {

@@ -1,4 +1,5 @@
 import * as z from 'zod/mini'
+import { StartupError } from './startup-errors.ts'
 
 /** The local stack's own settings (the handlers' settings are in lambdas/config.ts). */
 const LocalEnv = z.object({
@@ -11,6 +12,8 @@ const LocalEnv = z.object({
   AWS_PORT: z._default(z.coerce.number().check(z.int(), z.minimum(0), z.maximum(65535)), 4566),
   /** An external AWS endpoint (a real LocalStack) to use instead of the edge. */
   AWS_ENDPOINT_URL: z.optional(z.string().check(z.minLength(1))),
+  /** Reload the handlers when lambdas/ or migrations/ change (`npm run dev` only). */
+  RELOAD: z._default(z.enum(['true', 'false', '1', '0']), 'true'),
 })
 
 export type LocalEnv = z.infer<typeof LocalEnv>
@@ -18,7 +21,8 @@ export type LocalEnv = z.infer<typeof LocalEnv>
 export function readLocalEnv(env: NodeJS.ProcessEnv = process.env): LocalEnv {
   const result = LocalEnv.safeParse(env)
   if (!result.success) {
-    throw new Error(`Invalid local settings: ${result.error.issues.map((i) => i.path.join('.')).join(', ')}`)
+    const problems = result.error.issues.map((issue) => `${issue.path.join('.')}=${JSON.stringify(env[issue.path.join('.')] ?? '')} (${issue.message})`)
+    throw new StartupError(`invalid setting ${problems.join(', ')}: ports are 0-65535 (0 picks a free one), RELOAD is true or false`)
   }
   return result.data
 }

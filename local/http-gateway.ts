@@ -4,6 +4,8 @@ import { randomUUID } from 'node:crypto'
 import { extractToken, type TokenVerifier } from '../lambdas/adapters/jwt.ts'
 import type { HttpAccess } from '../lambdas/http/routes.ts'
 import { invoke, type LambdaHandler } from './lambda-invoke.ts'
+import { silentLog, type LocalLog } from './log.ts'
+import { listenOn } from './startup-errors.ts'
 
 /**
  * A local API Gateway HTTP API (payload format 2.0): matches the request to a route key,
@@ -26,6 +28,10 @@ export interface HttpGatewayOptions {
   verifier: () => TokenVerifier
   staticJson: Record<string, () => unknown>
   log?: (line: string) => void
+  /** One line per request (method, path without query, status, duration, function). */
+  logger?: LocalLog
+  /** The variable that sets the port, named when the port is taken (default HTTP_PORT). */
+  portVariable?: string
 }
 
 export interface HttpGateway {
@@ -36,6 +42,11 @@ export interface HttpGateway {
 
 /** API Gateway's payload limit for HTTP APIs. */
 const MAX_BODY_BYTES = 10 * 1024 * 1024
+/** API Gateway keeps idle client connections about 60 s; Node's 5 s default makes reused sockets fail. */
+export const KEEP_ALIVE_TIMEOUT_MS = 60_000
+
+/** A path segment that is not valid percent-encoding (`%E0%A4%A`): API Gateway answers 400. */
+class MalformedPathError extends Error {}
 
 export async function startHttpGateway(options: HttpGatewayOptions): Promise<HttpGateway> {
   const matchers = options.routes.map((route) => {
@@ -48,15 +59,34 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Htt
     return { route, method, regex: new RegExp(`^${pattern}$`), names }
   })
   const log = options.log ?? (() => {})
+  const logger = options.logger ?? silentLog
 
   const server = createServer((request, response) => {
-    handle(request, response).catch((error: unknown) => {
+    const started = performance.now()
+    const served: Served = { path: undefined, fn: undefined }
+    response.once('finish', () => {
+      logger.http({
+        method: request.method ?? 'GET',
+        path: served.path ?? pathOnly(request.url),
+        status: response.statusCode,
+        ms: Math.round(performance.now() - started),
+        fn: served.fn,
+      })
+    })
+    handle(request, response, served).catch((error: unknown) => {
+      if (error instanceof MalformedPathError) {
+        if (!response.headersSent) send(response, 400, { message: 'Bad Request: malformed percent-encoding in the path' })
+        return
+      }
       log(`local HTTP gateway error: ${String(error)}`)
       if (!response.headersSent) send(response, 500, { message: 'Internal Server Error' })
     })
   })
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS
+  // Headers must be allowed to take at least as long as an idle keep-alive connection lasts.
+  server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 5_000
 
-  async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+  async function handle(request: IncomingMessage, response: ServerResponse, served: Served): Promise<void> {
     const url = new URL(request.url ?? '/', 'http://local')
     const method = request.method ?? 'GET'
     const staticBody = options.staticJson[url.pathname]
@@ -67,10 +97,13 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Htt
       if (m.method !== method) return false
       const found = m.regex.exec(url.pathname)
       if (!found) return false
-      params = Object.fromEntries(m.names.map((name, i) => [name, decodeURIComponent(found[i + 1] as string)]))
+      params = Object.fromEntries(m.names.map((name, i) => [name, decodePathSegment(found[i + 1] as string)]))
       return true
     })
     if (!matched) return send(response, 404, { message: 'Not Found' })
+    // Device tokens travel in paths (DELETE /devices/{token}): log the route's template for those.
+    served.path = matched.names.includes('token') ? (matched.route.routeKey.split(' ')[1] as string) : url.pathname
+    served.fn = matched.route.functionName
 
     const body = await readBody(request)
     if (body === undefined) return send(response, 413, { message: 'Request Entity Too Large' })
@@ -133,7 +166,7 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Htt
     response.end(result.isBase64Encoded ? Buffer.from(result.body ?? '', 'base64') : (result.body ?? ''))
   }
 
-  await new Promise<void>((resolve) => server.listen(options.port, options.host, resolve))
+  await listenOn(server, options.port, options.host, options.portVariable ?? 'HTTP_PORT')
   const port = (server.address() as AddressInfo).port
   return {
     url: `http://${options.host}:${port}`,
@@ -144,6 +177,26 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Htt
         server.closeAllConnections()
       })
     },
+  }
+}
+
+interface Served {
+  path: string | undefined
+  fn: string | undefined
+}
+
+/** The path of a request target, never its query string (which can carry a token). */
+function pathOnly(target: string | undefined): string {
+  // An unmatched device path (a wrong method) still carries the device token.
+  const path = ((target ?? '/').split('?')[0] ?? '/').replace(/^\/devices\/[^/]+/, '/devices/{token}')
+  return path.length > 200 ? `${path.slice(0, 200)}…` : path
+}
+
+function decodePathSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment)
+  } catch {
+    throw new MalformedPathError()
   }
 }
 

@@ -1,41 +1,23 @@
-import { PGlite } from '@electric-sql/pglite'
-import { Kysely, type LogEvent } from 'kysely'
-import { mkdir } from 'node:fs/promises'
+import type { PGlite } from '@electric-sql/pglite'
+import { Kysely, sql, type LogEvent } from 'kysely'
+import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import type { Database } from '../lambdas/adapters/database-schema.ts'
-import { createTokenVerifier } from '../lambdas/adapters/jwt.ts'
-import { createAttachmentStore } from '../lambdas/adapters/attachment-store.ts'
-import { migrateToLatest } from '../lambdas/adapters/migrator.ts'
 import { createPostgresDatabase, databaseSettingsFromUrl } from '../lambdas/adapters/postgres.ts'
 import { parseConfig, type Config } from '../lambdas/config.ts'
-import { createThrottle } from '../lambdas/core/throttle.ts'
-import { adminPorts, createAdminApi } from '../lambdas/handlers/http-admin.ts'
-import { appPorts, createAppApi } from '../lambdas/handlers/http-app.ts'
-import { createSweepHandler } from '../lambdas/handlers/attachments-sweep.ts'
-import { createAuthorizer } from '../lambdas/handlers/ws-authorizer.ts'
-import { createConnectHandler } from '../lambdas/handlers/ws-connect.ts'
-import { createDefaultHandler } from '../lambdas/handlers/ws-default.ts'
-import { createDisconnectHandler } from '../lambdas/handlers/ws-disconnect.ts'
-import { createJoinConversationHandler, joinPorts } from '../lambdas/handlers/ws-join-conversation.ts'
-import { createLeaveConversationHandler } from '../lambdas/handlers/ws-leave-conversation.ts'
-import { createMarkAsReadHandler } from '../lambdas/handlers/ws-mark-as-read.ts'
-import { createSendMessageHandler, sendMessagePorts } from '../lambdas/handlers/ws-send-message.ts'
-import { createTypingHandler } from '../lambdas/handlers/ws-typing.ts'
-import { httpRoutes } from '../lambdas/http/routes.ts'
-import { WEBSOCKET_ROUTES, type WebSocketHandlerName } from '../lambdas/websocket/routes.ts'
-import { attachmentPolicy, attachmentStorage } from '../lambdas/wiring/attachments.ts'
-import { createBase } from '../lambdas/wiring/base.ts'
-import { chatPorts, chatStore } from '../lambdas/wiring/database.ts'
-import { websocketDelivery } from '../lambdas/wiring/delivery.ts'
 import type { AwsEdge } from '@trainer-chat/aws-edge'
+import { PING_ACTION, PONG_REPLY } from '@trainer-chat/protocol'
 import { startLocalAws, type LocalAws } from './aws.ts'
 import { startHttpGateway, type HttpGateway } from './http-gateway.ts'
 import { loadIssuer, type LocalIssuer } from './issuer.ts'
 import type { LambdaHandler } from './lambda-invoke.ts'
+import { silentLog, type LocalLog } from './log.ts'
 import { PGliteDialect } from './pglite-dialect.ts'
+import type { BuiltFunctions, LocalHandlers } from './functions.ts'
+import { loadFunctions, watchSources, type Functions, type SourceWatcher } from './reload.ts'
 import { seedDemoData } from './seed.ts'
+import { checkDatabaseUrl, explainDatabaseError, explainDataDirError, StartupError } from './startup-errors.ts'
 import { DEFAULT_IDLE_TIMEOUT_SECONDS, DEFAULT_MAX_CONNECTION_SECONDS, startWsGateway, type WsGateway } from './ws-gateway.ts'
-import { PING_ACTION, PONG_REPLY } from '@trainer-chat/protocol'
 
 /**
  * The whole backend on one machine, no Docker and no cloud account: Postgres (embedded PGlite
@@ -67,10 +49,13 @@ export interface LocalStackOptions {
   /** API Gateway's idle timeout and maximum connection duration; default WS_IDLE_TIMEOUT_SECONDS (600), WS_MAX_CONNECTION_SECONDS (7200). */
   wsIdleTimeoutSeconds?: number
   wsMaxConnectionSeconds?: number
+  /** Start-up progress, one line per request, connection and (at debug) frame. Default: silent. */
+  logger?: LocalLog
+  /** Reload the handlers when a file under lambdas/ or migrations/ changes (see reload.ts). */
+  reload?: boolean
 }
 
-/** Every Lambda handler of the stack, by function name, as the gateways invoke them. */
-export type LocalHandlers = Record<WebSocketHandlerName | 'ws-authorizer' | 'http-app' | 'http-admin' | 'attachments-sweep', LambdaHandler>
+export type { LocalHandlers } from './functions.ts'
 
 export interface LocalStack {
   httpUrl: string
@@ -90,6 +75,8 @@ export interface LocalStack {
   config(): Config
   /** Rebuilds every handler from these settings over the start-up ones, as fresh Lambda containers would read them. */
   reconfigure(settings: Record<string, string>): void
+  /** Loads the handlers afresh (what a change under lambdas/ does when `reload` is on); resolves false if that failed. */
+  reload(reason?: string): Promise<boolean>
   stop(): Promise<void>
 }
 
@@ -100,75 +87,114 @@ export function localIssuerUrl(host: string, httpPort: number): string {
   return `http://${host}:${httpPort}/local-issuer`
 }
 
+const ROOT = new URL('..', import.meta.url).pathname
+/** The Lambda functions' sources: a change under these reloads the handlers. */
+const RELOADED_DIRS = ['lambdas', 'migrations']
+
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   const host = options.host ?? '127.0.0.1'
   const dataDir = resolve(options.dataDir)
-  await mkdir(dataDir, { recursive: true })
+  const logger = options.logger ?? silentLog
+  const started = performance.now()
+  const elapsed = (since = started) => `${Math.round(performance.now() - since)} ms`
+  await prepareDataDir(dataDir)
+  if (options.databaseUrl) checkDatabaseUrl(options.databaseUrl)
 
   // What the stack needs before its ports are known; the handlers' full settings follow below.
   const initial = parseConfig({ ...process.env, ...options.settings })
-  const { db, close: closeDatabase, kind } = await openDatabase(
-    dataDir,
-    options.databaseUrl,
-    initial.database.statementTimeoutMs,
-    options.onQuery,
-    options.pgliteBeforeQuery,
-  )
-  try {
-    await migrateToLatest(db)
-    if (options.seed !== false) await seedDemoData(db)
-  } catch (error) {
-    await closeDatabase()
-    throw error
+  const credentials = localCredentials()
+
+  // The handlers run only once everything is in place; until then a request waits for them.
+  // Across reconfigure() and reload(), the gateways invoke whatever `built` holds.
+  let functions: Functions | undefined
+  let built: BuiltFunctions | undefined
+  let markReady!: () => void
+  const ready = new Promise<void>((resolve) => (markReady = resolve))
+  const current = (name: keyof LocalHandlers): LambdaHandler => async (event, context) => {
+    await ready
+    return (built as BuiltFunctions).handlers[name](event, context)
   }
 
-  let aws: LocalAws
-  try {
-    aws = await startLocalAws({
+  let issuer: LocalIssuer | undefined
+  const loading = loadFunctions(0).then((loaded) => {
+    logger.step(`handlers loaded (${elapsed()})`)
+    return loaded
+  })
+
+  // Everything slow starts at once: the listeners (so a taken port is reported early), the
+  // handler modules' import, and the database (opening, migrating, seeding).
+  // The database runs on while the listeners start; a listener's failure (a taken port) is
+  // reported without waiting for it.
+  const preparing = prepareDatabase(dataDir, options, initial.database.statementTimeoutMs, logger)
+  // Its failure is read below, after the listeners; until then it must not count as unhandled.
+  preparing.catch(() => {})
+  const [httpResult, wsResult, awsResult, functionsResult] = await Promise.allSettled([
+    // The route table is read from the declarations once (a new route needs a restart).
+    loading.then((loaded) =>
+      startHttpGateway({
+        port: options.httpPort ?? 3000,
+        host,
+        routes: loaded.httpRoutes().map((route) => ({ routeKey: route.key, access: route.access, handler: current(route.handler), functionName: route.handler })),
+        verifier: () => async (token) => {
+          await ready
+          return (built as BuiltFunctions).verifier(token)
+        },
+        staticJson: { '/local-issuer/.well-known/jwks.json': () => issuer?.jwks ?? { keys: [] } },
+        ...(options.log ? { log: options.log } : {}),
+        logger,
+      }),
+    ),
+    loading.then((loaded) =>
+      startWsGateway({
+        port: options.wsPort ?? 3001,
+        host,
+        stage: LOCAL_STAGE,
+        authorizer: current('ws-authorizer'),
+        routes: Object.fromEntries(loaded.WEBSOCKET_ROUTES.map((route) => [route.key, current(route.handler)])),
+        // In AWS: the `ping` route's MOCK integration and route response (lib/constructs/websocket-api.ts).
+        mockRoutes: { [PING_ACTION]: PONG_REPLY },
+        idleTimeoutSeconds: options.wsIdleTimeoutSeconds ?? secondsFromEnv('WS_IDLE_TIMEOUT_SECONDS', DEFAULT_IDLE_TIMEOUT_SECONDS),
+        maxConnectionSeconds: options.wsMaxConnectionSeconds ?? secondsFromEnv('WS_MAX_CONNECTION_SECONDS', DEFAULT_MAX_CONNECTION_SECONDS),
+        ...(options.log ? { log: options.log } : {}),
+        logger,
+        credentials: [credentials],
+        region: initial.region,
+      }),
+    ),
+    startLocalAws({
       dataDir,
       host,
       port: options.awsPort ?? 4566,
       externalUrl: options.awsEndpointUrl ?? process.env.AWS_ENDPOINT_URL,
       region: initial.region,
       bucket: initial.attachments.bucket,
-    })
-  } catch (error) {
-    await closeDatabase()
-    throw error
+    }).then((aws) => {
+      logger.step(`AWS      ${aws.edge ? `local S3 and SNS edge on ${aws.url}` : `external endpoint ${aws.url}`} (${elapsed()})`)
+      return aws
+    }),
+    loading,
+  ])
+  const results: PromiseSettledResult<unknown>[] = [httpResult, wsResult, awsResult, functionsResult]
+  const listenerFailed = results.some((result) => result.status === 'rejected')
+  if (listenerFailed) void preparing.then((database) => database.stop(), () => {})
+  else results.push(...(await Promise.allSettled([preparing])))
+  const databaseResult = results[4]
+  const failures = results.flatMap((result) => (result.status === 'rejected' ? [result.reason as unknown] : []))
+  if (failures.length > 0) {
+    // Stop what did start (listeners, the database), so the process can exit.
+    await Promise.allSettled(
+      results.map((result) => {
+        const value = result.status === 'fulfilled' ? (result.value as { stop?: unknown }) : undefined
+        return typeof value?.stop === 'function' ? (value.stop as () => Promise<void>)() : undefined
+      }),
+    )
+    throw combineFailures(failures)
   }
-
-  let issuer: LocalIssuer | undefined
-  // The gateways start first (their ports go into the handlers' settings), then the handlers are
-  // built; until then, and across reconfigure(), the gateways invoke whatever `handlers` holds.
-  let handlers: LocalHandlers | undefined
-  const current = (name: keyof LocalHandlers): LambdaHandler => (event, context) => {
-    if (!handlers) throw new Error('the local stack is still starting')
-    return handlers[name](event, context)
-  }
-  let verifier: ReturnType<typeof createTokenVerifier> | undefined
-  const http = await startHttpGateway({
-    port: options.httpPort ?? 3000,
-    host,
-    routes: httpRoutes().map((route) => ({ routeKey: route.key, access: route.access, handler: current(route.handler), functionName: route.handler })),
-    verifier: () => {
-      if (!verifier) throw new Error('the local stack is still starting')
-      return verifier
-    },
-    staticJson: { '/local-issuer/.well-known/jwks.json': () => issuer?.jwks ?? { keys: [] } },
-    ...(options.log ? { log: options.log } : {}),
-  })
-  const ws = await startWsGateway({
-    port: options.wsPort ?? 3001,
-    host,
-    stage: LOCAL_STAGE,
-    authorizer: current('ws-authorizer'),
-    routes: Object.fromEntries(WEBSOCKET_ROUTES.map((route) => [route.key, current(route.handler)])),
-    // In AWS: the `ping` route's MOCK integration and route response (lib/constructs/websocket-api.ts).
-    mockRoutes: { [PING_ACTION]: PONG_REPLY },
-    idleTimeoutSeconds: options.wsIdleTimeoutSeconds ?? secondsFromEnv('WS_IDLE_TIMEOUT_SECONDS', DEFAULT_IDLE_TIMEOUT_SECONDS),
-    maxConnectionSeconds: options.wsMaxConnectionSeconds ?? secondsFromEnv('WS_MAX_CONNECTION_SECONDS', DEFAULT_MAX_CONNECTION_SECONDS),
-    ...(options.log ? { log: options.log } : {}),
-  })
+  const http = (httpResult as PromiseFulfilledResult<HttpGateway>).value
+  const ws = (wsResult as PromiseFulfilledResult<WsGateway>).value
+  const aws = (awsResult as PromiseFulfilledResult<LocalAws>).value
+  const { db, close: closeDatabase, kind } = (databaseResult as PromiseFulfilledResult<OpenedDatabase>).value
+  functions = (functionsResult as PromiseFulfilledResult<Functions>).value
 
   // Only now are the ports known: the handlers' settings point at this stack.
   const issuerUrl = localIssuerUrl(host, http.port)
@@ -183,36 +209,68 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     ...aws.env,
     ...options.settings,
   }
-  // The management API, S3 and SNS clients sign their requests; any credentials do locally.
-  const credentials = {
-    accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? 'test',
-    secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? 'test',
-  }
-  let config = parseConfig(startupSettings)
-  const build = (settings: Config): LocalHandlers => {
-    verifier = createTokenVerifier(settings.jwt)
-    return buildHandlers(settings, db, verifier, credentials)
-  }
-  handlers = build(config)
+  // The settings reconfigure() laid over the start-up ones; a reload keeps them.
+  let overrides: Record<string, string> = {}
+  let config: Config = functions.parseConfig(startupSettings)
+  built = functions.buildHandlers(config, db, credentials)
   issuer = await loadIssuer(dataDir, issuerUrl, LOCAL_AUDIENCE)
+  logger.step(`HTTP API  ${http.url}   WebSocket API  ${ws.url}/${LOCAL_STAGE}`)
+  markReady()
+
+  let generation = 0
+  let reloading: Promise<boolean> = Promise.resolve(true)
+  const reload = (reason = 'requested') => {
+    reloading = reloading.then(async () => {
+      const since = performance.now()
+      try {
+        const next = await loadFunctions(++generation)
+        // The fresh code parses the settings and builds every handler with its own factories.
+        const nextConfig = next.parseConfig({ ...startupSettings, ...overrides })
+        const applied = await next.migrateToLatest(db)
+        const nextBuilt = next.buildHandlers(nextConfig, db, credentials)
+        functions = next
+        config = nextConfig
+        built = nextBuilt
+        logger.step(`reloaded the handlers (${reason}) in ${elapsed(since)}${applied.length ? `; applied ${applied.join(', ')}` : ''}; connections and data kept`)
+        return true
+      } catch (error) {
+        const message = error instanceof Error ? error.message.split('\n')[0] : String(error)
+        logger.write('error', 'reload', `reload failed (${reason}), still running the previous code: ${message}`)
+        return false
+      }
+    })
+    return reloading
+  }
+  let watcher: SourceWatcher | undefined
+  if (options.reload) {
+    watcher = watchSources(ROOT, [...RELOADED_DIRS, 'local'], (files) => {
+      const restartOnly = files.filter((file) => file.startsWith('local'))
+      if (restartOnly.length) logger.write('warn', 'reload', `${restartOnly.join(', ')} changed: the gateways are not reloaded, restart npm run dev to apply`)
+      const reloadable = files.filter((file) => !file.startsWith('local'))
+      if (reloadable.length) void reload(reloadable.join(', '))
+    })
+  }
 
   return {
     httpUrl: http.url,
     wsUrl: ws.url,
-    issuer,
+    issuer: issuer as LocalIssuer,
     db,
     ws,
     http,
     databaseKind: kind,
     awsUrl: aws.url,
     aws: aws.edge,
-    handlers: () => handlers as LocalHandlers,
+    handlers: () => (built as BuiltFunctions).handlers,
     config: () => config,
     reconfigure(settings) {
-      config = parseConfig({ ...startupSettings, ...settings })
-      handlers = build(config)
+      overrides = settings
+      config = (functions as Functions).parseConfig({ ...startupSettings, ...overrides })
+      built = (functions as Functions).buildHandlers(config, db, credentials)
     },
+    reload,
     async stop() {
+      watcher?.close()
       await ws.stop()
       await http.stop()
       await aws.stop()
@@ -221,34 +279,78 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   }
 }
 
-/** The same factories Lambda's handler modules bind at module scope, over this stack's database and settings. */
-function buildHandlers(
-  config: Config,
-  db: Kysely<Database>,
-  verifier: ReturnType<typeof createTokenVerifier>,
-  credentials: { accessKeyId: string; secretAccessKey: string },
-): LocalHandlers {
-  const base = createBase(config, { credentials })
-  const chat = chatPorts(base, db)
-  return {
-    'ws-authorizer': createAuthorizer({ verifier, allowedOrigins: config.allowedOrigins, log: base.log }),
-    'ws-connect': createConnectHandler({ store: chatStore(base, db), log: base.log, maxConnectionsPerUser: config.maxConnectionsPerUser }),
-    'ws-disconnect': createDisconnectHandler(chat),
-    'ws-default': createDefaultHandler({ delivery: websocketDelivery(base), log: base.log }),
-    'ws-send-message': createSendMessageHandler(sendMessagePorts(base, db)),
-    'ws-typing': createTypingHandler({ ...chat, typingThrottle: createThrottle(config.typingRateLimit) }),
-    'ws-mark-as-read': createMarkAsReadHandler(chat),
-    'ws-join-conversation': createJoinConversationHandler(joinPorts(base, db)),
-    'ws-leave-conversation': createLeaveConversationHandler(chat),
-    'http-app': createAppApi(appPorts(base, db)).handler,
-    'http-admin': createAdminApi(adminPorts(base, db)).handler,
-    'attachments-sweep': createSweepHandler({
-      store: createAttachmentStore(db),
-      storage: attachmentStorage(base),
-      policy: attachmentPolicy(base),
-      log: base.log,
-    }),
+function localCredentials(): { accessKeyId: string; secretAccessKey: string } {
+  return { accessKeyId: process.env.AWS_ACCESS_KEY_ID ?? 'test', secretAccessKey: process.env.AWS_SECRET_ACCESS_KEY ?? 'test' }
+}
+
+/** Several listeners can fail at once (three ports taken): say all of it in one line. */
+function combineFailures(failures: unknown[]): unknown {
+  const worded = failures.filter((failure): failure is StartupError => failure instanceof StartupError)
+  if (worded.length > 1) return new StartupError(worded.map((failure) => failure.message).join('; '), { cause: failures[0] })
+  return worded[0] ?? failures[0]
+}
+
+/** Creates DATA_DIR if needed and proves it writable, so a read-only one is one clear line. */
+async function prepareDataDir(dataDir: string): Promise<void> {
+  try {
+    await mkdir(dataDir, { recursive: true })
+    const probe = join(dataDir, `.write-check-${process.pid}`)
+    await writeFile(probe, '')
+    await rm(probe, { force: true })
+  } catch (error) {
+    throw explainDataDirError(error, dataDir) ?? error
   }
+}
+
+interface OpenedDatabase {
+  db: Kysely<Database>
+  close(): Promise<void>
+  kind: 'postgres' | 'pglite'
+}
+
+/** Opens the database, checks that it answers, applies the migrations and seeds, saying each step. */
+async function prepareDatabase(dataDir: string, options: LocalStackOptions, statementTimeoutMs: number, logger: LocalLog): Promise<OpenedDatabase & { stop(): Promise<void> }> {
+  const since = performance.now()
+  const elapsed = () => `${Math.round(performance.now() - since)} ms`
+  let opened: OpenedDatabase
+  try {
+    opened = await openDatabase(dataDir, options.databaseUrl, statementTimeoutMs, options.onQuery, options.pgliteBeforeQuery)
+    await sql`select 1`.execute(opened.db)
+  } catch (error) {
+    throw explainDatabaseError(error, options.databaseUrl) ??
+      explainDataDirError(error, dataDir) ??
+      new StartupError(`the ${options.databaseUrl ? 'database in DATABASE_URL' : `embedded database in ${join(dataDir, 'pgdata')}`} could not be opened: ${firstLine(error)}`, { cause: error })
+  }
+  const where = opened.kind === 'pglite' ? `embedded PGlite in ${join(dataDir, 'pgdata')}` : `PostgreSQL at ${describeUrl(options.databaseUrl as string)}`
+  logger.step(`database ${where} opened (${elapsed()})`)
+  try {
+    const { migrateToLatest } = await import('../lambdas/adapters/migrator.ts')
+    const applied = await migrateToLatest(opened.db).catch((error: unknown) => {
+      const cause = (error as { cause?: unknown }).cause ?? error
+      const known = explainDatabaseError(cause, options.databaseUrl)
+      if (known) throw known
+      const name = /^migration (\S+) failed/.exec((error as Error).message)?.[1] ?? '(before any migration ran)'
+      throw new StartupError(`migration ${name} failed: ${firstLine(cause)}`, { cause: error })
+    })
+    logger.step(applied.length ? `migrations applied: ${applied.join(', ')} (${elapsed()})` : `migrations: up to date (${elapsed()})`)
+    if (options.seed !== false) {
+      await seedDemoData(opened.db)
+      logger.step(`demo data seeded (${elapsed()})`)
+    }
+  } catch (error) {
+    await opened.close()
+    throw error
+  }
+  return { ...opened, stop: opened.close }
+}
+
+function firstLine(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? ''
+}
+
+function describeUrl(url: string): string {
+  const parsed = new URL(url)
+  return `${parsed.hostname}:${parsed.port || 5432}${parsed.pathname}`
 }
 
 function secondsFromEnv(name: string, fallback: number): number {
@@ -273,7 +375,8 @@ async function openDatabase(
     const db = createPostgresDatabase(settings, { poolSize: 10, ...(log ? { log } : {}) })
     return { db, close: () => db.destroy(), kind: 'postgres' }
   }
-  const pglite = new PGlite(join(dataDir, 'pgdata'))
+  const { PGlite } = await import('@electric-sql/pglite')
+  const pglite: PGlite = new PGlite(join(dataDir, 'pgdata'))
   await pglite.waitReady
   const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite, beforeQuery ? { beforeQuery } : {}), ...(log ? { log } : {}) })
   return {

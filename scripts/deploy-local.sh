@@ -18,10 +18,10 @@ export AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-test}"
 export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}"
 export AWS_ENDPOINT_URL="$ENDPOINT"
 
-if ! curl -fsS "$ENDPOINT/_localstack/health" >/dev/null 2>&1; then
-  echo "LocalStack is not answering at $ENDPOINT (start it with: localstack start -d)" >&2
-  exit 1
-fi
+echo "› API Gateway WebSocket APIs, RDS, RDS Proxy and Cognito need a LocalStack paid tier and its auth token (LOCALSTACK_AUTH_TOKEN)"
+# Refuses anything that is not a LocalStack able to take the deploy (the dev stack's own AWS edge
+# also answers /_localstack/health): see scripts/check-localstack.mjs.
+node scripts/check-localstack.mjs "$ENDPOINT"
 
 # cdklocal wraps the project's own aws-cdk CLI (node_modules/.bin/cdk) and points it at LocalStack.
 if command -v cdklocal >/dev/null 2>&1; then

@@ -46,7 +46,8 @@ export function createAuthorizer({ verifier, allowedOrigins, log }: AuthorizerPo
       // An unreachable key set refuses everybody (fail closed): that is an outage, not a bad token.
       else if (error.details?.reason === 'ERR_JWKS_UNAVAILABLE') log.warn('token refused: the identity provider’s key set is unavailable')
       else log.info('token refused', { reason: error.details?.reason })
-      throw new Error('Unauthorized')
+      // API Gateway answers 401 whatever the cause; the cause (never the token) is for the local gateway's refusal body.
+      throw new Error('Unauthorized', { cause: error })
     }
   }
   return middy<APIGatewayRequestAuthorizerEvent, APIGatewayAuthorizerResult, Error, Context>(authorize)

@@ -4,6 +4,7 @@ import type * as z from 'zod/mini'
 import { ChatError, describeError, publicError } from '../core/errors.ts'
 import type { Identity } from '../core/model.ts'
 import type { Log } from '../core/ports.ts'
+import { validationIssues } from '../core/validation-issues.ts'
 import { HTTP_ROUTES, type HttpHandlerName, type HttpRouteDeclaration, type HttpRouteName } from './routes.ts'
 
 /**
@@ -98,7 +99,7 @@ function validate(schema: z.ZodMiniType | undefined, value: unknown, where: 'pat
   if (!schema) return {} as never
   const result = schema.safeParse(value)
   if (result.success) return result.data as never
-  const details = result.error.issues.map((issue) => ({ in: where, path: issue.path.join('.'), code: issue.code }))
+  const details = validationIssues(result.error.issues, where)
   const fields = details.map((d) => `${d.in}${d.path ? `.${d.path}` : ''}`).join(', ')
   throw new ChatError('bad_request', `Invalid request: ${fields}`, { issues: details })
 }

@@ -6,6 +6,7 @@ import type { Caller } from '../core/chat.ts'
 import { ChatError, describeError, publicError } from '../core/errors.ts'
 import type { Delivery, Log } from '../core/ports.ts'
 import type { ServerFrame } from '../core/protocol.ts'
+import { validationIssues } from '../core/validation-issues.ts'
 
 /**
  * The toolkit WebSocket handlers are built with: the event shape, frame parsing, and the
@@ -73,28 +74,11 @@ export function parseFrame<S extends z.ZodMiniType>(schema: S, body: string | nu
   }
   const result = schema.safeParse(json)
   if (!result.success) {
-    const issues = result.error.issues.map((issue) => ({ path: issue.path.join('.'), problem: describeIssue(issue) }))
-    const summary = issues.map((issue) => `${issue.path || '(frame)'}: ${issue.problem}`).join('; ')
+    const issues = validationIssues(result.error.issues, 'frame')
+    const summary = issues.map((issue) => `${issue.path || '(frame)'}: ${issue.message}`).join('; ')
     throw new ChatError('bad_request', `Invalid frame: ${summary}`, { issues })
   }
   return result.data
-}
-
-function describeIssue(issue: z.core.$ZodIssue): string {
-  switch (issue.code) {
-    case 'invalid_type':
-      return `expected ${issue.expected}`
-    case 'too_big':
-      return `must be at most ${String(issue.maximum)}`
-    case 'too_small':
-      return `must be at least ${String(issue.minimum)}`
-    case 'invalid_format':
-      return `must be a ${issue.format === 'guid' ? 'UUID' : issue.format}`
-    case 'invalid_value':
-      return `must be one of ${issue.values.map((value) => JSON.stringify(value)).join(', ')}`
-    default:
-      return 'is invalid'
-  }
 }
 
 /** The `requestId` of a raw frame body, if it has a usable one, for echoing on an error (the frame may not have parsed). */

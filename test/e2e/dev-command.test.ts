@@ -38,8 +38,9 @@ test('npm run dev starts the stack, npm run token mints a working token, SIGTERM
     LOG_LEVEL: 'error',
   }
 
-  // A token minted before the stack ever ran (the signing key is created in DATA_DIR on demand).
-  const minted = spawnSync(process.execPath, ['--import', 'tsx', 'local/token-cli.ts', 'user1@example.com'], {
+  // A token minted before the stack ever ran (the signing key is created in DATA_DIR on demand),
+  // valid for a working day.
+  const minted = spawnSync(process.execPath, ['--import', 'tsx', 'local/token-cli.ts', 'user1@example.com', '--ttl', '8h'], {
     cwd: root,
     env: { ...process.env, ...env },
     encoding: 'utf8',
@@ -47,8 +48,10 @@ test('npm run dev starts the stack, npm run token mints a working token, SIGTERM
   assert.equal(minted.status, 0, minted.stderr)
   const token = minted.stdout.trim().split('\n').at(-1) as string
   assert.match(token, /^[\w-]+\.[\w-]+\.[\w-]+$/)
+  const claims = JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString()) as { iat: number; exp: number }
+  assert.equal(claims.exp - claims.iat, 8 * 3600)
 
-  const dev = tsx('local/dev.ts', env)
+  const dev = tsx('local/dev.ts', { ...env, LOG_LEVEL: 'info' })
   let output = ''
   dev.stdout.on('data', (chunk) => (output += chunk))
   dev.stderr.on('data', (chunk) => (output += chunk))
@@ -63,6 +66,17 @@ test('npm run dev starts the stack, npm run token mints a working token, SIGTERM
     }
     assert.match(output, new RegExp(`http://127\\.0\\.0\\.1:${env.HTTP_PORT}`))
     assert.match(output, new RegExp(`ws://127\\.0\\.0\\.1:${env.WS_PORT}`))
+    // Start-up says its progress and how long it took to be healthy.
+    assert.match(output, /database embedded PGlite in .*pgdata opened/)
+    assert.match(output, /migrations applied: 0001_initial/)
+    assert.match(output, /demo data seeded/)
+    assert.match(output, /healthy after \d+\.\d s/)
+    // The one-liners carry the overridden settings, so they work as printed.
+    const tryIt = output.split('\n').find((line) => line.startsWith('Try it:')) ?? ''
+    assert.ok(tryIt.includes(`npx --yes wscat -c "ws://127.0.0.1:${env.WS_PORT}/local?token=$(DATA_DIR=${dataDir} HTTP_PORT=${env.HTTP_PORT} npm run -s token -- user1@example.com | tail -1)"`), tryIt)
+    const printed = spawnSync('bash', ['-c', /\$\((.*) \| tail -1\)/.exec(tryIt)?.[1] ?? 'false'], { cwd: root, encoding: 'utf8', env: { ...process.env, DATA_DIR: undefined, HTTP_PORT: undefined } })
+    const printedToken = printed.stdout.trim().split('\n').at(-1) as string
+    assert.equal(((await (await fetch(`http://127.0.0.1:${env.HTTP_PORT}/me`, { headers: { authorization: `Bearer ${printedToken}` } })).json()) as { email: string }).email, 'user1@example.com', printed.stderr)
 
     const health = await fetch(`http://127.0.0.1:${env.HTTP_PORT}/health`)
     assert.equal(health.status, 200)

@@ -5,6 +5,7 @@ import WebSocket from 'ws'
 import type { ServerFrame } from '../../lambdas/core/protocol.ts'
 import { DEMO_USERS } from '../../local/demo-users.ts'
 import type { MintOptions } from '../../local/issuer.ts'
+import type { LocalLog } from '../../local/log.ts'
 import { startLocalStack, type LocalStack } from '../../local/stack.ts'
 import { createServerDatabase } from './database.ts'
 import { copyTemplate, templatesEnabled } from './pglite-template.ts'
@@ -35,6 +36,8 @@ export interface TestStackOptions {
   routeDatabase?: (url: string) => Promise<string>
   /** On embedded PGlite: runs before every statement; what it throws fails the statement. */
   pgliteBeforeQuery?: (sql: string) => void | Promise<void>
+  /** The local stack's own log (requests, connections, frames); default silent. */
+  logger?: LocalLog
 }
 
 export async function startTestStack(options: TestStackOptions = {}): Promise<TestStack> {
@@ -53,6 +56,7 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
       databaseUrl,
       onQuery: (sql) => statements.push(sql),
       ...(options.pgliteBeforeQuery ? { pgliteBeforeQuery: options.pgliteBeforeQuery } : {}),
+      ...(options.logger ? { logger: options.logger } : {}),
     })
   let stack = await start()
   ports = { httpPort: stack.http.port, wsPort: stack.ws.port, awsPort: stack.aws?.port ?? 0 }

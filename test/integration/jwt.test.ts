@@ -23,7 +23,8 @@ after(() => idp.close())
 function verifierFor(server: JwksServer, options: Parameters<typeof createTokenVerifier>[1] = {}, tokenUse: 'id' | 'access' = 'id'): TokenVerifier {
   return createTokenVerifier(
     { issuer: server.issuer, jwksUrl: server.url, audience: server.audience, tokenUse },
-    { jwksTimeoutMs: 500, ...options },
+    // Generous: a loaded machine must not turn a slow local fetch into a refusal; timeout tests pass their own.
+    { jwksTimeoutMs: 5000, ...options },
   )
 }
 

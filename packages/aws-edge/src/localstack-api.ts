@@ -19,6 +19,12 @@ export function createLocalstackApi(registry: PlatformRegistry, region: string) 
       return
     }
     if (url.rawPath === '/_aws/sns/platform-endpoint-messages') {
+      // Local-only inspection of every push sent (device tokens, message text): never off this machine,
+      // even when HOST exposes the edge on the network.
+      if (!isLoopback(req.socket.remoteAddress)) {
+        sendJson(res, 403, { error: 'Forbidden', message: 'the push inspection endpoint answers only on loopback' })
+        return
+      }
       const endpointArn = firstQueryValue(url.query, 'endpointArn')
       if (req.method === 'GET') {
         sendJson(res, 200, { platform_endpoint_messages: groupByEndpoint(registry.notifications(endpointArn)), region })
@@ -32,6 +38,12 @@ export function createLocalstackApi(registry: PlatformRegistry, region: string) 
     }
     sendJson(res, 404, { error: 'Not found', path: url.rawPath })
   }
+}
+
+export function isLoopback(address: string | undefined): boolean {
+  if (address === undefined) return false
+  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address
+  return v4.startsWith('127.') || address === '::1'
 }
 
 function groupByEndpoint(notifications: PublishedNotification[]): Record<string, PublishedNotification[]> {

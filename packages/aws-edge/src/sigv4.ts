@@ -14,7 +14,7 @@ export interface Credentials {
 }
 
 export interface VerifierConfig {
-  service: 's3' | 'sns'
+  service: 's3' | 'sns' | 'execute-api'
   region: string
   credentials: readonly Credentials[]
   now: () => number
@@ -278,9 +278,10 @@ function authenticated(
   }
 }
 
-/** Non-S3 signers escape the path themselves, so they must get it decoded. */
+/** SNS signers escape the path themselves, so they must get it decoded; S3 and execute-api sign it as sent. */
 function canonicalPathInput(config: VerifierConfig, rawPath: string): string {
-  return config.service === 's3' ? rawPath : decodeURIComponent(rawPath)
+  // execute-api clients sign the path as sent (already escaped), so it is not decoded first.
+  return config.service === 'sns' ? decodeURIComponent(rawPath) : rawPath
 }
 
 function queryBag(query: ParsedUrl['query'], exclude: readonly string[]): Record<string, string | string[]> {
