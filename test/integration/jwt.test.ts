@@ -209,11 +209,12 @@ describe('the JWKS endpoint', () => {
   test('while the endpoint is down, a flood costs at most one fetch per cooldown, and cached keys keep working', async () => {
     const server = await startJwksServer()
     try {
-      const verify = verifierFor(server, { jwksCooldownMs: 200 })
+      // The cooldown must outlast 30 sign-and-refuse rounds on a loaded machine.
+      const verify = verifierFor(server, { jwksCooldownMs: 5000 })
       const genuine = await server.sign()
       await verify(genuine)
       server.failWith = 503
-      await sleep(250)
+      await sleep(5100)
 
       for (let i = 0; i < 30; i++) await assertRefused(verify, await server.sign({}, { kid: randomUUID() }))
       assert.equal(server.fetches, 2, 'one failed refetch, then the cooldown holds')
