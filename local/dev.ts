@@ -16,6 +16,8 @@ let env: LocalEnv
 try {
   env = readLocalEnv()
   const { startLocalStack } = await import('./stack.ts')
+  // Loading the modules (tsx compiling ours, the AWS SDK, Kysely, pg) is the first cost of a start.
+  logger.step(`modules loaded (${(performance.now() / 1000).toFixed(1)} s after start)`)
   const stack = await startLocalStack({
     dataDir: env.DATA_DIR,
     host: env.HOST,
