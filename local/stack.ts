@@ -22,6 +22,7 @@ import type { AwsEdge } from './aws-edge/index.ts'
 import { startLocalAws, type LocalAws } from './aws.ts'
 import { startHttpGateway, type HttpGateway, type HttpGatewayRoute } from './http-gateway.ts'
 import { loadIssuer, type LocalIssuer } from './issuer.ts'
+import { consoleSites } from './console-sites.ts'
 import { PGliteDialect } from './pglite-dialect.ts'
 import { seedDemoData } from './seed.ts'
 import { startWsGateway, type WsGateway } from './ws-gateway.ts'
@@ -50,6 +51,10 @@ export interface LocalStackOptions {
   awsPort?: number
   /** Use this AWS endpoint (a real LocalStack) instead of starting the edge; default AWS_ENDPOINT_URL. */
   awsEndpointUrl?: string | undefined
+  /** The built moderation console served at /console/; default console/dist. */
+  consoleDir?: string
+  /** Lifetime of the hosted UI's id and access tokens; default one hour (tests shorten it to see a refresh). */
+  consoleTokenLifetimeSeconds?: number
 }
 
 export interface LocalStack {
@@ -114,6 +119,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     ],
     verifier: tokenVerifier,
     staticJson: { '/local-issuer/.well-known/jwks.json': () => issuer?.jwks ?? { keys: [] } },
+    sites: consoleSites({ issuer: () => issuer, httpUrl: () => http.url, clientId: LOCAL_AUDIENCE, ...options }),
     ...(options.log ? { log: options.log } : {}),
   })
   const ws = await startWsGateway({
