@@ -1,6 +1,7 @@
 import { readFile, stat } from 'node:fs/promises'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { extname, join, normalize, sep } from 'node:path'
+import { consoleContentSecurityPolicy } from '../console/security-headers.ts'
 
 /**
  * Serves the built moderation console (console/dist) under /console/ the way CloudFront does in
@@ -53,15 +54,16 @@ export function consoleSite(options: ConsoleSiteOptions): (request: IncomingMess
     if (relative === 'config.json') {
       const config = options.config()
       if (!config) return false
-      send(response, 200, '.json', Buffer.from(JSON.stringify(config)), 'no-store')
+      send(response, 200, '.json', Buffer.from(JSON.stringify(config)), 'no-store', config)
       return true
     }
+    const config = options.config()
     const file = normalize(join(root, relative))
     if (file !== root && !file.startsWith(root + sep)) return false
     const found = await readIfFile(file)
     if (found) {
       // Vite fingerprints everything under assets/; index.html must be revalidated to pick up a new build.
-      send(response, 200, extname(file), found, relative.startsWith('assets/') ? 'public, max-age=31536000, immutable' : 'no-cache')
+      send(response, 200, extname(file), found, relative.startsWith('assets/') ? 'public, max-age=31536000, immutable' : 'no-cache', config)
       return true
     }
     const index = await readIfFile(join(root, 'index.html'))
@@ -69,7 +71,7 @@ export function consoleSite(options: ConsoleSiteOptions): (request: IncomingMess
       send(response, 503, '.html', Buffer.from('<!doctype html><title>Console not built</title><p>The console is not built: run <code>npm run build:console</code>.</p>'), 'no-store')
       return true
     }
-    send(response, 200, '.html', index, 'no-cache')
+    send(response, 200, '.html', index, 'no-cache', config)
     return true
   }
 }
@@ -83,8 +85,16 @@ async function readIfFile(path: string): Promise<Buffer | undefined> {
   }
 }
 
-function send(response: ServerResponse, status: number, extension: string, body: Buffer, cacheControl: string): void {
+/** CloudFront's response headers policy in AWS; here the same CSP, so a violation fails the browser tests. */
+function send(response: ServerResponse, status: number, extension: string, body: Buffer, cacheControl: string, config?: ConsoleConfig): void {
   response.writeHead(status, {
+    ...(config
+      ? {
+          'content-security-policy': consoleContentSecurityPolicy({ api: new URL(config.apiUrl).origin, issuer: new URL(config.issuer).origin, hostedUi: new URL(config.domain).origin }),
+          'x-frame-options': 'DENY',
+          'referrer-policy': 'strict-origin-when-cross-origin',
+        }
+      : {}),
     'content-type': TYPES[extension] ?? 'application/octet-stream',
     'content-length': body.length,
     'cache-control': cacheControl,

@@ -23,7 +23,8 @@ export interface ChatHttpApiProps {
   readonly routes: readonly HttpRouteSpec[]
   readonly functionFor: (handler: HandlerName) => IFunction
   readonly userPool: IUserPool
-  readonly userPoolClient: IUserPoolClient
+  /** The app clients whose tokens the JWT authorizer accepts (the mobile apps', the console's). */
+  readonly userPoolClients: readonly IUserPoolClient[]
   readonly corsOrigins: readonly string[]
   readonly throttle: Throttle
   readonly logRetention: RetentionDays
@@ -59,7 +60,7 @@ export class ChatHttpApi extends Construct {
         : {}),
     })
 
-    const jwt = new HttpUserPoolAuthorizer('CognitoJwt', props.userPool, { userPoolClients: [props.userPoolClient] })
+    const jwt = new HttpUserPoolAuthorizer('CognitoJwt', props.userPool, { userPoolClients: [...props.userPoolClients] })
     const open = new HttpNoneAuthorizer()
     // One integration per function: http-app serves every app route and dispatches on routeKey.
     const integrations = new Map<HandlerName, HttpLambdaIntegration>()
