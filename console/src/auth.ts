@@ -82,6 +82,8 @@ export function createAuth(config: ConsoleConfig, whoAmI: () => Promise<Me>): Co
       return { id: profile.sub, fullName: (profile.name as string | undefined) ?? (profile.email as string | undefined) ?? profile.sub }
     },
     async getPermissions() {
+      // Signed out: no permissions (throwing here would have react-admin retry with back-off first).
+      if (!(await userManager.getUser())) return undefined
       // The role from the database (GET /me), not the token's groups: the API decides, so do we.
       role ??= whoAmI().then((me) => me.role)
       try {

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -14,7 +14,9 @@ export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 /** Screenshots land here (TEST_OUTPUT_DIR overrides): `.tmp/test-output/console/<name>.png`. */
 export const OUTPUT_DIR = resolve(process.env.TEST_OUTPUT_DIR ?? '.tmp/test-output', 'console')
 
-const AXE_SOURCE = createRequire(import.meta.url).resolve('axe-core/axe.min.js')
+const AXE_PATH = createRequire(import.meta.url).resolve('axe-core/axe.min.js')
+let axe: Promise<string> | undefined
+const axeSource = () => (axe ??= readFile(AXE_PATH, 'utf8'))
 
 export interface TestBrowser {
   context: BrowserContext
@@ -65,7 +67,9 @@ interface AxeViolation {
 
 /** axe-core's serious and critical violations on the page as it is now (none is the bar). */
 export async function accessibilityViolations(page: Page): Promise<string[]> {
-  if (!(await page.evaluate(() => 'axe' in globalThis))) await page.addScriptTag({ path: AXE_SOURCE })
+  // Evaluated over the DevTools protocol, which the page's CSP does not govern (addScriptTag's
+  // inline <script> would be refused by script-src 'self', as it should be).
+  if (!(await page.evaluate(() => 'axe' in globalThis))) await page.evaluate(await axeSource())
   const violations = await page.evaluate(async () => {
     // Runs in the page; the test's own tsconfig has no DOM types, hence the shape spelled out.
     const page = globalThis as unknown as { axe: { run(context: unknown): Promise<{ violations: AxeViolation[] }> }; document: unknown }

@@ -50,6 +50,7 @@ before(async () => {
   stack = await startTestStack()
   browser = await launchBrowser()
   ;({ page, errors: pageErrors } = await browser.newPage())
+  page.setDefaultTimeout(15_000)
   await userId(stack, 'user1@example.com')
   conversationId = (await stack.api('/conversations', { email: 'user1@example.com' })).body.conversations[0].id
   member = await stack.connect('user1@example.com')
@@ -185,7 +186,8 @@ describe('the moderation console', () => {
 
     await page.getByRole('combobox', { name: 'Action' }).click()
     await page.getByRole('option', { name: 'message.hidden' }).click()
-    await page.waitForFunction("document.querySelectorAll('tbody tr').length === 1")
+    await page.locator('tbody tr').nth(1).waitFor({ state: 'detached' })
+    assert.equal(await page.locator('tbody tr').count(), 1)
     assert.match((await page.locator('tbody').textContent()) ?? '', /message\.hidden.*Spam link/)
     await page.getByRole('link', { name: /^message / }).click()
     await page.getByText(/Hidden by Ada Admin/).waitFor()
