@@ -1,9 +1,13 @@
+import { buildConsole } from '../scripts/build-console.mjs'
 import { readLocalEnv } from './env.ts'
 import { startLocalStack } from './stack.ts'
 
 /** `npm run dev`: starts the local stack and keeps it up until SIGINT/SIGTERM. */
 const env = readLocalEnv()
 process.env.LOG_LEVEL ??= 'info'
+
+// The console is served from console/dist: rebuild it first when its sources changed (it says so).
+buildConsole()
 
 const stack = await startLocalStack({
   dataDir: env.DATA_DIR,
@@ -22,6 +26,7 @@ trainer-chat local stack is up
   REST       ${stack.httpUrl}            (GET /health, /me, /conversations, ...)
   WebSocket  ${stack.wsUrl}/${'local'}   (?token=<jwt> or Authorization: Bearer <jwt>)
   JWKS       ${stack.issuer.issuer}/.well-known/jwks.json
+  Console    ${stack.httpUrl}/console/   (moderation console; sign in as admin@example.com)
   AWS        ${stack.awsUrl}            (S3 attachments, SNS push; ${stack.aws ? `local edge, data in ${env.DATA_DIR}/aws` : 'AWS_ENDPOINT_URL'})
              pushes sent: GET ${stack.awsUrl}/_aws/sns/platform-endpoint-messages
 

@@ -32,6 +32,7 @@ import { startLocalAws, type LocalAws } from './aws.ts'
 import { startHttpGateway, type HttpGateway } from './http-gateway.ts'
 import { loadIssuer, type LocalIssuer } from './issuer.ts'
 import type { LambdaHandler } from './lambda-invoke.ts'
+import { consoleSites } from './console-sites.ts'
 import { PGliteDialect } from './pglite-dialect.ts'
 import { seedDemoData } from './seed.ts'
 import { DEFAULT_IDLE_TIMEOUT_SECONDS, DEFAULT_MAX_CONNECTION_SECONDS, startWsGateway, type WsGateway } from './ws-gateway.ts'
@@ -67,6 +68,10 @@ export interface LocalStackOptions {
   /** API Gateway's idle timeout and maximum connection duration; default WS_IDLE_TIMEOUT_SECONDS (600), WS_MAX_CONNECTION_SECONDS (7200). */
   wsIdleTimeoutSeconds?: number
   wsMaxConnectionSeconds?: number
+  /** The built moderation console served at /console/; default console/dist. */
+  consoleDir?: string
+  /** Lifetime of the hosted UI's id and access tokens; default one hour (tests shorten it to see a refresh). */
+  consoleTokenLifetimeSeconds?: number
 }
 
 /** Every Lambda handler of the stack, by function name, as the gateways invoke them. */
@@ -155,6 +160,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       return verifier
     },
     staticJson: { '/local-issuer/.well-known/jwks.json': () => issuer?.jwks ?? { keys: [] } },
+    sites: consoleSites({ issuer: () => issuer, httpUrl: () => http.url, clientId: LOCAL_AUDIENCE, ...options }),
     ...(options.log ? { log: options.log } : {}),
   })
   const ws = await startWsGateway({
