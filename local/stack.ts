@@ -220,7 +220,7 @@ function buildHandlers(
   verifier: ReturnType<typeof createTokenVerifier>,
   credentials: { accessKeyId: string; secretAccessKey: string },
 ): LocalHandlers {
-  const base = createBase(config, { credentials })
+  const base = createBase(config, { credentials, lambda: false })
   const chat = chatPorts(base, db)
   return {
     'ws-authorizer': createAuthorizer({ verifier, allowedOrigins: config.allowedOrigins, log: base.log }),
