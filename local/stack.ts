@@ -142,6 +142,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     return handlers[name](event, context)
   }
   let verifier: ReturnType<typeof createTokenVerifier> | undefined
+  const wsRoutes: Record<string, LambdaHandler> = {}
   const http = await startHttpGateway({
     port: options.httpPort ?? 3000,
     host,
@@ -158,7 +159,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     host,
     stage: LOCAL_STAGE,
     authorizer: current('ws-authorizer'),
-    routes: Object.fromEntries(WEBSOCKET_ROUTES.map((route) => [route.key, current(route.handler)])),
+    // Filled in place below (and again by reconfigure): the gateway looks a route up per frame,
+    // so a frame goes from the gateway straight to its handler.
+    routes: wsRoutes,
     ...(options.log ? { log: options.log } : {}),
   })
 
@@ -183,7 +186,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   let config = parseConfig(startupSettings)
   const build = (settings: Config): LocalHandlers => {
     verifier = createTokenVerifier(settings.jwt)
-    return buildHandlers(settings, db, verifier, credentials)
+    const built = buildHandlers(settings, db, verifier, credentials)
+    for (const route of WEBSOCKET_ROUTES) wsRoutes[route.key] = built[route.handler]
+    return built
   }
   handlers = build(config)
   issuer = await loadIssuer(dataDir, issuerUrl, LOCAL_AUDIENCE)
