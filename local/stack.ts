@@ -151,6 +151,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     return handlers[name](event, context)
   }
   let verifier: ReturnType<typeof createTokenVerifier> | undefined
+  const wsRoutes: Record<string, LambdaHandler> = {}
   const http = await startHttpGateway({
     port: options.httpPort ?? 3000,
     host,
@@ -168,7 +169,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     host,
     stage: LOCAL_STAGE,
     authorizer: current('ws-authorizer'),
-    routes: Object.fromEntries(WEBSOCKET_ROUTES.map((route) => [route.key, current(route.handler)])),
+    // Filled in place below (and again by reconfigure): the gateway looks a route up per frame,
+    // so a frame goes from the gateway straight to its handler.
+    routes: wsRoutes,
     // In AWS: the `ping` route's MOCK integration and route response (lib/constructs/websocket-api.ts).
     mockRoutes: { [PING_ACTION]: PONG_REPLY },
     idleTimeoutSeconds: options.wsIdleTimeoutSeconds ?? secondsFromEnv('WS_IDLE_TIMEOUT_SECONDS', DEFAULT_IDLE_TIMEOUT_SECONDS),
@@ -197,7 +200,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   let config = parseConfig(startupSettings)
   const build = (settings: Config): LocalHandlers => {
     verifier = createTokenVerifier(settings.jwt)
-    return buildHandlers(settings, db, verifier, credentials)
+    const built = buildHandlers(settings, db, verifier, credentials)
+    for (const route of WEBSOCKET_ROUTES) wsRoutes[route.key] = built[route.handler]
+    return built
   }
   handlers = build(config)
   issuer = await loadIssuer(dataDir, issuerUrl, LOCAL_AUDIENCE)
@@ -234,7 +239,7 @@ function buildHandlers(
   verifier: ReturnType<typeof createTokenVerifier>,
   credentials: { accessKeyId: string; secretAccessKey: string },
 ): LocalHandlers {
-  const base = createBase(config, { credentials })
+  const base = createBase(config, { credentials, lambda: false })
   const chat = chatPorts(base, db)
   return {
     'ws-authorizer': createAuthorizer({ verifier, allowedOrigins: config.allowedOrigins, log: base.log }),

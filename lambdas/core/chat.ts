@@ -1,7 +1,7 @@
 import { signMessages } from './attachments.ts'
 import { ChatError } from './errors.ts'
 import { initialRole, type Identity, type Listener } from './model.ts'
-import type { Access, Allowed, AttachmentStorage, ChatStore, Delivery, Log, Outgoing, Verdict } from './ports.ts'
+import type { Access, Allowed, AttachmentStorage, ChatStore, Counter, Delivery, Log, Outgoing, Verdict } from './ports.ts'
 import { HISTORY_DEFAULT_LIMIT, type ServerFrame } from './protocol.ts'
 import type { Throttle } from './throttle.ts'
 
@@ -16,6 +16,7 @@ export interface ChatPorts {
   store: ChatStore
   delivery: Delivery<ServerFrame>
   log: Log
+  metrics: Counter
 }
 
 export interface TypingPorts extends ChatPorts {
@@ -62,7 +63,11 @@ function refusalOf(verdict: Verdict, intent: 'read' | 'write'): ChatError | unde
 /** Posts the frames; connections API Gateway reports gone (410) lose their rows, other failures are logged. */
 export async function deliver(ports: ChatPorts, outgoing: Outgoing<ServerFrame>[]): Promise<void> {
   const report = await ports.delivery.post(outgoing)
-  if (report.gone.length > 0) await ports.store.forgetConnections(report.gone)
+  ports.metrics.count('fanOutPosts', outgoing.length)
+  if (report.gone.length > 0) {
+    ports.metrics.count('connectionsGone', report.gone.length)
+    await ports.store.forgetConnections(report.gone)
+  }
   if (report.failed.length > 0) ports.log.warn('delivery failed for some connections', { failed: report.failed })
 }
 

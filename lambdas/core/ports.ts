@@ -14,6 +14,13 @@ export interface Log {
   error(message: string, fields?: Record<string, unknown>): void
 }
 
+/** The operational counts, emitted as metrics (lambdas/adapters/metrics.ts). */
+export type MetricName = 'messagesStored' | 'fanOutPosts' | 'connectionsGone' | 'pushFailures' | 'sendsRateLimited'
+
+export interface Counter {
+  count(name: MetricName, value?: number): void
+}
+
 /** How a caller stands towards a conversation, decided in the same statement that acts on it. */
 export type Verdict = 'ok' | 'closed' | 'forbidden' | 'not_found' | 'unauthorized'
 

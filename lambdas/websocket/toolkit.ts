@@ -51,13 +51,14 @@ export function wsAction<S extends z.ZodMiniType<{ requestId?: string | undefine
   schema: S,
   run: (caller: Caller, frame: z.infer<S>) => Promise<unknown>,
   options: ErrorFrameOptions,
+  middlewares: MiddlewareObj[] = [],
 ) {
   async function handle(event: WebSocketEvent): Promise<WebSocketResult> {
     const frame = parseFrame(schema, event.body)
     await run({ connectionId: event.requestContext.connectionId, requestId: frame.requestId }, frame)
     return OK
   }
-  return middy<WebSocketEvent, WebSocketResult, Error, Context>(handle).use(errorFrames(options))
+  return middy<WebSocketEvent, WebSocketResult, Error, Context>(handle).use(middlewares).use(errorFrames(options))
 }
 
 /** Parses a frame body as JSON and validates it; any problem is a `bad_request` naming the fields. */
