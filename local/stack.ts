@@ -120,6 +120,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     staticJson: { '/local-issuer/.well-known/jwks.json': () => issuer?.jwks ?? { keys: [] } },
     ...(options.log ? { log: options.log } : {}),
   })
+  // The issuer before the WebSocket API takes handshakes: a JWKS served empty meanwhile would be
+  // cached by the authorizer and refuse every token until its refetch cooldown ends.
+  issuer = await loadIssuer(dataDir, localIssuerUrl(host, http.port), LOCAL_AUDIENCE)
   const ws = await startWsGateway({
     port: options.wsPort ?? 3001,
     host,
@@ -161,7 +164,6 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   resetRuntime()
   provideDatabase(db)
   config()
-  issuer = await loadIssuer(dataDir, issuerUrl, LOCAL_AUDIENCE)
 
   return {
     httpUrl: http.url,

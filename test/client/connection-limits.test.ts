@@ -4,12 +4,12 @@ import { startTestStack, type TestStack } from '../helpers/stack.ts'
 import { assertExactlyOnce, exchangeMessages, startExchange, until } from './support.ts'
 
 /**
- * API Gateway's limits, shortened (idle 3 s, at most 8 s per connection), and tokens that expire
+ * API Gateway's limits, shortened (idle 5 s, at most 9 s per connection), and tokens that expire
  * every few seconds: the SDK's heartbeat, its proactive reconnect and its fresh-token retry keep
  * the exchange exactly once and in order.
  */
-process.env.WS_IDLE_TIMEOUT_SECONDS = '3'
-process.env.WS_MAX_CONNECTION_SECONDS = '8'
+process.env.WS_IDLE_TIMEOUT_SECONDS = '5'
+process.env.WS_MAX_CONNECTION_SECONDS = '9'
 
 const PER_SIDE = 80
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -25,14 +25,14 @@ describe('connections that stay up', () => {
     const exchange = await startExchange(
       stack,
       'sdk-limits',
-      { pingIntervalMs: 500, maxConnectionMs: 3000 },
-      { pingIntervalMs: 500, maxConnectionMs: 60 * 60_000 },
+      { pingIntervalMs: 1000, maxConnectionMs: 4000 },
+      { pingIntervalMs: 1000, maxConnectionMs: 60 * 60_000 },
     )
     const { member, trainer } = exchange
     try {
       // Quiet spells longer than the idle timeout between bursts, for longer than a connection may live.
       const sent = await exchangeMessages(exchange, PER_SIDE, async () => {
-        for (let i = 0; i < 3; i++) await pause(3500)
+        for (let i = 0; i < 2; i++) await pause(5500)
       })
       // Both have outlived a connection's maximum lifetime at least once by now.
       await until(
@@ -54,7 +54,7 @@ describe('connections that stay up', () => {
   })
 
   test('tokens that expire mid-exchange are replaced by fresh ones; nothing is lost', async () => {
-    const exchange = await startExchange(stack, 'sdk-tokens', { pingIntervalMs: 500, tokenSeconds: 3 })
+    const exchange = await startExchange(stack, 'sdk-tokens', { pingIntervalMs: 1000, tokenSeconds: 3 })
     const { member, trainer } = exchange
     try {
       const sent = await exchangeMessages(exchange, PER_SIDE, async () => {
