@@ -164,6 +164,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     sites: consoleSites({ issuer: () => issuer, httpUrl: () => http.url, clientId: LOCAL_AUDIENCE, ...options }),
     ...(options.log ? { log: options.log } : {}),
   })
+  // The issuer before the WebSocket API takes handshakes: a JWKS served empty meanwhile would be
+  // cached by the authorizer and refuse every token until its refetch cooldown ends.
+  issuer = await loadIssuer(dataDir, localIssuerUrl(host, http.port), LOCAL_AUDIENCE)
+  // The issuer before the WebSocket API takes handshakes: a JWKS served empty meanwhile would be
+  // cached by the authorizer and refuse every token until its refetch cooldown ends.
+  issuer = await loadIssuer(dataDir, localIssuerUrl(host, http.port), LOCAL_AUDIENCE)
   const ws = await startWsGateway({
     port: options.wsPort ?? 3001,
     host,
@@ -205,7 +211,6 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     return built
   }
   handlers = build(config)
-  issuer = await loadIssuer(dataDir, issuerUrl, LOCAL_AUDIENCE)
 
   return {
     httpUrl: http.url,
