@@ -36,6 +36,8 @@ interface PendingCode {
 interface RefreshGrant {
   user: DemoUser
   clientId: string
+  /** When the user signed in: refreshed ID tokens keep it, as Cognito's do (and OIDC clients check). */
+  authTime: number
 }
 
 const CODE_LIFETIME_MS = 5 * 60 * 1000
@@ -67,7 +69,7 @@ export function hostedUi(options: HostedUiOptions): (request: IncomingMessage, r
   const codes = new Map<string, PendingCode>()
   const refreshTokens = new Map<string, RefreshGrant>()
 
-  async function mintTokens(user: DemoUser, clientId: string, nonce: string | undefined) {
+  async function mintTokens(user: DemoUser, clientId: string, nonce: string | undefined, authTime: number) {
     const issuer = options.issuer()
     if (!issuer) throw new Error('issuer not ready')
     const lifetime = options.tokenLifetimeSeconds?.() ?? 3600
@@ -76,9 +78,9 @@ export function hostedUi(options: HostedUiOptions): (request: IncomingMessage, r
       id_token: await issuer.mint(claims, {
         tokenUse: 'id',
         expiresInSeconds: lifetime,
-        extra: { aud: clientId, ...(nonce ? { nonce } : {}) },
+        extra: { aud: clientId, auth_time: authTime, ...(nonce ? { nonce } : {}) },
       }),
-      access_token: await issuer.mint(claims, { tokenUse: 'access', expiresInSeconds: lifetime, extra: { client_id: clientId, scope: 'openid email profile' } }),
+      access_token: await issuer.mint(claims, { tokenUse: 'access', expiresInSeconds: lifetime, extra: { client_id: clientId, auth_time: authTime, scope: 'openid email profile' } }),
       expires_in: lifetime,
       token_type: 'Bearer',
     }
@@ -174,14 +176,15 @@ export function hostedUi(options: HostedUiOptions): (request: IncomingMessage, r
         const challenge = createHash('sha256').update(grant.code_verifier).digest('base64url')
         if (challenge !== pending.codeChallenge) return oauthError(response, 'invalid_grant')
         const refreshToken = randomBytes(32).toString('base64url')
-        refreshTokens.set(refreshToken, { user: pending.user, clientId: pending.clientId })
-        sendJson(response, 200, { ...(await mintTokens(pending.user, pending.clientId, pending.nonce)), refresh_token: refreshToken })
+        const authTime = Math.floor(Date.now() / 1000)
+        refreshTokens.set(refreshToken, { user: pending.user, clientId: pending.clientId, authTime })
+        sendJson(response, 200, { ...(await mintTokens(pending.user, pending.clientId, pending.nonce, authTime)), refresh_token: refreshToken })
         return true
       }
       const refresh = refreshTokens.get(grant.refresh_token)
       if (!refresh || refresh.clientId !== grant.client_id) return oauthError(response, 'invalid_grant')
       // Cognito answers a refresh with new id and access tokens and no new refresh token.
-      sendJson(response, 200, await mintTokens(refresh.user, refresh.clientId, undefined))
+      sendJson(response, 200, await mintTokens(refresh.user, refresh.clientId, undefined, refresh.authTime))
       return true
     }
 

@@ -167,9 +167,6 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   // The issuer before the WebSocket API takes handshakes: a JWKS served empty meanwhile would be
   // cached by the authorizer and refuse every token until its refetch cooldown ends.
   issuer = await loadIssuer(dataDir, localIssuerUrl(host, http.port), LOCAL_AUDIENCE)
-  // The issuer before the WebSocket API takes handshakes: a JWKS served empty meanwhile would be
-  // cached by the authorizer and refuse every token until its refetch cooldown ends.
-  issuer = await loadIssuer(dataDir, localIssuerUrl(host, http.port), LOCAL_AUDIENCE)
   const ws = await startWsGateway({
     port: options.wsPort ?? 3001,
     host,

@@ -34,6 +34,8 @@ export function createAuth(config: ConsoleConfig, whoAmI: () => Promise<Me>): Co
     loadUserInfo: false,
   })
   let role: Promise<Me['role']> | undefined
+  // A failed renewal is not swallowed: the next API call finds the token expired and signs in again.
+  userManager.events.addSilentRenewError((error) => console.error('token renewal failed:', error.message))
 
   async function idToken(): Promise<string> {
     let user = await userManager.getUser()

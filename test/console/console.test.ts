@@ -18,6 +18,10 @@ let page: Page
 let pageErrors: string[]
 let member: TestClient
 let conversationId: string
+/** Every answer of the hosted UI's token endpoint to the admin's page: grant type and tokens. */
+const tokenAnswers: Array<{ grant: string | null; status: number; body: Record<string, unknown> }> = []
+/** Short-lived tokens, so the session must renew them with the refresh token while the tests run. */
+const TOKEN_LIFETIME_SECONDS = 75
 
 async function expectAccessible(name: string): Promise<void> {
   await screenshot(page, name)
@@ -47,10 +51,15 @@ async function act(button: string, confirm: string, reason?: string): Promise<vo
 }
 
 before(async () => {
-  stack = await startTestStack()
+  stack = await startTestStack({ consoleTokenLifetimeSeconds: TOKEN_LIFETIME_SECONDS })
   browser = await launchBrowser()
   ;({ page, errors: pageErrors } = await browser.newPage())
   page.setDefaultTimeout(15_000)
+  page.on('response', (response) => {
+    if (!response.url().endsWith('/oauth2/token')) return
+    const grant = new URLSearchParams(response.request().postData() ?? '').get('grant_type')
+    void response.json().then((body: Record<string, unknown>) => tokenAnswers.push({ grant, status: response.status(), body }))
+  })
   await userId(stack, 'user1@example.com')
   conversationId = (await stack.api('/conversations', { email: 'user1@example.com' })).body.conversations[0].id
   member = await stack.connect('user1@example.com')
@@ -193,6 +202,43 @@ describe('the moderation console', () => {
     await page.getByText(/Hidden by Ada Admin/).waitFor()
     assert.match(page.url(), new RegExp(`/conversations/${conversationId}/show$`))
     assert.deepEqual(pageErrors, [])
+  })
+
+  test('tokens are renewed with the refresh token before they expire, and the session carries on', async () => {
+    const [first] = tokenAnswers
+    assert.equal(first?.grant, 'authorization_code')
+    assert.equal(first?.body.expires_in, TOKEN_LIFETIME_SECONDS)
+    // oidc-client-ts renews 60 s before expiry, 15 s after sign-in here: by now it has (or will; wait, no fixed sleep).
+    if (!tokenAnswers.some((answer) => answer.grant === 'refresh_token')) {
+      await page.waitForResponse((response) => response.url().endsWith('/oauth2/token'), { timeout: TOKEN_LIFETIME_SECONDS * 1000 })
+    }
+    const renewals = tokenAnswers.filter((answer) => answer.grant === 'refresh_token')
+    assert.ok(renewals.length > 0 && renewals.every((answer) => answer.status === 200), 'renewed with the refresh token')
+    assert.ok(renewals.every((answer) => answer.body.refresh_token === undefined), 'like Cognito, a refresh brings no new refresh token')
+
+    const apiCall = page.waitForRequest((request) => new URL(request.url()).pathname.startsWith('/admin/'))
+    await page.getByRole('button', { name: 'Refresh' }).click()
+    const bearer = (await apiCall).headers().authorization?.replace(/^Bearer /, '')
+    assert.ok(renewals.some((answer) => answer.body.id_token === bearer), 'the API is called with a renewed ID token')
+    assert.notEqual(bearer, first?.body.id_token)
+  })
+
+  test('signing out revokes the refresh token and ends the hosted-UI session', async () => {
+    const refreshToken = tokenAnswers.find((answer) => answer.grant === 'authorization_code')?.body.refresh_token
+    assert.equal(typeof refreshToken, 'string')
+    const hostedLogout = page.waitForRequest((request) => new URL(request.url()).pathname === '/local-issuer/logout')
+    await page.getByRole('button', { name: 'Ada Admin' }).click()
+    await page.getByRole('menuitem', { name: 'Logout' }).click()
+    assert.equal(new URL((await hostedLogout).url()).searchParams.get('logout_uri'), `${stack.httpUrl}/console/`)
+    await page.getByRole('button', { name: 'Sign in' }).waitFor()
+
+    const reuse = await fetch(`${stack.issuer.issuer}/oauth2/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken as string, client_id: 'trainer-chat-local' }),
+    })
+    assert.equal(reuse.status, 400)
+    assert.deepEqual(await reuse.json(), { error: 'invalid_grant' })
   })
 
   test('a member who signs in gets the "admins only" page and nothing else', async () => {

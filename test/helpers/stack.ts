@@ -35,6 +35,8 @@ export interface TestStackOptions {
   routeDatabase?: (url: string) => Promise<string>
   /** On embedded PGlite: runs before every statement; what it throws fails the statement. */
   pgliteBeforeQuery?: (sql: string) => void | Promise<void>
+  /** Hosted-UI token lifetime (the console tests shorten it to see a refresh). */
+  consoleTokenLifetimeSeconds?: number
 }
 
 export async function startTestStack(options: TestStackOptions = {}): Promise<TestStack> {
@@ -53,6 +55,7 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
       databaseUrl,
       onQuery: (sql) => statements.push(sql),
       ...(options.pgliteBeforeQuery ? { pgliteBeforeQuery: options.pgliteBeforeQuery } : {}),
+      ...(options.consoleTokenLifetimeSeconds ? { consoleTokenLifetimeSeconds: options.consoleTokenLifetimeSeconds } : {}),
     })
   let stack = await start()
   ports = { httpPort: stack.http.port, wsPort: stack.ws.port, awsPort: stack.aws?.port ?? 0 }
