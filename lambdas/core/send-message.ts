@@ -57,7 +57,9 @@ export async function sendMessage(ports: SendMessagePorts, caller: Caller, input
 
   if (!result.duplicate) ports.metrics.count('messagesStored')
   const message = await signMessage(ports.storage, result.message)
-  await deliver(ports, outgoingFrames({ caller, message, listeners: result.listeners, duplicate: result.duplicate }))
+  // Stored: from here on the acknowledgement is the answer, and no error may follow it.
+  caller.answered?.()
+  await deliver(ports, outgoingFrames({ caller, message, listeners: result.listeners, duplicate: result.duplicate }), caller)
   if (result.push && !result.duplicate) {
     const failures = await notifyOffline(ports.push, result.message, result.push, preview(message.body), ports.log)
     if (failures > 0) ports.metrics.count('pushFailures', failures)
