@@ -38,27 +38,27 @@ export class ClientPool {
 
   /** Opens connections, `concurrency` handshakes at a time (1 for many connections of one user: see fan-out.ts). */
   open(url: string, clients: ClientSpec[], concurrency = 16): Promise<number> {
-    return this.call({ op: 'open', args: { url, clients, concurrency } }, 30_000 + clients.length * 200)
+    return this.call({ op: 'open', args: { url, clients, concurrency } }, 90_000 + clients.length * 1_000)
   }
 
   join(joins: Array<{ key: string; conversationId: string }>): Promise<void> {
-    return this.call({ op: 'join', args: { joins } }, 30_000 + joins.length * 100)
+    return this.call({ op: 'join', args: { joins } }, 90_000 + joins.length * 500)
   }
 
   converse(args: ConverseArgs): Promise<ConverseResult> {
-    return this.call({ op: 'converse', args }, args.durationMs + 30_000)
+    return this.call({ op: 'converse', args }, args.durationMs + 90_000)
   }
 
   fanOut(args: FanOutArgs): Promise<FanOutResult> {
-    return this.call({ op: 'fanOut', args }, args.reps * args.targets.length * 10_000 + 5_000)
+    return this.call({ op: 'fanOut', args }, args.reps * args.targets.length * 60_000 + 5_000)
   }
 
   counts(reset = true): Promise<{ counts: FrameCounts; errorFrames: string[] }> {
-    return this.call({ op: 'counts', args: { reset } }, 5_000)
+    return this.call({ op: 'counts', args: { reset } }, 30_000)
   }
 
   close(keys?: string[]): Promise<number> {
-    return this.call({ op: 'close', args: keys ? { keys } : {} }, 10_000)
+    return this.call({ op: 'close', args: keys ? { keys } : {} }, 60_000)
   }
 
   async stop(): Promise<void> {

@@ -101,7 +101,7 @@ export async function createInvoker(bench: BenchStack, pool: ClientPool, prefix:
     pair,
     member,
     trainer,
-    store: chatStore(createBase(stack.config()), db),
+    store: chatStore(createBase(stack.config(), { lambda: false }), db),
     db,
     async route(action, who, frame) {
       const event = messageEvent(endpoint, who.connectionId, { action, ...frame }, who.authorizer)

@@ -144,7 +144,8 @@ function report(state: RunState, status: 'running' | 'complete' | 'timed out') {
 /** Written after every section, by rename, so a reader (or a time-out) never sees half a file. */
 function writeReport(file: string, value: unknown): void {
   mkdirSync(RESULTS, { recursive: true })
-  const temporary = `${file}.${process.pid}.tmp`
+  // Ends in .json, so git ignores it too if a crash leaves it behind.
+  const temporary = `${file}.${process.pid}.tmp.json`
   writeFileSync(temporary, `${JSON.stringify(value, null, 2)}\n`)
   renameSync(temporary, file)
 }

@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib'
+import { Aws, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib'
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events'
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets'
 import { InvocationType, Trigger } from 'aws-cdk-lib/triggers'
@@ -7,6 +7,7 @@ import { Capabilities } from './capabilities.ts'
 import type { StageConfig } from './config.ts'
 import { ApiGatewayLoggingRole } from './constructs/api-gateway-logging.ts'
 import { ChatFunction } from './constructs/chat-function.ts'
+import { ConsoleSite } from './constructs/console-site.ts'
 import { ChatHttpApi } from './constructs/http-api.ts'
 import { Monitoring } from './constructs/monitoring.ts'
 import { Push } from './constructs/push.ts'
@@ -35,6 +36,7 @@ export class StatelessStack extends Stack {
   readonly http: ChatHttpApi
   readonly migrations: Trigger
   readonly monitoring: Monitoring
+  readonly console: ConsoleSite
 
   constructor(scope: Construct, id: string, props: StatelessStackProps) {
     super(scope, id, props)
@@ -97,13 +99,20 @@ export class StatelessStack extends Stack {
       this.webSocket.stage.node.addDependency(logging.account)
     }
 
+    this.console = new ConsoleSite(this, 'Console', {
+      userPool: auth.userPool,
+      domainPrefix: `${namePrefix}-${Aws.ACCOUNT_ID}`,
+      issuer: auth.issuer,
+      stage: config.stage,
+      autoDeleteObjects: true,
+    })
     this.http = new ChatHttpApi(this, 'Http', {
       apiName: `${namePrefix}-http`,
       routes: deployedHttpRoutes(),
       functionFor,
       userPool: auth.userPool,
-      userPoolClient: auth.mobileClient,
-      corsOrigins: config.corsOrigins,
+      userPoolClients: [auth.mobileClient, this.console.client],
+      corsOrigins: [...config.corsOrigins, this.console.origin],
       throttle: config.throttling.http,
       logRetention,
       removalPolicy,
@@ -141,6 +150,8 @@ export class StatelessStack extends Stack {
 
     new CfnOutput(this, 'WebSocketUrl', { value: this.webSocket.stage.url, description: 'wss:// URL the apps connect to' })
     new CfnOutput(this, 'HttpApiUrl', { value: this.http.url, description: 'Base URL of the REST routes' })
+    this.console.publish(this.http.url)
+    new CfnOutput(this, 'ConsoleUrl', { value: this.console.url, description: 'The moderation console (sign in with an admin of the user pool)' })
     new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.topic.topicArn })
   }
 }

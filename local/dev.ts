@@ -1,3 +1,4 @@
+import { buildConsole } from '../scripts/build-console.mjs'
 import { readLocalEnv, type LocalEnv } from './env.ts'
 import { createLocalLog, parseLogLevel } from './log.ts'
 import { explainStartupError } from './startup-errors.ts'
@@ -15,6 +16,8 @@ quietSdkNodeWarning()
 let env: LocalEnv
 try {
   env = readLocalEnv()
+  // The console is served from console/dist: rebuild it first when its sources changed (it says so).
+  buildConsole()
   const { startLocalStack } = await import('./stack.ts')
   // Loading the modules (tsx compiling ours, the AWS SDK, Kysely, pg) is the first cost of a start.
   logger.step(`modules loaded (${(performance.now() / 1000).toFixed(1)} s after start)`)
@@ -55,6 +58,7 @@ trainer-chat local stack is up
   REST       ${stack.httpUrl}            (GET /health, /me, /conversations, ...)
   WebSocket  ${stack.wsUrl}/local   (?token=<jwt> or Authorization: Bearer <jwt>)
   JWKS       ${stack.issuer.issuer}/.well-known/jwks.json
+  Console    ${stack.httpUrl}/console/   (moderation console; sign in as admin@example.com)
   AWS        ${stack.awsUrl}            (S3 attachments, SNS push; ${stack.aws ? `local edge, data in ${env.DATA_DIR}/aws` : 'AWS_ENDPOINT_URL'})
              pushes sent (local only): GET ${stack.awsUrl}/_aws/sns/platform-endpoint-messages
 

@@ -51,7 +51,7 @@ export function buildHandlers(
   credentials: { accessKeyId: string; secretAccessKey: string },
 ): BuiltFunctions {
   const verifier = createTokenVerifier(config.jwt)
-  const base = createBase(config, { credentials })
+  const base = createBase(config, { credentials, lambda: false })
   const chat = chatPorts(base, db)
   const handlers: LocalHandlers = {
     'ws-authorizer': createAuthorizer({ verifier, allowedOrigins: config.allowedOrigins, log: base.log }),

@@ -27,6 +27,8 @@ export interface HttpGatewayOptions {
   routes: readonly HttpGatewayRoute[]
   verifier: () => TokenVerifier
   staticJson: Record<string, () => unknown>
+  /** Tried in order before the routes; each resolves true when it answered (the hosted UI, the console's files). */
+  sites?: ReadonlyArray<(request: IncomingMessage, response: ServerResponse) => Promise<boolean>>
   log?: (line: string) => void
   /** One line per request (method, path without query, status, duration, function). */
   logger?: LocalLog
@@ -91,6 +93,7 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Htt
     const method = request.method ?? 'GET'
     const staticBody = options.staticJson[url.pathname]
     if (method === 'GET' && staticBody) return send(response, 200, staticBody())
+    for (const site of options.sites ?? []) if (await site(request, response)) return
 
     let params: Record<string, string> = {}
     const matched = matchers.find((m) => {

@@ -12,6 +12,7 @@ import { startHttpGateway, type HttpGateway } from './http-gateway.ts'
 import { loadIssuer, type LocalIssuer } from './issuer.ts'
 import type { LambdaHandler } from './lambda-invoke.ts'
 import { silentLog, type LocalLog } from './log.ts'
+import { consoleSites } from './console-sites.ts'
 import { PGliteDialect } from './pglite-dialect.ts'
 import type { BuiltFunctions, LocalHandlers } from './functions.ts'
 import { loadFunctions, watchSources, type Functions, type SourceWatcher } from './reload.ts'
@@ -53,6 +54,10 @@ export interface LocalStackOptions {
   logger?: LocalLog
   /** Reload the handlers when a file under lambdas/ or migrations/ changes (see reload.ts). */
   reload?: boolean
+  /** The built moderation console served at /console/; default console/dist. */
+  consoleDir?: string
+  /** Lifetime of the hosted UI's id and access tokens; default one hour (tests shorten it to see a refresh). */
+  consoleTokenLifetimeSeconds?: number
 }
 
 export type { LocalHandlers } from './functions.ts'
@@ -116,6 +121,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   }
 
   let issuer: LocalIssuer | undefined
+  // Known once the HTTP gateway listens; the console's config.json names it.
+  let httpUrl = ''
   const loading = loadFunctions(0).then((loaded) => {
     logger.step(`handlers loaded (${elapsed()})`)
     return loaded
@@ -140,6 +147,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           return (built as BuiltFunctions).verifier(token)
         },
         staticJson: { '/local-issuer/.well-known/jwks.json': () => issuer?.jwks ?? { keys: [] } },
+        sites: consoleSites({ issuer: () => issuer, httpUrl: () => httpUrl, clientId: LOCAL_AUDIENCE, ...options }),
         ...(options.log ? { log: options.log } : {}),
         logger,
       }),
@@ -191,6 +199,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     throw combineFailures(failures)
   }
   const http = (httpResult as PromiseFulfilledResult<HttpGateway>).value
+  httpUrl = http.url
   const ws = (wsResult as PromiseFulfilledResult<WsGateway>).value
   const aws = (awsResult as PromiseFulfilledResult<LocalAws>).value
   const { db, close: closeDatabase, kind } = (databaseResult as PromiseFulfilledResult<OpenedDatabase>).value

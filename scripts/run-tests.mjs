@@ -11,6 +11,7 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { readdirSync, statSync } from 'node:fs'
 import { join, relative } from 'node:path'
+import { buildConsole } from './build-console.mjs'
 
 const root = new URL('..', import.meta.url).pathname
 const filters = process.argv.slice(2)
@@ -35,6 +36,9 @@ if (files.length === 0) {
   console.error(`no test files matched ${filters.join(' ')}`)
   process.exit(1)
 }
+// The browser tests drive console/dist, the local stack serves it and CDK deploys it: build it
+// once here, before any test process could race to (a no-op when its sources did not change).
+buildConsole({ log: (line) => console.log(line) })
 
 const env = { LOG_LEVEL: 'error', ...process.env }
 const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`

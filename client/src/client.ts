@@ -27,6 +27,8 @@ export interface ChatClientOptions {
   random?: () => number
   /** A `ping` this often keeps the connection inside API Gateway's 10-minute idle timeout. Default 5 minutes. */
   pingIntervalMs?: number
+  /** A ping unanswered this long means the connection is dead. Default 30 s. */
+  pongTimeoutMs?: number
   /** Open a fresh connection this long after the current one opened, before API Gateway's 2-hour limit. Default 110 minutes. */
   maxConnectionMs?: number
   /** A request without a reply this long is retried (sends with the same clientMessageId). Default 20 s. */
@@ -102,6 +104,7 @@ export class ChatClient extends Emitter<ClientEvents> {
       timers: defaultTimers,
       random: Math.random,
       pingIntervalMs: 5 * 60_000,
+      pongTimeoutMs: 30_000,
       maxConnectionMs: 110 * 60_000,
       requestTimeoutMs: 20_000,
       holeGraceMs: 1500,
@@ -479,15 +482,17 @@ export class ChatClient extends Emitter<ClientEvents> {
 
   private scheduleHeartbeat(connection: Connection): void {
     this.options.timers.clearTimeout(this.heartbeat)
+    // The oldest ping no pong has answered since: too old, and the connection is dead without knowing it.
+    let unansweredSince: number | undefined
     const beat = () => {
       if (this.primary !== connection || !connection.isOpen) return
-      // No pong since the previous ping: the connection is dead without knowing it.
-      if (connection.lastPongAt < lastPing) return connection.terminate(4000, 'no pong')
-      lastPing = this.options.timers.now()
+      const now = this.options.timers.now()
+      if (unansweredSince !== undefined && connection.lastPongAt >= unansweredSince) unansweredSince = undefined
+      if (unansweredSince !== undefined && now - unansweredSince >= this.options.pongTimeoutMs) return connection.terminate(4000, 'no pong')
       connection.send({ action: 'ping' })
+      unansweredSince ??= now
       this.heartbeat = this.options.timers.setTimeout(beat, this.options.pingIntervalMs)
     }
-    let lastPing = connection.openedAt
     this.heartbeat = this.options.timers.setTimeout(beat, this.options.pingIntervalMs)
   }
 

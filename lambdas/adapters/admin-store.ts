@@ -15,7 +15,7 @@ import { ChatError } from '../core/errors.ts'
 import type { ConversationStatus, Identity, Role } from '../core/model.ts'
 import { callerFromIdentity } from './app-queries.ts'
 import type { Database } from './database-schema.ts'
-import { toIso, type MessageJson } from './sql-fragments.ts'
+import { isUniqueViolation, single, toIso, type MessageJson } from './sql-fragments.ts'
 
 /**
  * The admin store on Postgres. Each request runs SERIALIZABLE: the rules the use cases check
@@ -37,7 +37,7 @@ export function createAdminStore(db: Kysely<Database>): AdminStore {
           const code = (error as { code?: unknown } | null)?.code
           if (RETRYABLE.has(code) && attempt < MAX_ATTEMPTS) continue
           // A unique violation here is the one-open-conversation index losing a race that SSI did not catch.
-          if (RETRYABLE.has(code) || code === UNIQUE_VIOLATION) {
+          if (RETRYABLE.has(code) || isUniqueViolation(error)) {
             throw new ChatError('conflict', 'A concurrent change got in the way; try again', undefined, { cause: error })
           }
           throw error
@@ -54,7 +54,6 @@ export function createAdminStore(db: Kysely<Database>): AdminStore {
 
 const SERIALIZATION_FAILURE = '40001'
 const DEADLOCK_DETECTED = '40P01'
-const UNIQUE_VIOLATION = '23505'
 const RETRYABLE = new Set<unknown>([SERIALIZATION_FAILURE, DEADLOCK_DETECTED])
 const MAX_ATTEMPTS = 3
 
@@ -223,12 +222,6 @@ function toAdminMessage(json: AdminMessageJson): AdminMessage {
     readAt: isoOrNull(json.readAt),
     hiddenAt: isoOrNull(json.hiddenAt),
   }
-}
-
-function single<T>(rows: T[]): T {
-  const [row] = rows
-  if (!row) throw new Error('expected exactly one row')
-  return row
 }
 
 /** Splits a page fetched with one extra row into its items and the key to continue after. */

@@ -1,7 +1,8 @@
-import { sql, type Kysely } from 'kysely'
+import { sql, type Kysely, type RawBuilder } from 'kysely'
 import type {
   Access,
   AttachmentVerdict,
+  PushTarget,
   ChatStore,
   ConnectCommand,
   ConnectResult,
@@ -13,12 +14,13 @@ import type {
   Verdict,
 } from '../core/ports.ts'
 import type { Database } from './database-schema.ts'
-import { attachmentAllowed, attachmentCheck, claimAttachment, pushTargetJson, toPushTarget } from './send-fragments.ts'
 import {
   connectionAccess,
+  isUniqueViolation,
   listenersJson,
   messageJson,
   sendAllowance,
+  single,
   toIso,
   toListeners,
   toMessage,
@@ -152,12 +154,6 @@ interface AccessRow {
   user_id: string | null
 }
 
-function single<T>(rows: T[]): T {
-  const [row] = rows
-  if (!row) throw new Error('expected exactly one row')
-  return row
-}
-
 /** A statement's report: the refusal alone, or the participant's user id with what `allowed` reads from the row. */
 function allowedOf<T>(row: AccessRow, allowed: () => T): Access<T> {
   if (row.verdict !== 'ok' && row.verdict !== 'closed') return { verdict: row.verdict }
@@ -165,7 +161,6 @@ function allowedOf<T>(row: AccessRow, allowed: () => T): Access<T> {
   return { verdict: row.verdict, userId: row.user_id, ...allowed() }
 }
 
-const UNIQUE_VIOLATION = '23505'
 const MAX_SEND_ATTEMPTS = 3
 
 /**
@@ -266,11 +261,6 @@ function retryAfterMs(tokens: number, limit: SendRateLimit): number {
   return Math.max(1, Math.ceil(((1 - tokens) / limit.perSecond) * 1000))
 }
 
-function isUniqueViolation(error: unknown, constraint: string): boolean {
-  const e = error as { code?: unknown; constraint?: unknown } | null
-  return e?.code === UNIQUE_VIOLATION && (e.constraint === undefined || e.constraint === constraint)
-}
-
 /**
  * One statement: create the user on first contact (keeping email and display name current,
  * never the role: the database decides roles), then register the connection unless the user
@@ -333,4 +323,82 @@ async function connect(db: Kysely<Database>, command: ConnectCommand): Promise<C
     if (!row.registered) return { outcome: 'too_many_connections', userId: row.user_id }
     return { outcome: 'connected', userId: row.user_id }
   }
+}
+
+// ---- The attachment and push parts of the send statement (used by it alone) ----
+
+/**
+ * CTE `attachment_check (verdict)`: may the caller send this attachment here? It must exist,
+ * have been requested by the caller for this conversation, be unused, still be inside its use
+ * window, and storage (asked with HeadObject before the statement) must hold an object of the
+ * declared type and size. `none` when the command carries no attachment.
+ */
+function attachmentCheck(command: SendMessageCommand, useWithinSeconds: number): RawBuilder<unknown> {
+  const attachmentId = command.attachment?.id ?? null
+  const object = command.attachment?.object ?? null
+  return sql`
+    attachment_check AS (
+      SELECT CASE
+        WHEN ${attachmentId}::uuid IS NULL THEN 'none'
+        WHEN att.id IS NULL THEN 'not_found'
+        WHEN att.conversation_id IS DISTINCT FROM a.conversation_id OR att.uploader_id IS DISTINCT FROM a.user_id THEN 'forbidden'
+        WHEN att.message_id IS NOT NULL THEN 'used'
+        WHEN att.created_at < now() - ${useWithinSeconds}::int * interval '1 second' THEN 'expired'
+        WHEN ${object?.size ?? null}::int IS NULL THEN 'not_uploaded'
+        WHEN ${object?.contentType ?? null}::text IS DISTINCT FROM att.content_type THEN 'type_mismatch'
+        WHEN ${object?.size ?? null}::int <> att.size THEN 'size_mismatch'
+        ELSE 'ok'
+      END AS verdict
+      FROM access a LEFT JOIN attachments att ON att.id = ${attachmentId}::uuid
+    )`
+}
+
+/** Condition for the seq bump: the attachment, if any, passed its check. */
+const attachmentAllowed = sql`(SELECT verdict FROM attachment_check) IN ('none', 'ok')`
+
+/**
+ * CTE `claimed`: marks the attachment used by the inserted message (from CTE `inserted`). Two
+ * sends racing with one attachment are stopped by the unique index on messages.attachment_id.
+ */
+const claimAttachment = sql`
+    claimed AS (
+      UPDATE attachments att SET message_id = i.id
+      FROM inserted i
+      WHERE att.id = i.attachment_id AND att.message_id IS NULL
+      RETURNING att.id
+    )`
+
+/**
+ * Scalar JSON (a PushTarget, or NULL): computed only for a newly inserted message whose
+ * recipient has no live connection, is not disabled, has not muted notifications (all or this
+ * conversation) and has at least one enabled device. The badge counts the recipient's unread
+ * messages in every conversation they take part in, plus the one being inserted (not yet
+ * visible to the statement's own snapshot).
+ */
+const pushTargetJson = sql`(
+      SELECT json_build_object(
+        'recipientId', r.id,
+        'senderName', s.display_name,
+        'unreadCount', 1 + (
+          SELECT count(*) FROM messages um JOIN conversations uc ON uc.id = um.conversation_id
+          WHERE (uc.member_id = r.id OR uc.trainer_id = r.id) AND um.sender_id <> r.id
+            AND um.read_at IS NULL AND um.hidden_at IS NULL),
+        'endpoints', (
+          SELECT json_agg(json_build_object('endpointArn', d.endpoint_arn, 'platform', d.platform) ORDER BY d.created_at)
+          FROM devices d WHERE d.user_id = r.id AND d.enabled))
+      FROM inserted i
+      JOIN users r ON r.id = CASE WHEN a.user_id = a.member_id THEN a.trainer_id ELSE a.member_id END
+      JOIN users s ON s.id = a.user_id
+      WHERE r.disabled_at IS NULL
+        AND NOT EXISTS (SELECT 1 FROM connections k WHERE k.user_id = r.id AND k.expires_at > now())
+        AND NOT EXISTS (
+          SELECT 1 FROM notification_mutes nm
+          WHERE nm.user_id = r.id AND (nm.conversation_id IS NULL OR nm.conversation_id = a.conversation_id))
+        AND EXISTS (SELECT 1 FROM devices d WHERE d.user_id = r.id AND d.enabled)
+    )`
+
+function toPushTarget(json: unknown): PushTarget | null {
+  if (json === null || json === undefined) return null
+  const target = json as PushTarget
+  return { ...target, unreadCount: Number(target.unreadCount) }
 }

@@ -1,27 +1,36 @@
+import { Logger } from '@aws-lambda-powertools/logger'
 import type { Log } from '../core/ports.ts'
 
 /**
- * Structured JSON log lines (one object per line, as CloudWatch and Powertools expect).
- * Callers pass facts, never tokens or headers; values under keys that look like credentials
- * are redacted anyway as a second line of defence.
+ * Structured JSON log lines through Powertools for AWS Lambda's Logger: one object per line, with
+ * the invocation's context (function, request id, cold start) added by its middy middleware
+ * (lambdas/wiring/observability.ts). Callers pass facts, never tokens or headers; values under
+ * keys that look like credentials are redacted anyway as a second line of defence.
  */
-const LEVELS = { debug: 10, info: 20, warn: 30, error: 40 } as const
-export type LogLevel = keyof typeof LEVELS
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
 const SECRET_KEY = /token|authorization|password|secret|signature/i
+const LEVELS = { debug: 'DEBUG', info: 'INFO', warn: 'WARN', error: 'ERROR' } as const
 
-export function createLogger(level: LogLevel): Log {
-  const write = (lineLevel: LogLevel, message: string, fields?: Record<string, unknown>): void => {
-    if (LEVELS[lineLevel] < LEVELS[level]) return
-    const line = JSON.stringify({ level: lineLevel, message, timestamp: new Date().toISOString(), ...fields }, (key, value) =>
-      key !== '' && SECRET_KEY.test(key) ? '[redacted]' : value,
-    )
-    if (lineLevel === 'error' || lineLevel === 'warn') process.stderr.write(`${line}\n`)
-    else process.stdout.write(`${line}\n`)
-  }
+export const SERVICE_NAME = 'trainer-chat'
+
+export function createLogger(level: LogLevel): Logger {
+  return new Logger({
+    serviceName: SERVICE_NAME,
+    logLevel: LEVELS[level],
+    jsonReplacerFn: (key, value) => (key !== '' && SECRET_KEY.test(key) ? '[redacted]' : value),
+  })
+}
+
+/** Our Log port over a Powertools Logger (fields become top-level keys of the line). */
+export function logOf(logger: Logger): Log {
+  const at =
+    (write: (message: string, ...extra: Array<Record<string, unknown>>) => void) =>
+    (message: string, fields?: Record<string, unknown>) =>
+      fields ? write(message, fields) : write(message)
   return {
-    debug: (message, fields) => write('debug', message, fields),
-    info: (message, fields) => write('info', message, fields),
-    warn: (message, fields) => write('warn', message, fields),
-    error: (message, fields) => write('error', message, fields),
+    debug: at(logger.debug.bind(logger)),
+    info: at(logger.info.bind(logger)),
+    warn: at(logger.warn.bind(logger)),
+    error: at(logger.error.bind(logger)),
   }
 }

@@ -1,6 +1,7 @@
-import { Kysely, PostgresDialect, type LogConfig } from 'kysely'
+import { Kysely, PostgresDialect, type LogConfig, type PostgresPool } from 'kysely'
 import pg from 'pg'
 import type { Config } from '../config.ts'
+import { ChatError } from '../core/errors.ts'
 import type { Database } from './database-schema.ts'
 
 // int8 (count(*), sums) arrives as a string by default; our counts fit in a JS number.
@@ -17,7 +18,7 @@ export function createPostgresDatabase(settings: Config['database'], options: { 
     ...(settings.url ? { connectionString: settings.url } : connectionFields(settings)),
     max: options.poolSize ?? 1,
     statement_timeout: settings.statementTimeoutMs,
-    connectionTimeoutMillis: 5_000,
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     idleTimeoutMillis: 60_000,
     // A broken connection (database restarted) is discarded and the next query reconnects.
     allowExitOnIdle: true,
@@ -29,7 +30,33 @@ export function createPostgresDatabase(settings: Config['database'], options: { 
   // the container dies. The statement's failure is what matters, and the pool drops the broken
   // client when it comes back, so the next statement connects afresh.
   pool.on('connect', (client) => client.on('error', () => {}))
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }), ...(options.log ? { log: options.log } : {}) })
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool: refusingWhenUnreachable(pool) }), ...(options.log ? { log: options.log } : {}) })
+}
+
+/** How long a statement waits for a connection (pool exhausted, server unreachable) before `unavailable`. */
+export const CONNECT_TIMEOUT_MS = 2_000
+/** What an `unavailable` answer tells the client to wait before retrying. */
+export const UNAVAILABLE_RETRY_AFTER_MS = 1_000
+
+/**
+ * A pool whose failure to hand out a connection (server down or refusing, pool exhausted past
+ * the connect timeout) is `unavailable` with `retryAfterMs`: no statement was sent, so nothing
+ * was stored and a retry with the same clientMessageId is safe. A connection that breaks during a
+ * statement stays `internal`: that statement may have committed.
+ */
+function refusingWhenUnreachable(pool: pg.Pool): PostgresPool {
+  return {
+    end: () => pool.end(),
+    connect: async () => {
+      try {
+        return await pool.connect()
+      } catch (cause) {
+        throw new ChatError('unavailable', 'The database is unavailable; nothing was stored, retry later with the same request', {
+          retryAfterMs: UNAVAILABLE_RETRY_AFTER_MS,
+        }, { cause })
+      }
+    },
+  }
 }
 
 function connectionFields(settings: Config['database']): pg.PoolConfig {

@@ -153,3 +153,18 @@ export function sendAllowance(limit: SendRateLimit, gate: RawBuilder<unknown> = 
       RETURNING u.id
     )`
 }
+
+/** The one row a statement built to return exactly one returned. */
+export function single<T>(rows: T[]): T {
+  const [row] = rows
+  if (!row) throw new Error('expected exactly one row')
+  return row
+}
+
+const UNIQUE_VIOLATION = '23505'
+
+/** Whether Postgres refused a write for a unique constraint (this one, when named and reported). */
+export function isUniqueViolation(error: unknown, constraint?: string): boolean {
+  const e = error as { code?: unknown; constraint?: unknown } | null
+  return e?.code === UNIQUE_VIOLATION && (constraint === undefined || e.constraint === undefined || e.constraint === constraint)
+}

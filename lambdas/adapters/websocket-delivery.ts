@@ -3,7 +3,7 @@ import {
   DeleteConnectionCommand,
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi'
-import type { Delivery, DeliveryReport, Outgoing } from '../core/ports.ts'
+import type { Delivery, DeliveryReport, Outgoing, PostOptions } from '../core/ports.ts'
 import { describeError } from '../core/errors.ts'
 import type { Log } from '../core/ports.ts'
 
@@ -12,11 +12,14 @@ import type { Log } from '../core/ports.ts'
  * 410 Gone means API Gateway no longer knows the connection (its row should go);
  * throttling and 5xx are retried by the SDK's standard retry strategy (exponential backoff
  * with jitter) and then reported as failed, never thrown: the message is already stored.
+ * With a deadline, posts still running when it passes are aborted and reported `late`, so a slow
+ * fan-out can never hold the handler past its own timeout.
  */
 export function createWebSocketDelivery<F>(client: ApiGatewayManagementApiClient, log: Log): Delivery<F> {
   const encoder = new TextEncoder()
   return {
-    async post(outgoing: readonly Outgoing<F>[]): Promise<DeliveryReport> {
+    async post(outgoing: readonly Outgoing<F>[], options: PostOptions = {}): Promise<DeliveryReport> {
+      const signal = options.deadline === undefined ? undefined : AbortSignal.timeout(Math.max(0, options.deadline - Date.now()))
       // The same frame object often goes to many connections: serialize it once.
       const encoded = new Map<F, Uint8Array>()
       const bytes = (frame: F) => {
@@ -26,14 +29,15 @@ export function createWebSocketDelivery<F>(client: ApiGatewayManagementApiClient
       }
       const results = await Promise.allSettled(
         outgoing.map(({ connectionId, frame }) =>
-          client.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: bytes(frame) })),
+          client.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: bytes(frame) }), signal ? { abortSignal: signal } : {}),
         ),
       )
-      const report: DeliveryReport = { gone: [], failed: [] }
+      const report: DeliveryReport = { gone: [], failed: [], late: [] }
       results.forEach((result, index) => {
         const connectionId = (outgoing[index] as Outgoing<F>).connectionId
         if (result.status === 'fulfilled') return
         if (isGone(result.reason)) report.gone.push(connectionId)
+        else if (signal?.aborted && isAborted(result.reason)) report.late?.push(connectionId)
         else {
           report.failed.push(connectionId)
           log.warn('PostToConnection failed', { connectionId, ...describeError(result.reason) })
@@ -55,4 +59,9 @@ export function createWebSocketDelivery<F>(client: ApiGatewayManagementApiClient
 function isGone(error: unknown): boolean {
   const e = error as { name?: string; $metadata?: { httpStatusCode?: number } } | null
   return e?.name === 'GoneException' || e?.$metadata?.httpStatusCode === 410
+}
+
+function isAborted(error: unknown): boolean {
+  const name = (error as { name?: string } | null)?.name
+  return name === 'AbortError' || name === 'TimeoutError'
 }

@@ -1,7 +1,7 @@
 import { signMessages } from './attachments.ts'
 import { ChatError } from './errors.ts'
 import { initialRole, type Identity, type Listener } from './model.ts'
-import type { Access, Allowed, AttachmentStorage, ChatStore, Delivery, Log, Outgoing, Verdict } from './ports.ts'
+import type { Access, Allowed, AttachmentStorage, ChatStore, Counter, Delivery, Log, Outgoing, Verdict } from './ports.ts'
 import { HISTORY_DEFAULT_LIMIT, type ServerFrame } from './protocol.ts'
 import type { Throttle } from './throttle.ts'
 
@@ -16,6 +16,7 @@ export interface ChatPorts {
   store: ChatStore
   delivery: Delivery<ServerFrame>
   log: Log
+  metrics: Counter
 }
 
 export interface TypingPorts extends ChatPorts {
@@ -31,6 +32,14 @@ export interface JoinPorts extends ChatPorts {
 export interface Caller {
   connectionId: string
   requestId?: string | undefined
+  /**
+   * Called once the action has taken effect and its answer (the acknowledgement, the history) is
+   * on its way: from then on a failure is logged and counted, never reported to the caller, so a
+   * request never gets an answer and then an error.
+   */
+  answered?: (() => void) | undefined
+  /** Epoch milliseconds by which fan-out must be over (posts still running then are dropped). */
+  deadline?: number | undefined
 }
 
 /** Maps a verdict to the refusal the caller sees. Reads are allowed on closed conversations. */
@@ -59,11 +68,21 @@ function refusalOf(verdict: Verdict, intent: 'read' | 'write'): ChatError | unde
   }
 }
 
-/** Posts the frames; connections API Gateway reports gone (410) lose their rows, other failures are logged. */
-export async function deliver(ports: ChatPorts, outgoing: Outgoing<ServerFrame>[]): Promise<void> {
-  const report = await ports.delivery.post(outgoing)
-  if (report.gone.length > 0) await ports.store.forgetConnections(report.gone)
+/**
+ * Posts the frames, bounded by the caller's deadline; connections API Gateway reports gone (410)
+ * lose their rows, other failures and posts dropped at the deadline are logged with their count.
+ */
+export async function deliver(ports: ChatPorts, outgoing: Outgoing<ServerFrame>[], caller?: Caller): Promise<void> {
+  const report = await ports.delivery.post(outgoing, { deadline: caller?.deadline })
+  ports.metrics.count('fanOutPosts', outgoing.length)
   if (report.failed.length > 0) ports.log.warn('delivery failed for some connections', { failed: report.failed })
+  if (report.late && report.late.length > 0) {
+    ports.log.warn('fan-out ran past its deadline; frames dropped', { lateCount: report.late.length, late: report.late })
+  }
+  if (report.gone.length > 0) {
+    ports.metrics.count('connectionsGone', report.gone.length)
+    await ports.store.forgetConnections(report.gone)
+  }
 }
 
 export function toOthers(listeners: Listener[], caller: Caller, frame: ServerFrame): Outgoing<ServerFrame>[] {
@@ -85,13 +104,14 @@ export async function typing(
   }
   const result = await ports.store.typing({ connectionId: caller.connectionId, conversationId: input.conversationId })
   assertAllowed(result, 'write')
+  caller.answered?.()
   const frame: ServerFrame = {
     type: 'userTyping',
     conversationId: input.conversationId,
     userId: result.userId,
     isTyping: input.isTyping,
   }
-  await deliver(ports, [...okFor(caller), ...toOthers(result.listeners, caller, frame)])
+  await deliver(ports, [...okFor(caller), ...toOthers(result.listeners, caller, frame)], caller)
 }
 
 export async function markAsRead(
@@ -102,6 +122,7 @@ export async function markAsRead(
   const result = await ports.store.markAsRead({ connectionId: caller.connectionId, ...input })
   assertAllowed(result, 'read')
   if (!result.messageFound) throw new ChatError('not_found', 'Message not found in this conversation')
+  caller.answered?.()
   if (result.markedCount === 0) {
     await deliver(ports, okFor(caller))
     return
@@ -113,7 +134,7 @@ export async function markAsRead(
     userId: result.userId,
     readAt: result.readAt,
   }
-  await deliver(ports, [...okFor(caller), ...toOthers(result.listeners, caller, frame)])
+  await deliver(ports, [...okFor(caller), ...toOthers(result.listeners, caller, frame)], caller)
 }
 
 export async function joinConversation(
@@ -136,7 +157,8 @@ export async function joinConversation(
     ...echo(caller),
   }
   const joined: ServerFrame = { type: 'userJoined', conversationId: input.conversationId, userId: result.userId }
-  await deliver(ports, [{ connectionId: caller.connectionId, frame: history }, ...toOthers(result.listeners, caller, joined)])
+  caller.answered?.()
+  await deliver(ports, [{ connectionId: caller.connectionId, frame: history }, ...toOthers(result.listeners, caller, joined)], caller)
 }
 
 export async function leaveConversation(
@@ -146,8 +168,9 @@ export async function leaveConversation(
 ): Promise<void> {
   const result = await ports.store.leaveConversation({ connectionId: caller.connectionId, conversationId: input.conversationId })
   assertAllowed(result, 'read')
+  caller.answered?.()
   const left: ServerFrame = { type: 'userLeft', conversationId: input.conversationId, userId: result.userId }
-  await deliver(ports, [...okFor(caller), ...toOthers(result.listeners, caller, left)])
+  await deliver(ports, [...okFor(caller), ...toOthers(result.listeners, caller, left)], caller)
 }
 
 export interface ConnectInput {

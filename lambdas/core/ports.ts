@@ -14,6 +14,13 @@ export interface Log {
   error(message: string, fields?: Record<string, unknown>): void
 }
 
+/** The operational counts, emitted as metrics (lambdas/adapters/metrics.ts). */
+export type MetricName = 'messagesStored' | 'fanOutPosts' | 'connectionsGone' | 'pushFailures' | 'sendsRateLimited'
+
+export interface Counter {
+  count(name: MetricName, value?: number): void
+}
+
 /** How a caller stands towards a conversation, decided in the same statement that acts on it. */
 export type Verdict = 'ok' | 'closed' | 'forbidden' | 'not_found' | 'unauthorized'
 
@@ -107,10 +114,17 @@ export interface DeliveryReport {
   gone: string[]
   /** Connections that failed for another reason after retries: logged, kept. */
   failed: string[]
+  /** Connections whose post was still running at the deadline: dropped, counted, logged. */
+  late?: string[]
+}
+
+export interface PostOptions {
+  /** Epoch milliseconds after which posts still in flight are abandoned and reported `late`. */
+  deadline?: number | undefined
 }
 
 export interface Delivery<F> {
-  post(outgoing: readonly Outgoing<F>[]): Promise<DeliveryReport>
+  post(outgoing: readonly Outgoing<F>[], options?: PostOptions): Promise<DeliveryReport>
   /** Closes a connection from the server side (DeleteConnection). */
   disconnect(connectionId: string): Promise<void>
 }

@@ -46,7 +46,7 @@ export function notificationFor(message: StoredMessage, target: PushTarget, body
 /**
  * One publish per enabled endpoint, in parallel. Endpoints the provider reports disabled or gone
  * are marked disabled; any other failure is logged with the message id. Never throws: the message
- * is already stored and delivered.
+ * is already stored and delivered. Returns how many publishes failed.
  */
 export async function notifyOffline(
   ports: PushPorts,
@@ -54,7 +54,8 @@ export async function notifyOffline(
   target: PushTarget,
   bodyPreview: string,
   log?: Log,
-): Promise<void> {
+): Promise<number> {
+  let failures = 0
   try {
     const notification = notificationFor(message, target, bodyPreview)
     const results = await Promise.allSettled(target.endpoints.map((endpoint) => ports.notifier.publish(endpoint, notification)))
@@ -64,13 +65,16 @@ export async function notifyOffline(
       if (result.status === 'fulfilled') {
         if (result.value === 'endpoint_disabled' && endpointArn) disabled.push(endpointArn)
       } else {
+        failures++
         log?.warn('push notification failed', { messageId: message.id, endpointArn, ...errorFields(result.reason) })
       }
     })
     if (disabled.length > 0) await ports.devices.disable(disabled)
   } catch (error) {
+    failures = Math.max(failures, 1)
     log?.warn('push notification failed', { messageId: message.id, ...errorFields(error) })
   }
+  return failures
 }
 
 /**

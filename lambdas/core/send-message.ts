@@ -39,6 +39,7 @@ export async function sendMessage(ports: SendMessagePorts, caller: Caller, input
   })
   assertAllowed(result, 'write')
   if (result.retryAfterMs !== undefined) {
+    ports.metrics.count('sendsRateLimited')
     throw new ChatError('rate_limited', 'You are sending messages too fast; retry the same clientMessageId later', {
       retryAfterMs: result.retryAfterMs,
     })
@@ -54,9 +55,15 @@ export async function sendMessage(ports: SendMessagePorts, caller: Caller, input
     throw new ChatError('bad_request', 'clientMessageId was already used for another conversation', { field: 'clientMessageId' })
   }
 
+  if (!result.duplicate) ports.metrics.count('messagesStored')
   const message = await signMessage(ports.storage, result.message)
-  await deliver(ports, outgoingFrames({ caller, message, listeners: result.listeners, duplicate: result.duplicate }))
-  if (result.push && !result.duplicate) await notifyOffline(ports.push, result.message, result.push, preview(message.body), ports.log)
+  // Stored: from here on the acknowledgement is the answer, and no error may follow it.
+  caller.answered?.()
+  await deliver(ports, outgoingFrames({ caller, message, listeners: result.listeners, duplicate: result.duplicate }), caller)
+  if (result.push && !result.duplicate) {
+    const failures = await notifyOffline(ports.push, result.message, result.push, preview(message.body), ports.log)
+    if (failures > 0) ports.metrics.count('pushFailures', failures)
+  }
   return message
 }
 

@@ -1,4 +1,4 @@
-import middy from '@middy/core'
+import middy, { type MiddlewareObj } from '@middy/core'
 import { createAttachmentStore } from '../adapters/attachment-store.ts'
 import { config } from '../config.ts'
 import { sweepUnusedAttachments, type UploadPorts } from '../core/uploads.ts'
@@ -11,12 +11,12 @@ import { lambdaDatabase } from '../wiring/database.ts'
  * and that can no longer be sent (older than ATTACHMENT_USE_WITHIN_SECONDS plus an hour).
  * One batch per run; a busy backlog drains over the next runs.
  */
-export function createSweepHandler(ports: UploadPorts) {
+export function createSweepHandler(ports: UploadPorts, middlewares: MiddlewareObj[] = []) {
   return middy(async (): Promise<{ deleted: number; failed: number }> => {
     const result = await sweepUnusedAttachments(ports)
     if (result.deleted > 0 || result.failed > 0) ports.log.info('swept unused attachments', result)
     return result
-  })
+  }).use(middlewares)
 }
 
 const base = createBase(config())
@@ -25,4 +25,4 @@ export const handler = createSweepHandler({
   storage: attachmentStorage(base),
   policy: attachmentPolicy(base),
   log: base.log,
-})
+}, base.middlewares)

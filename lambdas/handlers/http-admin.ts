@@ -1,3 +1,4 @@
+import type { MiddlewareObj } from '@middy/core'
 import type { Kysely } from 'kysely'
 import { createAdminStore } from '../adapters/admin-store.ts'
 import type { Database } from '../adapters/database-schema.ts'
@@ -26,7 +27,7 @@ import { websocketDelivery } from '../wiring/delivery.ts'
  * dispatching on routeKey. The gateway only proves the token is valid; each use case checks the
  * caller's role in the database, in the transaction that does the work.
  */
-export function createAdminApi(ports: AdminPorts) {
+export function createAdminApi(ports: AdminPorts, middlewares: MiddlewareObj[] = []) {
   return httpApi(
     'http-admin',
     {
@@ -67,6 +68,7 @@ export function createAdminApi(ports: AdminPorts) {
       },
     },
     ports,
+    middlewares,
   )
 }
 
@@ -75,4 +77,4 @@ export function adminPorts(base: Base, db: Kysely<Database>): AdminPorts {
 }
 
 const base = createBase(config())
-export const { handle: adminApi, handler } = createAdminApi(adminPorts(base, lambdaDatabase(base)))
+export const { handle: adminApi, handler } = createAdminApi(adminPorts(base, lambdaDatabase(base)), base.middlewares)

@@ -1,3 +1,4 @@
+import type { MiddlewareObj } from '@middy/core'
 import type { Kysely } from 'kysely'
 import { createAppQueries } from '../adapters/app-queries.ts'
 import { createAttachmentStore } from '../adapters/attachment-store.ts'
@@ -27,7 +28,7 @@ export interface AppPorts {
   log: Log
 }
 
-export function createAppApi(ports: AppPorts) {
+export function createAppApi(ports: AppPorts, middlewares: MiddlewareObj[] = []) {
   const queries = createAppQueries(ports.db)
   const devices = createDeviceStore(ports.db)
   const uploads = { store: createAttachmentStore(ports.db), storage: ports.storage, policy: ports.policy, log: ports.log }
@@ -84,6 +85,7 @@ export function createAppApi(ports: AppPorts) {
       },
     },
     ports,
+    middlewares,
   )
 }
 
@@ -99,4 +101,4 @@ export function appPorts(base: Base, db: Kysely<Database>): AppPorts {
 }
 
 const base = createBase(config())
-export const { handle: appApi, handler } = createAppApi(appPorts(base, lambdaDatabase(base)))
+export const { handle: appApi, handler } = createAppApi(appPorts(base, lambdaDatabase(base)), base.middlewares)

@@ -1,11 +1,11 @@
 import { sql, type Kysely } from 'kysely'
 import type { Database } from '../adapters/database-schema.ts'
-import { createLogger } from '../adapters/logger.ts'
 import { migrateToLatest } from '../adapters/migrator.ts'
 import { createPostgresDatabase } from '../adapters/postgres.ts'
 import { config } from '../config.ts'
 import { describeError } from '../core/errors.ts'
 import type { Log } from '../core/ports.ts'
+import { createBase } from '../wiring/base.ts'
 
 /** On a brand-new stack the RDS Proxy target can take a minute or two to become available. */
 const CONNECT_ATTEMPTS = 12
@@ -43,5 +43,5 @@ async function waitForDatabase(db: Kysely<Database>, log: Log): Promise<void> {
   }
 }
 
-const settings = config()
-export const handler = createMigrateHandler({ db: createPostgresDatabase(settings.database), log: createLogger(settings.logLevel) })
+const base = createBase(config())
+export const handler = createMigrateHandler({ db: createPostgresDatabase(base.config.database), log: base.log })

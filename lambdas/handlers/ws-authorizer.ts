@@ -1,10 +1,10 @@
-import middy from '@middy/core'
+import middy, { type MiddlewareObj } from '@middy/core'
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent, Context } from 'aws-lambda'
 import { createTokenVerifier, extractToken, type TokenVerifier } from '../adapters/jwt.ts'
-import { createLogger } from '../adapters/logger.ts'
 import { config } from '../config.ts'
 import { describeError, isChatError } from '../core/errors.ts'
 import type { Log } from '../core/ports.ts'
+import { createBase } from '../wiring/base.ts'
 
 export interface AuthorizerPorts {
   verifier: TokenVerifier
@@ -19,7 +19,7 @@ export interface AuthorizerPorts {
  * send none). Throwing `Unauthorized` makes API Gateway answer 401; a Deny policy answers 403.
  * The verified identity travels to every route of the connection as the authorizer context.
  */
-export function createAuthorizer({ verifier, allowedOrigins, log }: AuthorizerPorts) {
+export function createAuthorizer({ verifier, allowedOrigins, log }: AuthorizerPorts, middlewares: MiddlewareObj[] = []) {
   async function authorize(event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> {
     const origin = headerValue(event.headers, 'origin')
     if (origin !== undefined && !allowedOrigins.includes(origin)) {
@@ -50,7 +50,7 @@ export function createAuthorizer({ verifier, allowedOrigins, log }: AuthorizerPo
       throw new Error('Unauthorized', { cause: error })
     }
   }
-  return middy<APIGatewayRequestAuthorizerEvent, APIGatewayAuthorizerResult, Error, Context>(authorize)
+  return middy<APIGatewayRequestAuthorizerEvent, APIGatewayAuthorizerResult, Error, Context>(authorize).use(middlewares)
 }
 
 function policy(principalId: string, effect: 'Allow' | 'Deny', resource: string): APIGatewayAuthorizerResult {
@@ -65,9 +65,8 @@ function headerValue(headers: Record<string, string | undefined> | null | undefi
   return undefined
 }
 
-const settings = config()
-export const handler = createAuthorizer({
-  verifier: createTokenVerifier(settings.jwt),
-  allowedOrigins: settings.allowedOrigins,
-  log: createLogger(settings.logLevel),
-})
+const base = createBase(config())
+export const handler = createAuthorizer(
+  { verifier: createTokenVerifier(base.config.jwt), allowedOrigins: base.config.allowedOrigins, log: base.log },
+  base.middlewares,
+)

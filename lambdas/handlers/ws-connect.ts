@@ -1,4 +1,4 @@
-import middy from '@middy/core'
+import middy, { type MiddlewareObj } from '@middy/core'
 import type { Context } from 'aws-lambda'
 import * as z from 'zod/mini'
 import { config } from '../config.ts'
@@ -29,8 +29,8 @@ export interface ConnectPorts {
  * user on first contact and registers the connection (with the token's expiry). A non-2xx
  * answer makes API Gateway refuse the handshake.
  */
-export function createConnectHandler(ports: ConnectPorts) {
-  return middy<WebSocketEvent, WebSocketResult, Error, Context>(async (event: WebSocketEvent): Promise<WebSocketResult> => {
+export function createConnectHandler(ports: ConnectPorts, middlewares: MiddlewareObj[] = []) {
+  const connectRoute = async (event: WebSocketEvent): Promise<WebSocketResult> => {
     const context = AuthorizerContext.safeParse(event.requestContext.authorizer ?? {})
     if (!context.success) return { statusCode: 401, body: 'Unauthorized' }
     const { sub, email, name, groups, tokenExpiresAt } = context.data
@@ -47,7 +47,8 @@ export function createConnectHandler(ports: ConnectPorts) {
       if (unexpected) ports.log.error('connect failed', describeError(thrown))
       return { statusCode: error.status, body: error.message }
     }
-  })
+  }
+  return middy<WebSocketEvent, WebSocketResult, Error, Context>(connectRoute).use(middlewares)
 }
 
 const base = createBase(config())
@@ -55,4 +56,4 @@ export const handler = createConnectHandler({
   store: chatStore(base, lambdaDatabase(base)),
   log: base.log,
   maxConnectionsPerUser: base.config.maxConnectionsPerUser,
-})
+}, base.middlewares)

@@ -1,4 +1,4 @@
-import middy from '@middy/core'
+import middy, { type MiddlewareObj } from '@middy/core'
 import type { Context } from 'aws-lambda'
 import { config } from '../config.ts'
 import { ChatError } from '../core/errors.ts'
@@ -23,8 +23,8 @@ export async function defaultRoute(event: WebSocketEvent): Promise<WebSocketResu
   throw new ChatError('bad_request', `Unknown action "${action.slice(0, 64)}"; expected one of ${expected}`)
 }
 
-export const createDefaultHandler = (ports: ErrorFrameOptions) =>
-  middy<WebSocketEvent, WebSocketResult, Error, Context>(defaultRoute).use(errorFrames(ports))
+export const createDefaultHandler = (ports: ErrorFrameOptions, middlewares: MiddlewareObj[] = []) =>
+  middy<WebSocketEvent, WebSocketResult, Error, Context>(defaultRoute).use(middlewares).use(errorFrames(ports))
 
 const base = createBase(config())
-export const handler = createDefaultHandler({ delivery: websocketDelivery(base), log: base.log })
+export const handler = createDefaultHandler({ delivery: websocketDelivery(base), log: base.log }, base.middlewares)

@@ -1,3 +1,4 @@
+import type { MiddlewareObj } from '@middy/core'
 import type { Kysely } from 'kysely'
 import type { Database } from '../adapters/database-schema.ts'
 import { config } from '../config.ts'
@@ -9,12 +10,12 @@ import { createBase, type Base } from '../wiring/base.ts'
 import { chatPorts, lambdaDatabase } from '../wiring/database.ts'
 
 /** Route `joinConversation`: subscribe this connection and answer with history. */
-export const createJoinConversationHandler = (ports: JoinPorts) =>
-  wsAction(JoinConversationFrame, (caller, frame) => joinConversation(ports, caller, frame), ports)
+export const createJoinConversationHandler = (ports: JoinPorts, middlewares: MiddlewareObj[] = []) =>
+  wsAction(JoinConversationFrame, (caller, frame) => joinConversation(ports, caller, frame), ports, middlewares)
 
 export function joinPorts(base: Base, db: Kysely<Database>): JoinPorts {
   return { ...chatPorts(base, db), storage: attachmentStorage(base) }
 }
 
 const base = createBase(config())
-export const handler = createJoinConversationHandler(joinPorts(base, lambdaDatabase(base)))
+export const handler = createJoinConversationHandler(joinPorts(base, lambdaDatabase(base)), base.middlewares)

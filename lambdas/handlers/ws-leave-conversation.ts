@@ -1,3 +1,4 @@
+import type { MiddlewareObj } from '@middy/core'
 import { config } from '../config.ts'
 import { leaveConversation, type ChatPorts } from '../core/chat.ts'
 import { LeaveConversationFrame } from '../core/protocol.ts'
@@ -6,7 +7,7 @@ import { createBase } from '../wiring/base.ts'
 import { chatPorts, lambdaDatabase } from '../wiring/database.ts'
 
 /** Route `leaveConversation`: unsubscribe this connection. */
-export const createLeaveConversationHandler = (ports: ChatPorts) => wsAction(LeaveConversationFrame, (caller, frame) => leaveConversation(ports, caller, frame), ports)
+export const createLeaveConversationHandler = (ports: ChatPorts, middlewares: MiddlewareObj[] = []) => wsAction(LeaveConversationFrame, (caller, frame) => leaveConversation(ports, caller, frame), ports, middlewares)
 
 const base = createBase(config())
-export const handler = createLeaveConversationHandler(chatPorts(base, lambdaDatabase(base)))
+export const handler = createLeaveConversationHandler(chatPorts(base, lambdaDatabase(base)), base.middlewares)

@@ -1,3 +1,4 @@
+import type { MiddlewareObj } from '@middy/core'
 import { config } from '../config.ts'
 import { markAsRead, type ChatPorts } from '../core/chat.ts'
 import { MarkAsReadFrame } from '../core/protocol.ts'
@@ -6,7 +7,7 @@ import { createBase } from '../wiring/base.ts'
 import { chatPorts, lambdaDatabase } from '../wiring/database.ts'
 
 /** Route `markAsRead`: mark the other participant's messages read up to one message. */
-export const createMarkAsReadHandler = (ports: ChatPorts) => wsAction(MarkAsReadFrame, (caller, frame) => markAsRead(ports, caller, frame), ports)
+export const createMarkAsReadHandler = (ports: ChatPorts, middlewares: MiddlewareObj[] = []) => wsAction(MarkAsReadFrame, (caller, frame) => markAsRead(ports, caller, frame), ports, middlewares)
 
 const base = createBase(config())
-export const handler = createMarkAsReadHandler(chatPorts(base, lambdaDatabase(base)))
+export const handler = createMarkAsReadHandler(chatPorts(base, lambdaDatabase(base)), base.middlewares)

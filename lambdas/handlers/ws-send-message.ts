@@ -1,3 +1,4 @@
+import type { MiddlewareObj } from '@middy/core'
 import type { Kysely } from 'kysely'
 import type { Database } from '../adapters/database-schema.ts'
 import { createDeviceStore } from '../adapters/device-store.ts'
@@ -12,8 +13,8 @@ import { chatPorts, lambdaDatabase } from '../wiring/database.ts'
 import { pushNotifier } from '../wiring/push.ts'
 
 /** Route `sendMessage`: store the message once, then fan it out. */
-export const createSendMessageHandler = (ports: SendMessagePorts) =>
-  wsAction(SendMessageFrame, (caller, frame) => sendMessage(ports, caller, frame), ports)
+export const createSendMessageHandler = (ports: SendMessagePorts, middlewares: MiddlewareObj[] = []) =>
+  wsAction(SendMessageFrame, (caller, frame) => sendMessage(ports, caller, frame), ports, middlewares)
 
 export function sendMessagePorts(base: Base, db: Kysely<Database>): SendMessagePorts {
   return {
@@ -24,4 +25,4 @@ export function sendMessagePorts(base: Base, db: Kysely<Database>): SendMessageP
 }
 
 const base = createBase(config())
-export const handler = createSendMessageHandler(sendMessagePorts(base, lambdaDatabase(base)))
+export const handler = createSendMessageHandler(sendMessagePorts(base, lambdaDatabase(base)), base.middlewares)

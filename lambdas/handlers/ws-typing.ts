@@ -1,3 +1,4 @@
+import type { MiddlewareObj } from '@middy/core'
 import { config } from '../config.ts'
 import { typing, type TypingPorts } from '../core/chat.ts'
 import { TypingFrame } from '../core/protocol.ts'
@@ -7,7 +8,7 @@ import { createBase } from '../wiring/base.ts'
 import { chatPorts, lambdaDatabase } from '../wiring/database.ts'
 
 /** Route `typing`: relay the indicator to the other participant; nothing is stored. */
-export const createTypingHandler = (ports: TypingPorts) => wsAction(TypingFrame, (caller, frame) => typing(ports, caller, frame), ports)
+export const createTypingHandler = (ports: TypingPorts, middlewares: MiddlewareObj[] = []) => wsAction(TypingFrame, (caller, frame) => typing(ports, caller, frame), ports, middlewares)
 
 const base = createBase(config())
-export const handler = createTypingHandler({ ...chatPorts(base, lambdaDatabase(base)), typingThrottle: createThrottle(base.config.typingRateLimit) })
+export const handler = createTypingHandler({ ...chatPorts(base, lambdaDatabase(base)), typingThrottle: createThrottle(base.config.typingRateLimit) }, base.middlewares)

@@ -65,7 +65,12 @@ const ANONYMOUS: Identity = { subject: '', email: '', displayName: '', groups: [
  * `routeKey` (API Gateway has already matched the path), validate params, query and body with
  * the route's schemas, run it, and map refusals to `{error: {code, message, details}}`.
  */
-export function httpApi<H extends HttpHandlerName>(handlerName: H, implementations: Implementations<H>, options: { log: Log }) {
+export function httpApi<H extends HttpHandlerName>(
+  handlerName: H,
+  implementations: Implementations<H>,
+  options: { log: Log },
+  middlewares: middy.MiddlewareObj[] = [],
+) {
   const byKey = new Map<string, { route: HttpRouteDeclaration; run: RouteImplementation<HttpRouteName> }>()
   for (const [name, route] of Object.entries(HTTP_ROUTES) as Array<[HttpRouteName, HttpRouteDeclaration]>) {
     if (route.handler !== handlerName) continue
@@ -84,7 +89,7 @@ export function httpApi<H extends HttpHandlerName>(handlerName: H, implementatio
     return json(result.status ?? route.successStatus ?? 200, result.body)
   }
 
-  return { handle, handler: middy<HttpEvent, HttpResult, Error, Context>(handle).use(errorBodies(options)) }
+  return { handle, handler: middy<HttpEvent, HttpResult, Error, Context>(handle).use(middlewares).use(errorBodies(options)) }
 }
 
 export function json(statusCode: number, body: unknown): HttpResult {

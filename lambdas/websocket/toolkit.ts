@@ -37,6 +37,16 @@ export interface WebSocketResult {
 
 export const OK: WebSocketResult = { statusCode: 200 }
 
+/**
+ * Time kept back from the function's remaining time: fan-out must be over by then, leaving room
+ * for the gone-row cleanup, the push and middy's own early timeout, so the handler always ends on
+ * its own terms instead of being cut by its deadline.
+ */
+export const FAN_OUT_RESERVE_MS = 2_000
+
+/** Events whose action has taken effect and been answered: the error middleware must stay silent on them. */
+const answeredEvents = new WeakSet<WebSocketEvent>()
+
 /** What the error-frame middleware needs: where to post the frame, where to log the unexpected. */
 export interface ErrorFrameOptions {
   delivery: Delivery<ServerFrame>
@@ -52,13 +62,23 @@ export function wsAction<S extends z.ZodMiniType<{ requestId?: string | undefine
   schema: S,
   run: (caller: Caller, frame: z.infer<S>) => Promise<unknown>,
   options: ErrorFrameOptions,
+  middlewares: MiddlewareObj[] = [],
 ) {
-  async function handle(event: WebSocketEvent): Promise<WebSocketResult> {
+  async function handle(event: WebSocketEvent, context: Context | undefined): Promise<WebSocketResult> {
     const frame = parseFrame(schema, event.body)
-    await run({ connectionId: event.requestContext.connectionId, requestId: frame.requestId }, frame)
+    const remaining = context?.getRemainingTimeInMillis?.()
+    await run(
+      {
+        connectionId: event.requestContext.connectionId,
+        requestId: frame.requestId,
+        answered: () => answeredEvents.add(event),
+        ...(remaining === undefined ? {} : { deadline: Date.now() + Math.max(0, remaining - FAN_OUT_RESERVE_MS) }),
+      },
+      frame,
+    )
     return OK
   }
-  return middy<WebSocketEvent, WebSocketResult, Error, Context>(handle).use(errorFrames(options))
+  return middy<WebSocketEvent, WebSocketResult, Error, Context>(handle).use(middlewares).use(errorFrames(options))
 }
 
 /** Parses a frame body as JSON and validates it; any problem is a `bad_request` naming the fields. */
@@ -95,11 +115,23 @@ export function requestIdOf(body: string | null | undefined): string | undefined
  * Middleware: a refused or failed action becomes one `error` frame on the caller's connection.
  * Unexpected errors are logged (name and message, never the frame) and shown as `internal`.
  * An `unauthorized` caller (expired token, disabled account) is also disconnected.
+ * A failure after the action was answered (its acknowledgement posted, a deadline during fan-out)
+ * is logged and counted, and no frame is sent: one request, one answer.
  */
 export function errorFrames({ delivery, log }: ErrorFrameOptions): MiddlewareObj<WebSocketEvent, WebSocketResult> {
   return {
     onError: async (request) => {
       const { event } = request
+      if (answeredEvents.has(event)) {
+        log.warn('failure after the answer; not reported to the caller', {
+          routeKey: event.requestContext.routeKey,
+          connectionId: event.requestContext.connectionId,
+          failedAfterAnswer: 1,
+          ...describeError(request.error),
+        })
+        request.response = OK
+        return
+      }
       const { error, unexpected } = publicError(request.error)
       if (unexpected) {
         log.error('unhandled error in WebSocket route', {

@@ -1,11 +1,15 @@
-import { createLogger } from '../adapters/logger.ts'
+import type { MiddlewareObj } from '@middy/core'
+import { createLogger, logOf } from '../adapters/logger.ts'
+import { counterOf, createMetrics } from '../adapters/metrics.ts'
 import type { Config } from '../config.ts'
-import type { Log } from '../core/ports.ts'
+import type { Counter, Log } from '../core/ports.ts'
+import { observability } from './observability.ts'
 
 /**
- * What the handlers are built from: the configuration, the log and what every AWS client gets.
- * A Lambda builds one at module scope from its environment; the local stack builds one from its
- * own settings. Nothing here is global: each caller holds what it built.
+ * What the handlers are built from: the configuration, the log, the metrics, the middlewares
+ * every handler wears, and what every AWS client gets. A Lambda builds one at module scope from
+ * its environment; the local stack builds one from its own settings. Nothing here is global: each
+ * caller holds what it built.
  *
  * The clients are built by the modules beside this one (delivery, database, attachments, push),
  * each imported only by the handlers that use it: esbuild bundles whatever a handler's imports
@@ -14,6 +18,9 @@ import type { Log } from '../core/ports.ts'
 export interface Base {
   config: Config
   log: Log
+  metrics: Counter
+  /** Applied to every handler after its own middlewares (log context, metrics flush). */
+  middlewares: MiddlewareObj[]
   aws: AwsClientSettings
 }
 
@@ -23,10 +30,21 @@ export interface AwsClientSettings {
   credentials?: { accessKeyId: string; secretAccessKey: string }
 }
 
-export function createBase(config: Config, provided: { log?: Log; credentials?: AwsClientSettings['credentials'] | undefined } = {}): Base {
+export interface BaseOptions {
+  credentials?: AwsClientSettings['credentials'] | undefined
+  /** False for the local stack: its log lines get no Lambda context and its counts are not published. */
+  lambda?: boolean
+}
+
+export function createBase(config: Config, options: BaseOptions = {}): Base {
+  const logger = createLogger(config.logLevel)
+  const lambda = options.lambda ?? true
+  const metrics = createMetrics()
   return {
     config,
-    log: provided.log ?? createLogger(config.logLevel),
-    aws: { region: config.region, ...(provided.credentials ? { credentials: provided.credentials } : {}) },
+    log: logOf(logger),
+    metrics: lambda ? counterOf(metrics) : { count: () => {} },
+    middlewares: lambda ? observability(logger, metrics) : [],
+    aws: { region: config.region, ...(options.credentials ? { credentials: options.credentials } : {}) },
   }
 }

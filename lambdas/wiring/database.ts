@@ -20,5 +20,5 @@ export function chatStore(base: Base, db: Kysely<Database>): ChatStore {
 
 /** The chat use cases' ports over a database: the one-statement store, the fan-out and the log. */
 export function chatPorts(base: Base, db: Kysely<Database>): ChatPorts {
-  return { store: chatStore(base, db), delivery: websocketDelivery(base), log: base.log }
+  return { store: chatStore(base, db), delivery: websocketDelivery(base), log: base.log, metrics: base.metrics }
 }

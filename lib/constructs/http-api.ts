@@ -24,7 +24,8 @@ export interface ChatHttpApiProps {
   readonly routes: readonly DeployedHttpRoute[]
   readonly functionFor: (handler: HandlerName) => IFunction
   readonly userPool: IUserPool
-  readonly userPoolClient: IUserPoolClient
+  /** The app clients whose tokens the JWT authorizer accepts (the mobile apps', the console's). */
+  readonly userPoolClients: readonly IUserPoolClient[]
   readonly corsOrigins: readonly string[]
   readonly throttle: ThrottleSettings
   readonly logRetention: RetentionDays
@@ -60,7 +61,7 @@ export class ChatHttpApi extends Construct {
         : {}),
     })
 
-    const jwt = new HttpUserPoolAuthorizer('CognitoJwt', props.userPool, { userPoolClients: [props.userPoolClient] })
+    const jwt = new HttpUserPoolAuthorizer('CognitoJwt', props.userPool, { userPoolClients: [...props.userPoolClients] })
     const open = new HttpNoneAuthorizer()
     // One integration per function: http-app serves every app route and dispatches on routeKey.
     const integrations = new Map<HandlerName, HttpLambdaIntegration>()

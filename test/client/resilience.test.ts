@@ -10,7 +10,7 @@ import { assertExactlyOnce, exchangeMessages, startExchange, until } from './sup
  * message; nothing is stored twice.
  */
 
-const PER_SIDE = 100
+const PER_SIDE = 60
 
 let stack: TestStack
 before(async () => {

@@ -345,15 +345,18 @@ describe('connections', () => {
     await chat.close()
   })
 
-  test('pings every interval; no pong by the next one means the connection is dead and is replaced', async () => {
-    const { chat } = client({ pingIntervalMs: 10_000 })
+  test('pings every interval; a ping unanswered for pongTimeoutMs means the connection is dead and is replaced', async () => {
+    const { chat } = client({ pingIntervalMs: 10_000, pongTimeoutMs: 15_000 })
     const first = await connected(chat)
 
     await clock.advance(10_000)
     assert.equal(first.frames('ping').length, 1)
     first.reply({ type: 'pong' })
     await clock.advance(10_000)
-    assert.equal(first.frames('ping').length, 2)
+    assert.equal(first.frames('ping').length, 2, 'unanswered from here on')
+    await clock.advance(10_000)
+    assert.equal(first.readyState, 1, 'a late pong is still allowed for')
+    assert.equal(first.frames('ping').length, 3)
     await clock.advance(10_000)
 
     assert.equal(first.readyState, 3, 'closed for want of a pong')

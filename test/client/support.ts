@@ -82,7 +82,7 @@ export function side(
       requestTimeoutMs: 10_000,
       ...clientOptions,
     }),
-    receivedCount(count, timeoutMs = 90_000) {
+    receivedCount(count, timeoutMs = 300_000) {
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`${email}: ${received.length} of ${count} messages after ${timeoutMs} ms`)), timeoutMs)
         const check = () => {
@@ -206,8 +206,8 @@ export async function assertExactlyOnce(stack: TestStack, exchange: Exchange, se
   }
 }
 
-/** Waits for a condition driven by events elsewhere (polling a cheap predicate), bounded. */
-export async function until(predicate: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+/** Waits for a condition driven by events elsewhere (polling a cheap predicate), bounded generously: a loaded machine is slow, not wrong. */
+export async function until(predicate: () => boolean, what: string, timeoutMs = 180_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (!predicate()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)

@@ -1,9 +1,10 @@
-import type { AttachmentStorage, DeviceStore, Log } from '../../lambdas/core/ports.ts'
+import type { AttachmentStorage, Counter, DeviceStore, Log } from '../../lambdas/core/ports.ts'
 import { NO_PUSH, type PushPorts } from '../../lambdas/core/push.ts'
 
 /** In-memory ports the use-case tests share where a test does not look at them. */
 
 export const silentLog: Log = { debug() {}, info() {}, warn() {}, error() {} }
+export const noMetrics: Counter = { count() {} }
 
 const unexpected = (what: string) => async (): Promise<never> => {
   throw new Error(`unexpected call: ${what}`)

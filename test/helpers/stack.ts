@@ -38,6 +38,8 @@ export interface TestStackOptions {
   pgliteBeforeQuery?: (sql: string) => void | Promise<void>
   /** The local stack's own log (requests, connections, frames); default silent. */
   logger?: LocalLog
+  /** Hosted-UI token lifetime (the console tests shorten it to see a refresh). */
+  consoleTokenLifetimeSeconds?: number
 }
 
 export async function startTestStack(options: TestStackOptions = {}): Promise<TestStack> {
@@ -57,6 +59,7 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
       onQuery: (sql) => statements.push(sql),
       ...(options.pgliteBeforeQuery ? { pgliteBeforeQuery: options.pgliteBeforeQuery } : {}),
       ...(options.logger ? { logger: options.logger } : {}),
+      ...(options.consoleTokenLifetimeSeconds ? { consoleTokenLifetimeSeconds: options.consoleTokenLifetimeSeconds } : {}),
     })
   let stack = await start()
   ports = { httpPort: stack.http.port, wsPort: stack.ws.port, awsPort: stack.aws?.port ?? 0 }

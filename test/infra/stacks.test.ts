@@ -105,7 +105,11 @@ test('every HTTP route exists; health and OpenAPI are open, the rest need a Cogn
   ) as [[string, Json]]
   assert.deepEqual(jwt.Properties.IdentitySource, ['$request.header.Authorization'])
   assert.match(text(jwt.Properties.JwtConfiguration.Issuer), /https:\/\/cognito-idp\./)
-  assert.equal(jwt.Properties.JwtConfiguration.Audience.length, 1)
+  // The mobile apps' client and the console's.
+  const [mobile, consoleClient, ...more] = jwt.Properties.JwtConfiguration.Audience
+  assert.match(text(mobile), /MobileClient/)
+  assert.deepEqual(consoleClient, { Ref: logicalId(stacks.stateless.console.client) })
+  assert.deepEqual(more, [])
 
   const integrations = stateless.findResources('AWS::ApiGatewayV2::Integration')
   for (const route of httpRoutes()) {
@@ -125,16 +129,20 @@ test('every HTTP route exists; health and OpenAPI are open, the rest need a Cogn
   }
 })
 
-test('CORS on the HTTP API and the bucket comes from the stage configuration', () => {
+test('CORS on the HTTP API and the bucket comes from the stage configuration, plus the console on the API', () => {
+  const consoleOrigin = (stacks: TrainerChatStacks) => stacks.stateless.resolve(stacks.stateless.console.origin)
   dev.stateless.hasResourceProperties('AWS::ApiGatewayV2::Api', {
     ProtocolType: 'HTTP',
-    CorsConfiguration: Match.objectLike({ AllowOrigins: dev.config.corsOrigins }),
+    CorsConfiguration: Match.objectLike({ AllowOrigins: [...dev.config.corsOrigins, consoleOrigin(dev.stacks)] }),
   })
   dev.stateful.hasResourceProperties('AWS::S3::Bucket', {
     CorsConfiguration: { CorsRules: [Match.objectLike({ AllowedOrigins: dev.config.corsOrigins, AllowedMethods: Match.arrayWith(['PUT']) })] },
   })
   assert.deepEqual(prod.config.corsOrigins, [])
-  prod.stateless.hasResourceProperties('AWS::ApiGatewayV2::Api', { ProtocolType: 'HTTP', CorsConfiguration: Match.absent() })
+  prod.stateless.hasResourceProperties('AWS::ApiGatewayV2::Api', {
+    ProtocolType: 'HTTP',
+    CorsConfiguration: Match.objectLike({ AllowOrigins: [consoleOrigin(prod.stacks)] }),
+  })
 })
 
 test('both stages throttle by default and hot routes have their own limits', () => {

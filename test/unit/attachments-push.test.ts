@@ -8,7 +8,7 @@ import { ChatError } from '../../lambdas/core/errors.ts'
 import type { StoredMessage } from '../../lambdas/core/model.ts'
 import type { AttachmentStorage, ChatStore, DeviceStore, PushNotifier, PushTarget, SendMessageCommand } from '../../lambdas/core/ports.ts'
 import { notificationFor, notifyOffline } from '../../lambdas/core/push.ts'
-import { noPush, silentLog } from '../helpers/ports.ts'
+import { noMetrics, noPush, silentLog } from '../helpers/ports.ts'
 
 /** Attachment and push rules with in-memory ports: no database, no AWS. */
 
@@ -104,6 +104,7 @@ describe('sendMessage with an attachment', () => {
       storage,
       delivery: { post: async () => ({ gone: [], failed: [] }), disconnect: async () => {} },
       log: silentLog,
+    metrics: noMetrics,
       push: noPush,
     }
     return { value, commands }

@@ -6,7 +6,7 @@ import { ChatError } from '../../lambdas/core/errors.ts'
 import type { Listener, Message } from '../../lambdas/core/model.ts'
 import type { ChatStore, Delivery, Outgoing, SendMessageResult, Verdict } from '../../lambdas/core/ports.ts'
 import type { ServerFrame } from '../../lambdas/core/protocol.ts'
-import { noPush, silentLog, unusedStorage } from '../helpers/ports.ts'
+import { noMetrics, noPush, silentLog, unusedStorage } from '../helpers/ports.ts'
 
 /** The use cases with in-memory ports: no database, no AWS. */
 
@@ -55,6 +55,7 @@ function fakePorts(sendResult: Partial<SendMessageResult>, gone: string[] = []) 
     store,
     delivery,
     log: silentLog,
+    metrics: noMetrics,
     storage: unusedStorage,
     push: noPush,
     typingThrottle: { allow: () => true },

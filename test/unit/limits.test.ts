@@ -5,7 +5,7 @@ import { sendMessage, type SendMessagePorts } from '../../lambdas/core/send-mess
 import { ChatError } from '../../lambdas/core/errors.ts'
 import type { ChatStore, Delivery, Outgoing } from '../../lambdas/core/ports.ts'
 import type { ServerFrame } from '../../lambdas/core/protocol.ts'
-import { noPush, silentLog, unusedStorage } from '../helpers/ports.ts'
+import { noMetrics, noPush, silentLog, unusedStorage } from '../helpers/ports.ts'
 
 /** How the use cases turn the limits into replies, with in-memory ports. */
 
@@ -22,6 +22,7 @@ function ports(store: Partial<ChatStore>, allowTyping = true) {
     store: store as ChatStore,
     delivery,
     log: silentLog,
+    metrics: noMetrics,
     storage: unusedStorage,
     push: noPush,
     typingThrottle: { allow: () => allowTyping },

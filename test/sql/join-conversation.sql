@@ -1,0 +1,65 @@
+-- join-conversation: rendered by test/unit/sql-statements.test.ts; do not edit.
+WITH
+    caller AS (
+      SELECT u.id AS user_id, u.role, u.disabled_at, k.expires_at
+      FROM connections k JOIN users u ON u.id = k.user_id
+      WHERE k.connection_id = $1
+    ),
+
+    target AS (
+      SELECT cv.id, cv.member_id, cv.trainer_id, cv.status, m.trainer_id AS assigned_trainer_id
+      FROM conversations cv JOIN users m ON m.id = cv.member_id
+      WHERE cv.id = $2
+    ),
+    access AS (
+      SELECT caller.user_id, target.id AS conversation_id, target.member_id, target.trainer_id,
+        CASE
+          WHEN caller.user_id IS NULL OR caller.expires_at <= now() OR caller.disabled_at IS NOT NULL THEN 'unauthorized'
+          WHEN target.id IS NULL THEN 'not_found'
+          WHEN NOT (
+            (caller.role = 'user' AND caller.user_id = target.member_id AND target.assigned_trainer_id = target.trainer_id)
+            OR (caller.role = 'trainer' AND caller.user_id = target.trainer_id AND target.assigned_trainer_id = caller.user_id)
+          ) THEN 'forbidden'
+          WHEN target.status = 'closed' THEN 'closed'
+          ELSE 'ok'
+        END AS verdict
+      FROM (SELECT 1) AS one LEFT JOIN caller ON true LEFT JOIN target ON true
+    ),
+        joined AS (
+          UPDATE connections k
+          SET joined_conversation_ids = array_append(array_remove(k.joined_conversation_ids, a.conversation_id), a.conversation_id)
+          FROM access a
+          WHERE k.connection_id = $3 AND a.verdict IN ('ok', 'closed')
+          RETURNING 1
+        ),
+        page AS (
+          -- Filter on the parameter, not a join with access: only then does the planner walk the
+          -- (conversation_id, seq) index and stop after limit+1 rows instead of sorting them all.
+          SELECT m.* FROM messages m
+          WHERE m.conversation_id = $4
+            AND EXISTS (SELECT 1 FROM access a WHERE a.verdict IN ('ok', 'closed')) ORDER BY m.seq DESC LIMIT $5
+        )
+        SELECT a.verdict, a.user_id, (
+    SELECT coalesce(json_agg(json_build_object(
+      'connectionId', k.connection_id, 'userId', k.user_id,
+      'joined', a.conversation_id = ANY (k.joined_conversation_ids))), '[]'::json)
+    FROM connections k
+    WHERE k.user_id = CASE WHEN a.user_id = a.member_id THEN a.trainer_id ELSE a.member_id END AND k.expires_at > now() AND a.conversation_id = ANY (k.joined_conversation_ids)
+  ) AS listeners,
+          (SELECT coalesce(json_agg(json_build_object(
+    'id', "p".id, 'conversationId', "p".conversation_id, 'seq', "p".seq, 'senderId', "p".sender_id,
+    'body', CASE WHEN "p".hidden_at IS NULL THEN "p".body ELSE '' END,
+    'clientMessageId', "p".client_message_id, 'createdAt', "p".created_at, 'readAt', "p".read_at,
+    'removed', "p".hidden_at IS NOT NULL,
+    'attachment', (
+      SELECT json_build_object('id', att.id, 'fileName', att.file_name, 'contentType', att.content_type, 'size', att.size)
+      FROM attachments att WHERE att.id = "p".attachment_id AND "p".hidden_at IS NULL
+    )) ORDER BY p.seq), '[]'::json) FROM page p) AS messages,
+          (SELECT count(*) FROM joined) AS joined
+        FROM access a;
+-- parameters:
+--   $1 = "conn-AbC123="
+--   $2 = "11111111-1111-4111-8111-111111111111"
+--   $3 = "conn-AbC123="
+--   $4 = "11111111-1111-4111-8111-111111111111"
+--   $5 = 51
