@@ -9,7 +9,7 @@ import type { Delivery, Outgoing } from '../../lambdas/core/ports.ts'
 import type { ServerFrame } from '../../lambdas/core/protocol.ts'
 import { createConnectHandler } from '../../lambdas/handlers/ws-connect.ts'
 import { createSendMessageHandler } from '../../lambdas/handlers/ws-send-message.ts'
-import { noPush, silentLog, unusedStorage } from '../helpers/ports.ts'
+import { noMetrics, noPush, silentLog, unusedStorage } from '../helpers/ports.ts'
 
 /**
  * Issue #11 item 3: when no database connection can be had (the server refuses, or never answers
@@ -62,7 +62,7 @@ for (const [outage, url] of [
     test('a send answers `unavailable` with retryAfterMs, once', async () => {
       const db = createPostgresDatabase(databaseSettingsFromUrl(url()))
       const { delivery, posted } = recordingDelivery()
-      const handler = createSendMessageHandler({ store: createChatStore(db), delivery, log: silentLog, storage: unusedStorage, push: noPush })
+      const handler = createSendMessageHandler({ store: createChatStore(db), delivery, log: silentLog, storage: unusedStorage, push: noPush, metrics: noMetrics })
       try {
         await handler(
           {

@@ -9,7 +9,7 @@ import { createSendMessageHandler } from '../../lambdas/handlers/ws-send-message
 import type { Message } from '../../lambdas/core/model.ts'
 import type { ChatStore, Delivery, Log, Outgoing } from '../../lambdas/core/ports.ts'
 import type { ServerFrame } from '../../lambdas/core/protocol.ts'
-import { noPush, unusedStorage } from '../helpers/ports.ts'
+import { noMetrics, noPush, unusedStorage } from '../helpers/ports.ts'
 
 /** Issue #11 item 1: one request, one answer, even when fan-out runs into the handler's deadline. */
 
@@ -56,7 +56,7 @@ describe('one request, one answer', () => {
       },
       async disconnect() {},
     }
-    const handler = createSendMessageHandler({ store, delivery, log, storage: unusedStorage, push: noPush })
+    const handler = createSendMessageHandler({ store, delivery, log, storage: unusedStorage, push: noPush, metrics: noMetrics })
     const event = {
       requestContext: { routeKey: 'sendMessage', eventType: 'MESSAGE' as const, connectionId: 'sender-conn' },
       body: JSON.stringify({ action: 'sendMessage', requestId: 'r-1', conversationId: stored.conversationId, clientMessageId: 'c-1', body: 'hello' }),
