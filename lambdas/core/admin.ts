@@ -143,14 +143,8 @@ export interface Notified<T> {
   connectionIds: string[]
 }
 
-export interface AuditRecord {
-  actorId: string
-  action: AuditAction
-  targetType: (typeof AUDIT_TARGETS)[number]
-  targetId: string
-  reason: string | null
-  details: Record<string, unknown>
-}
+/** An audit row as a use case writes it: the entry, with the actor by id (the store adds id and time). */
+export type AuditRecord = Omit<AuditEntry, 'id' | 'actor' | 'createdAt'> & { actorId: string }
 
 /** Each method is one statement inside the request's transaction. */
 export interface AdminTransaction {
