@@ -7,7 +7,12 @@ const env = readLocalEnv()
 process.env.LOG_LEVEL ??= 'info'
 
 // The console is served from console/dist: rebuild it first when its sources changed (it says so).
-buildConsole()
+// A failed build leaves the API up; /console/ then says the console is not built.
+try {
+  buildConsole()
+} catch (error) {
+  console.error(`console not rebuilt: ${error instanceof Error ? error.message : String(error)}`)
+}
 
 const stack = await startLocalStack({
   dataDir: env.DATA_DIR,
