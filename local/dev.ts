@@ -17,7 +17,12 @@ let env: LocalEnv
 try {
   env = readLocalEnv()
   // The console is served from console/dist: rebuild it first when its sources changed (it says so).
-  buildConsole()
+  // A failed build leaves the API up; /console/ then says the console is not built.
+  try {
+    buildConsole()
+  } catch (error) {
+    logger.write('warn', 'console', `console not rebuilt: ${error instanceof Error ? error.message : String(error)}`)
+  }
   const { startLocalStack } = await import('./stack.ts')
   // Loading the modules (tsx compiling ours, the AWS SDK, Kysely, pg) is the first cost of a start.
   logger.step(`modules loaded (${(performance.now() / 1000).toFixed(1)} s after start)`)
