@@ -37,7 +37,8 @@ export function createAuthorizer({ verifier, allowedOrigins, log }: AuthorizerPo
           sub: identity.subject,
           email: identity.email,
           name: identity.displayName,
-          groups: identity.groups.join(','),
+          // A JSON array: joining with a separator would let a group named `coaches,admin` split in two.
+          groups: JSON.stringify(identity.groups),
           tokenExpiresAt: identity.expiresAt.getTime(),
         },
       }

@@ -37,7 +37,7 @@ export function createConnectHandler(ports: ConnectPorts, middlewares: Middlewar
     try {
       await connect(ports.store, {
         connectionId: event.requestContext.connectionId,
-        identity: { subject: sub, email, displayName: name, groups: groups ? groups.split(',') : [] },
+        identity: { subject: sub, email, displayName: name, groups: parseGroups(groups) },
         tokenExpiresAt: new Date(tokenExpiresAt),
         maxConnectionsPerUser: ports.maxConnectionsPerUser,
       })
@@ -49,6 +49,22 @@ export function createConnectHandler(ports: ConnectPorts, middlewares: Middlewar
     }
   }
   return middy<WebSocketEvent, WebSocketResult, Error, Context>(connectRoute).use(middlewares)
+}
+
+/** The authorizer's groups, a JSON array of whole names; anything else is no group at all. */
+export function parseGroups(json: string): string[] {
+  const parsed = GroupList.safeParse(safeJson(json))
+  return parsed.success ? parsed.data : []
+}
+
+const GroupList = z.array(z.string())
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
+  }
 }
 
 const base = createBase(config())

@@ -120,7 +120,9 @@ function parseJsonBody(event: HttpEvent): unknown {
 
 /**
  * The identity API Gateway's JWT authorizer verified. HTTP APIs flatten array claims into a
- * string such as "[admin trainer]", so groups are accepted in both shapes.
+ * string such as "[admin trainer]", so groups are accepted in both shapes. Cognito group names
+ * hold no whitespace but may hold commas, so the flattened form is split on single spaces only,
+ * and only when it is bracketed: `coaches,admin` stays one (non-admin) group.
  */
 export function identityFromClaims(claims: Record<string, unknown> | undefined): Identity {
   const subject = claims?.sub
@@ -131,9 +133,16 @@ export function identityFromClaims(claims: Record<string, unknown> | undefined):
   const groups = Array.isArray(rawGroups)
     ? rawGroups.filter((g): g is string => typeof g === 'string')
     : typeof rawGroups === 'string'
-      ? rawGroups.replace(/^\[|\]$/g, '').split(/[\s,]+/).filter(Boolean)
+      ? parseFlattenedGroups(rawGroups)
       : []
   return { subject, email, displayName: name ?? (email.split('@')[0] || subject), groups }
+}
+
+/** The HTTP API's flattened array claim, "[a b]", parsed exactly; anything else is no group. */
+export function parseFlattenedGroups(flattened: string): string[] {
+  if (!flattened.startsWith('[') || !flattened.endsWith(']')) return []
+  const inner = flattened.slice(1, -1)
+  return inner === '' ? [] : inner.split(' ').filter(Boolean)
 }
 
 /** Middleware: any error becomes the JSON error body of its public error; unexpected ones are logged. */

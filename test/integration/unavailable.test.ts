@@ -93,7 +93,7 @@ for (const [outage, url] of [
               routeKey: '$connect',
               eventType: 'CONNECT',
               connectionId: 'conn-1',
-              authorizer: { sub: 'user-1', email: 'a@example.com', name: 'A', groups: '', tokenExpiresAt: Date.now() + 60_000 },
+              authorizer: { sub: 'user-1', email: 'a@example.com', name: 'A', groups: '[]', tokenExpiresAt: Date.now() + 60_000 },
             },
           },
           context,
