@@ -101,5 +101,8 @@ console.log(
     `${totals.cancelled ? `, ${totals.cancelled} cancelled` : ''}${totals.skipped ? `, ${totals.skipped} skipped` : ''}${totals.todo ? `, ${totals.todo} todo` : ''}` +
     ` in ${seconds(performance.now() - started)}`,
 )
+// The plain closing line CI reads: a file that crashed without a failing test counts as one failure.
+const crashed = failed.filter((result) => result.tests === 0 || totals.fail === 0).length
+console.log(`tests: ${totals.pass} passed, ${totals.fail + crashed} failed${totals.skipped ? `, ${totals.skipped} skipped` : ''}`)
 if (failed.length > 0) console.log(`failed files: ${failed.map((result) => result.file).join(', ')}`)
 process.exit(failed.length > 0 || totals.fail > 0 ? 1 : 0)
