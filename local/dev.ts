@@ -1,4 +1,3 @@
-import { buildConsole } from '../scripts/build-console.mjs'
 import { readLocalEnv, type LocalEnv } from './env.ts'
 import { createLocalLog, parseLogLevel } from './log.ts'
 import { explainStartupError } from './startup-errors.ts'
@@ -19,6 +18,7 @@ try {
   // The console is served from console/dist: rebuild it first when its sources changed (it says so).
   // A failed build leaves the API up; /console/ then says the console is not built.
   try {
+    const { buildConsole } = await import('../scripts/build-console.mjs')
     buildConsole()
   } catch (error) {
     logger.write('warn', 'console', `console not rebuilt: ${error instanceof Error ? error.message : String(error)}`)

@@ -58,7 +58,10 @@ export function checkDatabaseUrl(value: string): void {
 }
 
 /** What a database server (or the embedded one) answered, as one actionable line. */
-export function explainDatabaseError(error: unknown, databaseUrl: string | undefined): StartupError | undefined {
+export function explainDatabaseError(thrown: unknown, databaseUrl: string | undefined): StartupError | undefined {
+  // The pool answers any failure to connect as `unavailable` for clients (lambdas/adapters/postgres.ts);
+  // the reason to tell a developer is the driver's error it carries.
+  const error = thrown instanceof Error && (thrown as { code?: unknown }).code === 'unavailable' && thrown.cause !== undefined ? thrown.cause : thrown
   const where = databaseUrl ? describeServer(databaseUrl) : 'the embedded database'
   const code = (error as { code?: unknown } | null)?.code
   const message = error instanceof Error ? error.message : String(error)

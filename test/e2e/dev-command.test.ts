@@ -31,6 +31,8 @@ test('npm run dev starts the stack, npm run token mints a working token, SIGTERM
   const dataDir = await mkdtemp(join(tmpdir(), 'trainer-chat-dev-'))
   dirs.push(dataDir)
   const env = {
+    // The embedded database under DATA_DIR, as a fresh machine gets it, also when the suite runs on a server.
+    DATABASE_URL: undefined,
     DATA_DIR: dataDir,
     HTTP_PORT: String(await freePort()),
     WS_PORT: String(await freePort()),

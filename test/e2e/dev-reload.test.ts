@@ -29,7 +29,10 @@ async function freePort(): Promise<number> {
 
 test('editing a handler reloads it: open connections and data are kept, a broken edit keeps the old code', async () => {
   copy = await mkdtemp(join(tmpdir(), 'trainer-chat-reload-'))
-  for (const entry of ['lambdas', 'local', 'migrations', 'package.json', 'tsconfig.json']) await cp(join(root, entry), join(copy, entry), { recursive: true })
+  // What `npm run dev` loads: the handlers and the stack, and the console it serves (built, sources hashed).
+  for (const entry of ['lambdas', 'local', 'migrations', 'scripts', 'console', 'package.json', 'package-lock.json', 'tsconfig.json']) {
+    await cp(join(root, entry), join(copy, entry), { recursive: true, filter: (source) => !source.includes('node_modules') })
+  }
   await symlink(join(root, 'node_modules'), join(copy, 'node_modules'))
   const env: Record<string, string | undefined> = {
     ...process.env,
