@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict'
 import { spawn, spawnSync } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, test } from 'node:test'
 import { TestClient } from '../helpers/stack.ts'
+import { freePort } from '../helpers/free-port.ts'
 
 /** The two commands a new developer runs: `npm run dev` and `npm run token`, as child processes. */
 
@@ -14,14 +14,6 @@ const dirs: string[] = []
 after(async () => {
   for (const dir of dirs) await rm(dir, { recursive: true, force: true })
 })
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 function tsx(script: string, env: NodeJS.ProcessEnv, args: string[] = []) {
   return spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: root, env: { ...process.env, ...env } })

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, test } from 'node:test'
 import { createServerDatabase } from '../helpers/database.ts'
+import { freePort } from '../helpers/free-port.ts'
 
 /**
  * Every way `npm run dev` can fail to start is one line naming what to change, a non-zero exit
@@ -22,14 +23,6 @@ async function listening(server: Server, port = 0): Promise<number> {
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))
   cleanups.push(() => new Promise((resolve) => server.close(resolve)))
   return (server.address() as { port: number }).port
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
 }
 
 async function tempDir(): Promise<string> {

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict'
 import { spawn, spawnSync } from 'node:child_process'
 import { cp, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, test } from 'node:test'
 import { TestClient } from '../helpers/stack.ts'
+import { freePort } from '../helpers/free-port.ts'
 
 /**
  * Reload on change (issue #16 item 3): `npm run dev` in a copy of the project; editing a handler
@@ -18,14 +18,6 @@ let copy: string
 after(async () => {
   if (copy) await rm(copy, { recursive: true, force: true })
 })
-
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
 
 test('editing a handler reloads it: open connections and data are kept, a broken edit keeps the old code', async () => {
   copy = await mkdtemp(join(tmpdir(), 'trainer-chat-reload-'))
