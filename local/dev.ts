@@ -37,6 +37,8 @@ try {
     log: (line) => logger.write('warn', 'gateway', line),
     logger,
     reload: env.RELOAD === 'true' || env.RELOAD === '1',
+    wsIdleTimeoutSeconds: env.WS_IDLE_TIMEOUT_SECONDS,
+    wsMaxConnectionSeconds: env.WS_MAX_CONNECTION_SECONDS,
   })
   await waitHealthy(stack.httpUrl)
   // From the process's start (module loading included) to /health answering 200.

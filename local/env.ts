@@ -14,6 +14,9 @@ const LocalEnv = z.object({
   AWS_ENDPOINT_URL: z.optional(z.string().check(z.minLength(1))),
   /** Reload the handlers when lambdas/ or migrations/ change (`npm run dev` only). */
   RELOAD: z._default(z.enum(['true', 'false', '1', '0']), 'true'),
+  /** API Gateway's idle timeout and maximum connection duration, shortened in tests of the limits. */
+  WS_IDLE_TIMEOUT_SECONDS: z._default(z.coerce.number().check(z.positive()), 600),
+  WS_MAX_CONNECTION_SECONDS: z._default(z.coerce.number().check(z.positive()), 7200),
 })
 
 export type LocalEnv = z.infer<typeof LocalEnv>
@@ -22,7 +25,7 @@ export function readLocalEnv(env: NodeJS.ProcessEnv = process.env): LocalEnv {
   const result = LocalEnv.safeParse(env)
   if (!result.success) {
     const problems = result.error.issues.map((issue) => `${issue.path.join('.')}=${JSON.stringify(env[issue.path.join('.')] ?? '')} (${issue.message})`)
-    throw new StartupError(`invalid setting ${problems.join(', ')}: ports are 0-65535 (0 picks a free one), RELOAD is true or false`)
+    throw new StartupError(`invalid setting ${problems.join(', ')}: ports are 0-65535 (0 picks a free one), RELOAD is true or false, WS_*_SECONDS are positive`)
   }
   return result.data
 }

@@ -47,7 +47,7 @@ export interface LocalStackOptions {
   awsEndpointUrl?: string | undefined
   /** Handler settings (the variables of lambdas/config.ts) over process.env's, e.g. `{ LOG_LEVEL: 'warn' }`. */
   settings?: Record<string, string>
-  /** API Gateway's idle timeout and maximum connection duration; default WS_IDLE_TIMEOUT_SECONDS (600), WS_MAX_CONNECTION_SECONDS (7200). */
+  /** API Gateway's idle timeout and maximum connection duration; default 600 and 7200 (`npm run dev` reads WS_IDLE_TIMEOUT_SECONDS, WS_MAX_CONNECTION_SECONDS). */
   wsIdleTimeoutSeconds?: number
   wsMaxConnectionSeconds?: number
   /** Start-up progress, one line per request, connection and (at debug) frame. Default: silent. */
@@ -161,8 +161,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         routes: Object.fromEntries(loaded.WEBSOCKET_ROUTES.map((route) => [route.key, current(route.handler)])),
         // In AWS: the `ping` route's MOCK integration and route response (lib/constructs/websocket-api.ts).
         mockRoutes: { [PING_ACTION]: PONG_REPLY },
-        idleTimeoutSeconds: options.wsIdleTimeoutSeconds ?? secondsFromEnv('WS_IDLE_TIMEOUT_SECONDS', DEFAULT_IDLE_TIMEOUT_SECONDS),
-        maxConnectionSeconds: options.wsMaxConnectionSeconds ?? secondsFromEnv('WS_MAX_CONNECTION_SECONDS', DEFAULT_MAX_CONNECTION_SECONDS),
+        idleTimeoutSeconds: options.wsIdleTimeoutSeconds ?? DEFAULT_IDLE_TIMEOUT_SECONDS,
+        maxConnectionSeconds: options.wsMaxConnectionSeconds ?? DEFAULT_MAX_CONNECTION_SECONDS,
         ...(options.log ? { log: options.log } : {}),
         logger,
         credentials: [credentials],
@@ -360,14 +360,6 @@ function firstLine(error: unknown): string {
 function describeUrl(url: string): string {
   const parsed = new URL(url)
   return `${parsed.hostname}:${parsed.port || 5432}${parsed.pathname}`
-}
-
-function secondsFromEnv(name: string, fallback: number): number {
-  const raw = process.env[name]
-  if (raw === undefined || raw === '') return fallback
-  const seconds = Number(raw)
-  if (!Number.isFinite(seconds) || seconds <= 0) throw new Error(`${name} must be a positive number of seconds, got "${raw}"`)
-  return seconds
 }
 
 async function openDatabase(

@@ -8,15 +8,14 @@ import { assertExactlyOnce, exchangeMessages, startExchange, until } from './sup
  * every few seconds: the SDK's heartbeat, its proactive reconnect and its fresh-token retry keep
  * the exchange exactly once and in order.
  */
-process.env.WS_IDLE_TIMEOUT_SECONDS = '6'
-process.env.WS_MAX_CONNECTION_SECONDS = '9.5'
+const LIMITS = { wsIdleTimeoutSeconds: 6, wsMaxConnectionSeconds: 9.5 }
 
 const PER_SIDE = 50
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 let stack: TestStack
 before(async () => {
-  stack = await startTestStack()
+  stack = await startTestStack(LIMITS)
 })
 after(() => stack.close())
 

@@ -11,8 +11,7 @@ const closeOf = (socket: WebSocket) =>
  * One answer per request, the heartbeat, and API Gateway's two connection limits, as the local
  * gateway enforces them (shortened here: idle 3 s, at most 6 s).
  */
-process.env.WS_IDLE_TIMEOUT_SECONDS = '3'
-process.env.WS_MAX_CONNECTION_SECONDS = '6'
+const LIMITS = { wsIdleTimeoutSeconds: 3, wsMaxConnectionSeconds: 6 }
 
 /** Replies are waited for, not timed: a loaded machine is slow, not wrong. */
 const LOADED_MS = 60_000
@@ -21,7 +20,7 @@ let stack: TestStack
 let pair: Pair
 
 before(async () => {
-  stack = await startTestStack()
+  stack = await startTestStack(LIMITS)
   pair = await createPair(stack.db, 'heartbeat')
 })
 after(() => stack.close())

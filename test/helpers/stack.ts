@@ -40,6 +40,9 @@ export interface TestStackOptions {
   logger?: LocalLog
   /** Hosted-UI token lifetime (the console tests shorten it to see a refresh). */
   consoleTokenLifetimeSeconds?: number
+  /** API Gateway's idle timeout and maximum connection duration, shortened by the tests of those limits. */
+  wsIdleTimeoutSeconds?: number
+  wsMaxConnectionSeconds?: number
 }
 
 export async function startTestStack(options: TestStackOptions = {}): Promise<TestStack> {
@@ -60,6 +63,8 @@ export async function startTestStack(options: TestStackOptions = {}): Promise<Te
       ...(options.pgliteBeforeQuery ? { pgliteBeforeQuery: options.pgliteBeforeQuery } : {}),
       ...(options.logger ? { logger: options.logger } : {}),
       ...(options.consoleTokenLifetimeSeconds ? { consoleTokenLifetimeSeconds: options.consoleTokenLifetimeSeconds } : {}),
+      ...(options.wsIdleTimeoutSeconds ? { wsIdleTimeoutSeconds: options.wsIdleTimeoutSeconds } : {}),
+      ...(options.wsMaxConnectionSeconds ? { wsMaxConnectionSeconds: options.wsMaxConnectionSeconds } : {}),
     })
   let stack = await start()
   ports = { httpPort: stack.http.port, wsPort: stack.ws.port, awsPort: stack.aws?.port ?? 0 }
