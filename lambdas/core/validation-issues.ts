@@ -34,3 +34,15 @@ function describeIssue(issue: z.core.$ZodIssue): string {
       return 'is invalid'
   }
 }
+
+/**
+ * NUL characters anywhere in a request's strings: PostgreSQL cannot store U+0000 in text and
+ * would fail the statement (an `internal`), so they are refused up front as validation problems.
+ */
+export function nulIssues(value: unknown, where: ValidationIssue['in'], path: readonly string[] = []): ValidationIssue[] {
+  if (typeof value === 'string') {
+    return value.includes('\u0000') ? [{ in: where, path: path.join('.'), code: 'invalid_string', message: 'must not contain NUL characters' }] : []
+  }
+  if (value === null || typeof value !== 'object') return []
+  return Object.entries(value).flatMap(([key, item]) => nulIssues(item, where, [...path, key]))
+}

@@ -4,7 +4,7 @@ import type * as z from 'zod/mini'
 import { ChatError, describeError, publicError } from '../core/errors.ts'
 import type { Identity } from '../core/model.ts'
 import type { Log } from '../core/ports.ts'
-import { validationIssues } from '../core/validation-issues.ts'
+import { nulIssues, validationIssues } from '../core/validation-issues.ts'
 import { HTTP_ROUTES, type HttpHandlerName, type HttpRouteDeclaration, type HttpRouteName } from './routes.ts'
 
 /**
@@ -103,8 +103,9 @@ export function json(statusCode: number, body: unknown): HttpResult {
 function validate(schema: z.ZodMiniType | undefined, value: unknown, where: 'path' | 'query' | 'body'): never {
   if (!schema) return {} as never
   const result = schema.safeParse(value)
-  if (result.success) return result.data as never
-  const details = validationIssues(result.error.issues, where)
+  const nul = nulIssues(value, where)
+  if (result.success && nul.length === 0) return result.data as never
+  const details = result.success ? nul : validationIssues(result.error.issues, where)
   const fields = details.map((d) => `${d.in}${d.path ? `.${d.path}` : ''}`).join(', ')
   throw new ChatError('bad_request', `Invalid request: ${fields}`, { issues: details })
 }

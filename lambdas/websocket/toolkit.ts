@@ -6,7 +6,7 @@ import type { Caller } from '../core/chat.ts'
 import { ChatError, describeError, publicError } from '../core/errors.ts'
 import type { Delivery, Log } from '../core/ports.ts'
 import type { ServerFrame } from '../core/protocol.ts'
-import { validationIssues } from '../core/validation-issues.ts'
+import { nulIssues, validationIssues } from '../core/validation-issues.ts'
 
 /**
  * The toolkit WebSocket handlers are built with: the event shape, frame parsing, and the
@@ -93,8 +93,9 @@ export function parseFrame<S extends z.ZodMiniType>(schema: S, body: string | nu
     throw new ChatError('bad_request', 'Frame must be a JSON object')
   }
   const result = schema.safeParse(json)
-  if (!result.success) {
-    const issues = validationIssues(result.error.issues, 'frame')
+  const nul = nulIssues(json, 'frame')
+  if (!result.success || nul.length > 0) {
+    const issues = result.success ? nul : validationIssues(result.error.issues, 'frame')
     const summary = issues.map((issue) => `${issue.path || '(frame)'}: ${issue.message}`).join('; ')
     throw new ChatError('bad_request', `Invalid frame: ${summary}`, { issues })
   }

@@ -9,6 +9,20 @@ import { extractToken } from '../../lambdas/adapters/jwt.ts'
 const conversationId = '6f1c8a0e-2b7d-4c1e-9f3a-0d2b4c6e8a10'
 
 describe('parseFrame', () => {
+  test('refuses a NUL character in any field as bad_request naming it, before the database could fail on it', () => {
+    for (const [field, frame] of [
+      ['body', { action: 'sendMessage', conversationId, clientMessageId: 'c-1', body: 'hi\u0000' }],
+      ['clientMessageId', { action: 'sendMessage', conversationId, clientMessageId: '\u0000', body: 'hi' }],
+    ] as const) {
+      assert.throws(
+        () => parseFrame(SendMessageFrame, JSON.stringify(frame)),
+        (e: unknown) =>
+          e instanceof ChatError &&
+          e.code === 'bad_request' &&
+          JSON.stringify(e.details?.issues) === JSON.stringify([{ in: 'frame', path: field, code: 'invalid_string', message: 'must not contain NUL characters' }]),
+      )
+    }
+  })
   test('drops fields the server owns', () => {
     const frame = parseFrame(
       SendMessageFrame,
