@@ -47,6 +47,12 @@ export interface MessagesTable {
   hidden_at: Timestamp | null
   hidden_by: string | null
   hidden_reason: string | null
+  /** Set by editMessage (0006). */
+  edited_at: Timestamp | null
+  /** Set by deleteMessage (0006): participants see an empty body and no attachment. */
+  deleted_at: Timestamp | null
+  /** The message of the same conversation this one answers (0006). */
+  reply_to_id: string | null
 }
 
 export interface ConnectionsTable {
