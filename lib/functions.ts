@@ -58,11 +58,12 @@ export const FUNCTIONS = [
   fn('ws-join-conversation', 'WebSocket joinConversation', 'database', 'connections', 'attachments'),
   fn('ws-leave-conversation', 'WebSocket leaveConversation', 'database', 'connections'),
   fn('http-app', 'HTTP API: app routes', 'database', 'attachments', 'push'),
-  fn('http-admin', 'HTTP API: admin routes (role checked against the database)', 'database', 'connections'),
+  // Erasure (POST /admin/users/{id}/erase) deletes the user's objects and push endpoints.
+  fn('http-admin', 'HTTP API: admin routes (role checked against the database)', 'database', 'connections', 'attachments', 'push'),
   {
     handler: 'attachments-sweep',
-    description: 'Scheduled: deletes objects and rows of uploads no message references once they can no longer be sent',
-    capabilities: ['database', 'attachments'],
+    description: 'Scheduled: deletes unused uploads once they can no longer be sent, and retries the deletions erasures still owe',
+    capabilities: ['database', 'attachments', 'push'],
     timeoutSeconds: 120,
     everyMinutes: 60,
   },

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely'
 import type { Database } from '../lambdas/adapters/database-schema.ts'
 import { createAttachmentStore } from '../lambdas/adapters/attachment-store.ts'
+import { createErasureStore } from '../lambdas/adapters/privacy-store.ts'
 import { createTokenVerifier } from '../lambdas/adapters/jwt.ts'
 import type { Config } from '../lambdas/config.ts'
 import { createThrottle } from '../lambdas/core/throttle.ts'
@@ -21,6 +22,7 @@ import { attachmentPolicy, attachmentStorage } from '../lambdas/wiring/attachmen
 import { createBase } from '../lambdas/wiring/base.ts'
 import { chatPorts, chatStore } from '../lambdas/wiring/database.ts'
 import { websocketDelivery } from '../lambdas/wiring/delivery.ts'
+import { pushNotifier } from '../lambdas/wiring/push.ts'
 import type { LambdaHandler } from './lambda-invoke.ts'
 
 /**
@@ -70,6 +72,7 @@ export function buildHandlers(
       storage: attachmentStorage(base),
       policy: attachmentPolicy(base),
       log: base.log,
+      deletions: { store: createErasureStore(db), storage: attachmentStorage(base), push: pushNotifier(base), log: base.log },
     }),
   }
   return { handlers, verifier }

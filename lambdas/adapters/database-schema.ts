@@ -19,6 +19,8 @@ export interface UsersTable {
   /** Send rate-limit bucket (0003): tokens left at send_tokens_at; NULL is a full bucket. */
   send_tokens: number | null
   send_tokens_at: Timestamp | null
+  /** Set when an admin erased the account (0010); the row is then disabled for good. */
+  erased_at: Timestamp | null
 }
 
 export interface ConversationsTable {
@@ -104,6 +106,19 @@ export interface NotificationMutesTable {
   created_at: CreatedAt
 }
 
+/** S3 objects and SNS endpoints an erasure still has to delete (0010). */
+export interface PendingDeletionsTable {
+  id: Generated<string>
+  kind: 's3_object' | 'push_endpoint'
+  target: string
+  user_id: string
+  created_at: CreatedAt
+  attempts: Generated<number>
+  last_attempt_at: Timestamp | null
+  last_error: string | null
+  done_at: Timestamp | null
+}
+
 export interface Database {
   users: UsersTable
   conversations: ConversationsTable
@@ -113,6 +128,7 @@ export interface Database {
   attachments: AttachmentsTable
   devices: DevicesTable
   notification_mutes: NotificationMutesTable
+  pending_deletions: PendingDeletionsTable
 }
 
 export type UserRow = Selectable<UsersTable>

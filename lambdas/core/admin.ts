@@ -27,6 +27,8 @@ export const AUDIT_ACTIONS = [
   'user.role_changed',
   'user.disabled',
   'user.enabled',
+  // Written by core/privacy.ts.
+  'user.erased',
 ] as const
 export const AUDIT_TARGETS = ['conversation', 'message', 'user'] as const
 export type AuditAction = (typeof AUDIT_ACTIONS)[number]

@@ -2,6 +2,7 @@ import type { MiddlewareObj } from '@middy/core'
 import type { Kysely } from 'kysely'
 import { createAdminStore } from '../adapters/admin-store.ts'
 import type { Database } from '../adapters/database-schema.ts'
+import { createErasureStore } from '../adapters/privacy-store.ts'
 import { config } from '../config.ts'
 import {
   assignTrainer,
@@ -16,18 +17,26 @@ import {
   setUserDisabled,
   type AdminPorts,
 } from '../core/admin.ts'
+import { eraseUser, type ErasurePorts } from '../core/privacy.ts'
 import { encodeCursor } from '../http/schemas.ts'
 import { httpApi } from '../http/toolkit.ts'
+import { attachmentStorage } from '../wiring/attachments.ts'
 import { createBase, type Base } from '../wiring/base.ts'
 import { lambdaDatabase } from '../wiring/database.ts'
 import { websocketDelivery } from '../wiring/delivery.ts'
+import { pushNotifier } from '../wiring/push.ts'
 
 /**
  * The admin and moderation REST routes (declared in lambdas/http/routes.ts), one Lambda
  * dispatching on routeKey. The gateway only proves the token is valid; each use case checks the
  * caller's role in the database, in the transaction that does the work.
  */
-export function createAdminApi(ports: AdminPorts, middlewares: MiddlewareObj[] = []) {
+export interface AdminApiPorts extends AdminPorts {
+  /** Erasure also reaches S3 and SNS (core/privacy.ts). */
+  erasure: ErasurePorts
+}
+
+export function createAdminApi(ports: AdminApiPorts, middlewares: MiddlewareObj[] = []) {
   return httpApi(
     'http-admin',
     {
@@ -66,14 +75,23 @@ export function createAdminApi(ports: AdminPorts, middlewares: MiddlewareObj[] =
         const page = await listAudit(ports, identity, { limit: query.limit, after: query.cursor })
         return { body: { entries: page.entries, nextCursor: encodeCursor(page.nextKey) } }
       },
+      async eraseUser({ identity, params, body }) {
+        return { body: await eraseUser(ports.erasure, identity, { userId: params.id, reason: body.reason }) }
+      },
     },
     ports,
     middlewares,
   )
 }
 
-export function adminPorts(base: Base, db: Kysely<Database>): AdminPorts {
-  return { store: createAdminStore(db), delivery: websocketDelivery(base), log: base.log }
+export function adminPorts(base: Base, db: Kysely<Database>): AdminApiPorts {
+  const delivery = websocketDelivery(base)
+  return {
+    store: createAdminStore(db),
+    delivery,
+    log: base.log,
+    erasure: { store: createErasureStore(db), storage: attachmentStorage(base), push: pushNotifier(base), delivery, log: base.log },
+  }
 }
 
 const base = createBase(config())

@@ -4,13 +4,16 @@ import { createAppQueries } from '../adapters/app-queries.ts'
 import { createAttachmentStore } from '../adapters/attachment-store.ts'
 import type { Database } from '../adapters/database-schema.ts'
 import { createDeviceStore } from '../adapters/device-store.ts'
+import { createPrivacyQueries } from '../adapters/privacy-store.ts'
 import { config } from '../config.ts'
 import { signLastMessages, signMessages, type AttachmentPolicy } from '../core/attachments.ts'
 import { assertAccess } from '../core/chat.ts'
 import { ChatError } from '../core/errors.ts'
 import type { AttachmentStorage, Log } from '../core/ports.ts'
+import { exportDocument, exportMessages } from '../core/privacy.ts'
 import { registerDevice, removeDevice, type PushPorts } from '../core/push.ts'
 import { requestUpload } from '../core/uploads.ts'
+import { encodeExportCursor } from '../http/privacy-schemas.ts'
 import { httpApi } from '../http/toolkit.ts'
 import { attachmentPolicy, attachmentStorage } from '../wiring/attachments.ts'
 import { createBase, type Base } from '../wiring/base.ts'
@@ -31,6 +34,7 @@ export interface AppPorts {
 export function createAppApi(ports: AppPorts, middlewares: MiddlewareObj[] = []) {
   const queries = createAppQueries(ports.db)
   const devices = createDeviceStore(ports.db)
+  const exports = { queries: createPrivacyQueries(ports.db), storage: ports.storage }
   const uploads = { store: createAttachmentStore(ports.db), storage: ports.storage, policy: ports.policy, log: ports.log }
 
   return httpApi(
@@ -82,6 +86,14 @@ export function createAppApi(ports: AppPorts, middlewares: MiddlewareObj[] = [])
       async muteConversation({ identity, params, body }) {
         assertAccess(await devices.setConversationMuted(identity, params.id, body.muted), 'read')
         return { body: { conversationId: params.id, muted: body.muted } }
+      },
+      async exportMe({ identity, query }) {
+        const { nextKey, ...document } = await exportDocument(exports, identity, query.limit)
+        return { body: { ...document, nextCursor: encodeExportCursor(nextKey) } }
+      },
+      async exportMessages({ identity, query }) {
+        const page = await exportMessages(exports, identity, { limit: query.limit, after: query.cursor })
+        return { body: { messages: page.messages, nextCursor: encodeExportCursor(page.nextKey) } }
       },
     },
     ports,

@@ -26,6 +26,7 @@ import {
   UserListQuery,
   UserView,
 } from './schemas.ts'
+import { ErasureView, ExportDocumentView, ExportMessagesQuery, ExportMessagesView, ExportQuery } from './privacy-schemas.ts'
 
 /**
  * Every REST route, declared once as data: its route key, who may call it, its schemas and what
@@ -158,6 +159,23 @@ export const HTTP_ROUTES = {
     body: Muted,
     response: z.object({ conversationId: Id, muted: z.boolean() }),
   },
+  exportMe: {
+    key: 'GET /me/export',
+    access: 'user',
+    handler: app,
+    summary:
+      "Everything stored about the caller (docs/privacy.md): profile, conversations with read state, devices without tokens, mutes, unsent uploads, account history, and the first page of their messages; follow nextCursor on GET /me/export/messages",
+    query: ExportQuery,
+    response: ExportDocumentView,
+  },
+  exportMessages: {
+    key: 'GET /me/export/messages',
+    access: 'user',
+    handler: app,
+    summary: "The next page of the caller's export: messages they sent and received, in (conversation, seq) order, with attachment download URLs",
+    query: ExportMessagesQuery,
+    response: ExportMessagesView,
+  },
 
   adminConversations: {
     key: 'GET /admin/conversations',
@@ -253,6 +271,17 @@ export const HTTP_ROUTES = {
     summary: 'Every admin action, most recent first: who, what, when and why',
     query: AuditQuery,
     response: z.object({ entries: z.array(AuditEntryView), nextCursor: NextCursor }),
+  },
+  eraseUser: {
+    key: 'POST /admin/users/{id}/erase',
+    access: 'admin',
+    handler: admin,
+    summary:
+      "Erases a user (docs/privacy.md): profile anonymised, their messages' bodies and attachments deleted, devices and push endpoints removed, connections closed, sign-in refused for good; the other participant's messages stay",
+    params: IdParams,
+    body: ReasonBody,
+    response: ErasureView,
+    errors: ['conflict'],
   },
 } as const satisfies Record<string, HttpRouteDeclaration>
 

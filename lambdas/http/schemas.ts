@@ -27,7 +27,7 @@ export const IsoTimestamp = z.iso.datetime()
 // ---- Requests ----
 
 export const IdParams = z.object({ id: Id })
-const limit = (fallback: number, max: number) => z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(max)), fallback)
+export const limit = (fallback: number, max: number) => z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(max)), fallback)
 
 export const HistoryQuery = z.object({
   before: z.optional(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(2_147_483_647))),
@@ -60,7 +60,7 @@ export function encodeCursor(key: z.infer<typeof ActivityKey> | z.infer<typeof E
 }
 
 /** A query parameter schema that decodes a cursor into its key, or fails validation (400). */
-function cursorOf<K extends z.ZodMiniType>(key: K) {
+export function cursorOf<K extends z.ZodMiniType>(key: K) {
   return z.pipe(
     z.string().check(z.maxLength(1024)),
     z.transform((value: string, ctx): z.output<K> => {

@@ -1,0 +1,301 @@
+import { sql, type Kysely, type RawBuilder } from 'kysely'
+import type { Actor } from '../core/admin.ts'
+import { ChatError } from '../core/errors.ts'
+import type { Role } from '../core/model.ts'
+import {
+  ERASED_DISPLAY_NAME,
+  type ErasedData,
+  type ErasureStore,
+  type ErasureTarget,
+  type ErasureTransaction,
+  type PendingDeletion,
+  type PrivacyQueries,
+  type StoredExportDocument,
+  type StoredExportMessage,
+} from '../core/privacy.ts'
+import { callerFromIdentity } from './app-queries.ts'
+import type { Database } from './database-schema.ts'
+import { single, toIso } from './sql-fragments.ts'
+
+/** Export and erasure on Postgres (core/privacy.ts). */
+
+/** A timestamp as ISO 8601 UTC with milliseconds, inside JSON built by Postgres. */
+function iso(column: RawBuilder<unknown>): RawBuilder<string> {
+  return sql<string>`to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
+}
+
+/**
+ * The export's sections, each a scalar JSON subquery over the `caller` CTE aliased `c`. A new
+ * table that holds something about the user is one more entry here (and in ExportDocument and
+ * ExportDocumentView), e.g. once reactions exist:
+ *   reactions: sql`(SELECT coalesce(json_agg(json_build_object('messageId', r.message_id, 'emoji', r.emoji,
+ *     'createdAt', ${iso(sql`r.created_at`)}) ORDER BY r.created_at), '[]'::json) FROM reactions r WHERE r.user_id = c.user_id)`,
+ */
+const EXPORT_SECTIONS: Record<Exclude<keyof StoredExportDocument, 'exportedAt'>, RawBuilder<unknown>> = {
+  profile: sql`(
+    SELECT json_build_object('id', u.id, 'subject', u.subject, 'email', u.email, 'displayName', u.display_name,
+      'role', u.role, 'trainerId', u.trainer_id, 'createdAt', ${iso(sql`u.created_at`)}, 'updatedAt', ${iso(sql`u.updated_at`)})
+    FROM users u WHERE u.id = c.user_id)`,
+  // Every conversation they took part in, also closed ones and those with a former trainer.
+  conversations: sql`(
+    SELECT coalesce(json_agg(json_build_object(
+      'id', cv.id, 'as', CASE WHEN cv.member_id = c.user_id THEN 'member' ELSE 'trainer' END,
+      'memberId', cv.member_id, 'trainerId', cv.trainer_id, 'status', cv.status,
+      'closedAt', ${iso(sql`cv.closed_at`)}, 'closedReason', cv.closed_reason,
+      'createdAt', ${iso(sql`cv.created_at`)}, 'lastMessageAt', ${iso(sql`cv.last_message_at`)}, 'messageCount', cv.last_seq,
+      'lastReadSeq', (SELECT max(m.seq) FROM messages m
+        WHERE m.conversation_id = cv.id AND m.sender_id <> c.user_id AND m.read_at IS NOT NULL),
+      'unreadCount', (SELECT count(*) FROM messages m
+        WHERE m.conversation_id = cv.id AND m.sender_id <> c.user_id AND m.read_at IS NULL AND m.hidden_at IS NULL),
+      'muted', EXISTS (SELECT 1 FROM notification_mutes nm WHERE nm.user_id = c.user_id AND nm.conversation_id = cv.id)
+    ) ORDER BY cv.created_at, cv.id), '[]'::json)
+    FROM conversations cv WHERE c.user_id IN (cv.member_id, cv.trainer_id))`,
+  devices: sql`(
+    SELECT coalesce(json_agg(json_build_object('platform', d.platform, 'enabled', d.enabled,
+      'createdAt', ${iso(sql`d.created_at`)}, 'updatedAt', ${iso(sql`d.updated_at`)}) ORDER BY d.created_at, d.token), '[]'::json)
+    FROM devices d WHERE d.user_id = c.user_id)`,
+  notificationSettings: sql`json_build_object(
+    'muted', EXISTS (SELECT 1 FROM notification_mutes nm WHERE nm.user_id = c.user_id AND nm.conversation_id IS NULL),
+    'mutedConversationIds', (SELECT coalesce(json_agg(nm.conversation_id ORDER BY nm.conversation_id), '[]'::json)
+      FROM notification_mutes nm WHERE nm.user_id = c.user_id AND nm.conversation_id IS NOT NULL))`,
+  unsentUploads: sql`(
+    SELECT coalesce(json_agg(json_build_object('id', att.id, 'conversationId', att.conversation_id, 'fileName', att.file_name,
+      'contentType', att.content_type, 'size', att.size, 'createdAt', ${iso(sql`att.created_at`)}) ORDER BY att.created_at, att.id), '[]'::json)
+    FROM attachments att WHERE att.uploader_id = c.user_id AND att.message_id IS NULL)`,
+  accountHistory: sql`(
+    SELECT coalesce(json_agg(json_build_object('action', al.action, 'reason', al.reason, 'createdAt', ${iso(sql`al.created_at`)})
+      ORDER BY al.created_at, al.id), '[]'::json)
+    FROM audit_log al WHERE al.target_type = 'user' AND al.target_id = c.user_id)`,
+}
+
+/**
+ * A message `p` as the caller `c` exports it. Their own messages keep what is stored (a
+ * moderator's removal or their own deletion hides it from the other participant, not from
+ * them); the other participant's removed or deleted messages are withheld, as in the app.
+ */
+const exportMessageJson = sql`json_build_object(
+  'id', p.id, 'conversationId', p.conversation_id, 'seq', p.seq, 'senderId', p.sender_id, 'sentByMe', p.sender_id = c.user_id,
+  'body', CASE WHEN p.sender_id = c.user_id OR (p.hidden_at IS NULL AND p.deleted_at IS NULL) THEN p.body ELSE '' END,
+  'clientMessageId', p.client_message_id, 'createdAt', ${iso(sql`p.created_at`)}, 'readAt', ${iso(sql`p.read_at`)},
+  'editedAt', ${iso(sql`p.edited_at`)}, 'deletedAt', ${iso(sql`p.deleted_at`)}, 'removed', p.hidden_at IS NOT NULL,
+  'replyToId', p.reply_to_id,
+  'attachment', (
+    SELECT json_build_object('id', att.id, 'fileName', att.file_name, 'contentType', att.content_type, 'size', att.size)
+    FROM attachments att
+    WHERE att.id = p.attachment_id AND (p.sender_id = c.user_id OR (p.hidden_at IS NULL AND p.deleted_at IS NULL))))`
+
+export function createPrivacyQueries(db: Kysely<Database>): PrivacyQueries {
+  return {
+    async exportDocument(identity) {
+      const sections = Object.entries(EXPORT_SECTIONS).map(([name, fragment]) => sql`${name}::text, ${fragment}`)
+      const { rows } = await sql<{ disabled: boolean; document: StoredExportDocument }>`
+        WITH ${callerFromIdentity(identity)}
+        SELECT c.disabled_at IS NOT NULL AS disabled,
+          json_build_object('exportedAt', ${iso(sql`now()`)}, ${sql.join(sections)}) AS document
+        FROM caller c`.execute(db)
+      const row = single(rows)
+      return row.disabled ? null : row.document
+    },
+
+    /**
+     * One page in (conversation, seq) order, across every conversation the caller took part in;
+     * keyset on the (conversation_id, seq) unique index, so a page costs the same at any depth.
+     */
+    async exportMessages(identity, page) {
+      const after = page.after ? sql`AND (p.conversation_id, p.seq) > (${page.after.conversationId}::uuid, ${page.after.seq}::int)` : sql``
+      const { rows } = await sql<{ disabled: boolean; messages: StoredExportMessage[] }>`
+        WITH ${callerFromIdentity(identity)}
+        SELECT c.disabled_at IS NOT NULL AS disabled,
+          (SELECT coalesce(json_agg(${exportMessageJson} ORDER BY p.conversation_id, p.seq), '[]'::json)
+           FROM (
+             SELECT p.* FROM messages p
+             WHERE p.conversation_id IN (SELECT cv.id FROM conversations cv WHERE c.user_id IN (cv.member_id, cv.trainer_id))
+               AND c.disabled_at IS NULL ${after}
+             ORDER BY p.conversation_id, p.seq
+             LIMIT ${page.limit + 1}
+           ) p) AS messages
+        FROM caller c`.execute(db)
+      const row = single(rows)
+      if (row.disabled) return null
+      const messages = row.messages.slice(0, page.limit)
+      const last = messages.at(-1)
+      const nextKey = row.messages.length > page.limit && last ? { conversationId: last.conversationId, seq: last.seq } : null
+      return { messages, nextKey }
+    },
+  }
+}
+
+// ---- Erasure ----
+
+/** Like the admin store, SERIALIZABLE: the checks (not erased yet, no assigned members) cannot go stale before the writes. */
+export function createErasureStore(db: Kysely<Database>): ErasureStore {
+  return {
+    async transaction(work) {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await db
+            .transaction()
+            .setIsolationLevel('serializable')
+            .execute((trx) => work(createErasureTransaction(trx)))
+        } catch (error) {
+          const code = (error as { code?: unknown } | null)?.code
+          if (RETRYABLE.has(code) && attempt < MAX_ATTEMPTS) continue
+          if (RETRYABLE.has(code)) throw new ChatError('conflict', 'A concurrent change got in the way; try again', undefined, { cause: error })
+          throw error
+        }
+      }
+    },
+
+    async pendingDeletions(limit) {
+      const rows = await db
+        .selectFrom('pending_deletions')
+        .select(['id', 'kind', 'target'])
+        .where('done_at', 'is', null)
+        .orderBy('created_at')
+        .orderBy('id')
+        .limit(limit)
+        .execute()
+      return rows
+    },
+
+    async settleDeletions(done, failed) {
+      // One statement for both outcomes; a failure never undoes a success recorded meanwhile.
+      const outcomes = [...done.map((id) => ({ id, error: null })), ...failed]
+      if (outcomes.length === 0) return
+      await sql`
+        UPDATE pending_deletions d
+        SET attempts = d.attempts + 1, last_attempt_at = now(),
+          done_at = CASE WHEN o.error IS NULL THEN coalesce(d.done_at, now()) ELSE d.done_at END,
+          last_error = CASE WHEN o.error IS NULL THEN d.last_error ELSE o.error END
+        FROM json_to_recordset(${JSON.stringify(outcomes)}::json) AS o (id uuid, error text)
+        WHERE d.id = o.id`.execute(db)
+    },
+
+    async forgetConnections(connectionIds) {
+      if (connectionIds.length === 0) return
+      await db.deleteFrom('connections').where('connection_id', 'in', [...connectionIds]).execute()
+    },
+  }
+}
+
+const SERIALIZATION_FAILURE = '40001'
+const DEADLOCK_DETECTED = '40P01'
+const RETRYABLE = new Set<unknown>([SERIALIZATION_FAILURE, DEADLOCK_DETECTED])
+const MAX_ATTEMPTS = 3
+
+type Time = Date | string
+
+function createErasureTransaction(trx: Kysely<Database>): ErasureTransaction {
+  return {
+    async load(identity, userId) {
+      const { rows } = await sql<{
+        actor_id: string
+        actor_role: Role
+        actor_disabled_at: Time | null
+        user: { id: string; role: Role; erasedAt: string | null; assignedMembers: number } | null
+      }>`
+        WITH ${callerFromIdentity(identity)}
+        SELECT c.user_id AS actor_id, c.role AS actor_role, c.disabled_at AS actor_disabled_at,
+          (SELECT json_build_object('id', u.id, 'role', u.role, 'erasedAt', ${iso(sql`u.erased_at`)},
+              'assignedMembers', (SELECT count(*) FROM users x WHERE x.trainer_id = u.id AND x.erased_at IS NULL))
+           FROM users u WHERE u.id = ${userId}) AS user
+        FROM caller c`.execute(trx)
+      const row = single(rows)
+      const actor: Actor = {
+        userId: row.actor_id,
+        role: row.actor_role,
+        disabledAt: row.actor_disabled_at === null ? null : toIso(row.actor_disabled_at),
+      }
+      const user: ErasureTarget | null = row.user ? { ...row.user, assignedMembers: Number(row.user.assignedMembers) } : null
+      return { actor, user }
+    },
+
+    async erase(userId) {
+      // 1. Record what storage must lose, drop what only the database holds, anonymise the profile.
+      //    Messages lose their attachment reference here, so the attachment rows can go next.
+      const { rows } = await sql<{
+        erased_at: Time
+        messages_erased: number
+        devices_removed: number
+        deletions: PendingDeletion[]
+        connection_ids: string[]
+      }>`
+        WITH objects AS (
+          SELECT att.object_key AS target FROM attachments att WHERE att.uploader_id = ${userId}
+        ),
+        endpoints AS (
+          DELETE FROM devices WHERE user_id = ${userId} RETURNING endpoint_arn AS target
+        ),
+        recorded AS (
+          INSERT INTO pending_deletions (kind, target, user_id)
+          SELECT 's3_object', target, ${userId}::uuid FROM objects
+          UNION ALL
+          SELECT DISTINCT 'push_endpoint', target, ${userId}::uuid FROM endpoints
+          -- The same endpoint ARN comes back when a token is registered again; owe its deletion anew.
+          ON CONFLICT (kind, target) DO UPDATE SET user_id = excluded.user_id, created_at = now(), done_at = NULL, attempts = 0,
+            last_error = NULL, last_attempt_at = NULL
+          RETURNING id, kind, target
+        ),
+        messages_erased AS (
+          UPDATE messages SET body = '', attachment_id = NULL, deleted_at = coalesce(deleted_at, now())
+          WHERE sender_id = ${userId}
+          RETURNING 1
+        ),
+        mutes AS (
+          DELETE FROM notification_mutes WHERE user_id = ${userId} RETURNING 1
+        ),
+        dropped AS (
+          DELETE FROM connections WHERE user_id = ${userId} RETURNING connection_id
+        ),
+        profile AS (
+          UPDATE users
+          SET email = '', display_name = ${ERASED_DISPLAY_NAME}, erased_at = now(), disabled_at = coalesce(disabled_at, now()),
+            send_tokens = NULL, send_tokens_at = NULL, updated_at = now()
+          WHERE id = ${userId}
+          RETURNING erased_at
+        )
+        SELECT p.erased_at,
+          (SELECT count(*) FROM messages_erased)::int AS messages_erased,
+          (SELECT count(*) FROM endpoints)::int AS devices_removed,
+          (SELECT coalesce(json_agg(json_build_object('id', r.id, 'kind', r.kind, 'target', r.target)), '[]'::json) FROM recorded r) AS deletions,
+          (SELECT coalesce(json_agg(d.connection_id), '[]'::json) FROM dropped d) AS connection_ids,
+          (SELECT count(*) FROM mutes) AS mutes_removed
+        FROM profile p`.execute(trx)
+      const row = single(rows)
+      // 2. The attachment rows (file names, sizes): no message points at them any more.
+      const removed = await trx.deleteFrom('attachments').where('uploader_id', '=', userId).executeTakeFirst()
+      const erased: ErasedData = {
+        erasedAt: toIso(row.erased_at),
+        messagesErased: Number(row.messages_erased),
+        attachmentsErased: Number(removed.numDeletedRows),
+        devicesRemoved: Number(row.devices_removed),
+        deletions: row.deletions,
+        connectionIds: row.connection_ids,
+      }
+      return erased
+    },
+
+    async closeConversationsOf(userId, reason) {
+      // The erased user's connection rows are already gone: only the other participant's are listed.
+      const { rows } = await sql<{ id: string; connection_ids: string[] }>`
+        WITH closed AS (
+          UPDATE conversations SET status = 'closed', closed_at = now(), closed_reason = ${reason}, updated_at = now()
+          WHERE status = 'open' AND (member_id = ${userId} OR trainer_id = ${userId})
+          RETURNING id, member_id, trainer_id
+        )
+        SELECT cv.id, (
+          SELECT coalesce(json_agg(k.connection_id), '[]'::json) FROM connections k
+          WHERE k.user_id IN (cv.member_id, cv.trainer_id) AND k.expires_at > now()
+        ) AS connection_ids
+        FROM closed cv ORDER BY cv.id`.execute(trx)
+      return rows.map((row) => ({ conversationId: row.id, connectionIds: row.connection_ids }))
+    },
+
+    async record(entry) {
+      await sql`
+        INSERT INTO audit_log (actor_id, action, target_type, target_id, reason, details)
+        VALUES (${entry.actorId}, ${entry.action}, ${entry.targetType}, ${entry.targetId}, ${entry.reason},
+          ${JSON.stringify(entry.details)}::jsonb)`.execute(trx)
+    },
+  }
+}
