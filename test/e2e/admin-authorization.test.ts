@@ -11,7 +11,7 @@ import { startTestStack, type TestStack } from '../helpers/stack.ts'
  */
 
 let stack: TestStack
-const ids = {} as Record<'member' | 'trainer' | 'otherTrainer' | 'conversation' | 'message' | 'newMember' | 'roleTarget' | 'disableTarget', string>
+const ids = {} as Record<'member' | 'trainer' | 'otherTrainer' | 'conversation' | 'message' | 'newMember' | 'roleTarget' | 'disableTarget' | 'eraseTarget', string>
 
 before(async () => {
   stack = await startTestStack()
@@ -21,6 +21,7 @@ before(async () => {
   ids.newMember = await userId(stack, 'matrix-member@example.com')
   ids.roleTarget = await userId(stack, 'matrix-role@example.com')
   ids.disableTarget = await userId(stack, 'matrix-disable@example.com')
+  ids.eraseTarget = await userId(stack, 'matrix-erase@example.com')
   ids.conversation = (await stack.api('/conversations', { email: 'user1@example.com' })).body.conversations[0].id
   const member = await stack.connect('user1@example.com')
   const sent = await member.request({ action: 'sendMessage', conversationId: ids.conversation, clientMessageId: 'm1', body: 'hello' })
@@ -68,6 +69,7 @@ const calls: Record<string, () => Call> = {
   }),
   'DELETE /admin/messages/{id}': () => ({ method: 'DELETE', path: `/admin/messages/${ids.message}`, body: { reason: 'matrix' } }),
   'GET /admin/audit': () => ({ method: 'GET', path: '/admin/audit' }),
+  'POST /admin/users/{id}/erase': () => ({ method: 'POST', path: `/admin/users/${ids.eraseTarget}/erase`, body: { reason: 'matrix' } }),
 }
 
 let newcomers = 0
@@ -128,6 +130,7 @@ test('the audit trail holds exactly the admin’s changes, most recent first', a
   assert.deepEqual(
     body.entries.map((entry: { action: string; actor: { email: string } }) => [entry.action, entry.actor.email]),
     [
+      ['user.erased', ADMIN],
       ['message.hidden', ADMIN],
       ['user.disabled', ADMIN],
       ['user.role_changed', ADMIN],
