@@ -207,8 +207,9 @@ test('only the attachment functions reach the bucket, and only objects under con
 
   const roles = resourcesOf(stateless, 'AWS::IAM::Role').filter(([, r]) => text(r.Properties.ManagedPolicyArns).includes(policyId))
   const roleIds = roles.map(([id]) => id).sort()
-  // joinConversation signs the download URLs of the history it answers with, so it reaches the bucket too.
-  const expected = ['http-app', 'ws-send-message', 'ws-join-conversation', 'attachments-sweep']
+  // joinConversation signs the download URLs of the history it answers with, so it reaches the bucket too;
+  // the admin API's erasure deletes a user's objects.
+  const expected = ['http-app', 'ws-send-message', 'ws-join-conversation', 'attachments-sweep', 'http-admin']
     .map((h) => logicalId(stacks.stateless.functions.get(h as never)!.role!))
     .sort()
   assert.deepEqual(roleIds, expected)
@@ -404,7 +405,8 @@ test('with push credentials: APNs and FCM applications, their ARNs in env, endpo
   assert.match(text(endpoints!.Resource), /:endpoint\/APNS\/trainer-chat-prod-apns\/\*/)
   assert.match(text(endpoints!.Resource), /:endpoint\/GCM\/trainer-chat-prod-fcm\/\*/)
   const roles = (policy.Properties.Roles as Json[]).map((r) => r.Ref).sort()
-  const expected = ['http-app', 'ws-send-message'].map((h) => logicalId(stacks.stateless.functions.get(h as never)!.role!)).sort()
+  // Erasure deletes a user's endpoints: the admin API, and the sweep that retries what failed.
+  const expected = ['http-app', 'ws-send-message', 'http-admin', 'attachments-sweep'].map((h) => logicalId(stacks.stateless.functions.get(h as never)!.role!)).sort()
   assert.deepEqual(roles, expected)
 })
 
