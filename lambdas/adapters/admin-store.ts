@@ -523,15 +523,16 @@ interface UserStateJson {
   role: Role
   trainerId: string | null
   disabledAt: string | null
+  erasedAt: string | null
   assignedMembers: number
 }
 
 /** A user `u` with the number of members assigned to them, as JSON. */
 const userStateJson = sql`json_build_object(
-  'id', u.id, 'role', u.role, 'trainerId', u.trainer_id, 'disabledAt', u.disabled_at,
+  'id', u.id, 'role', u.role, 'trainerId', u.trainer_id, 'disabledAt', u.disabled_at, 'erasedAt', u.erased_at,
   'assignedMembers', (SELECT count(*) FROM users x WHERE x.trainer_id = u.id))`
 
 function toUserState(json: UserStateJson | null): UserState | null {
   if (!json) return null
-  return { ...json, disabledAt: isoOrNull(json.disabledAt), assignedMembers: Number(json.assignedMembers) }
+  return { ...json, disabledAt: isoOrNull(json.disabledAt), erasedAt: isoOrNull(json.erasedAt), assignedMembers: Number(json.assignedMembers) }
 }

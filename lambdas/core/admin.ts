@@ -135,6 +135,8 @@ export interface UserState {
   role: Role
   trainerId: string | null
   disabledAt: string | null
+  /** Set when the account was erased (core/privacy.ts): it then takes no admin change but the erasure. */
+  erasedAt: string | null
   /** Members whose assigned trainer is this user. */
   assignedMembers: number
 }
@@ -206,6 +208,11 @@ export interface AdminPorts {
 }
 
 // ---- Use cases ----
+
+/** An erased account is gone for good: no trainer, role or enabling brings it back (docs/privacy.md). */
+function refuseErased(user: UserState | null): void {
+  if (user?.erasedAt) throw new ChatError('conflict', 'This account was erased', { erasedAt: user.erasedAt })
+}
 
 /** Only an enabled admin, by the database's account of them, may pass. */
 export function requireAdmin(actor: Actor): void {
@@ -374,6 +381,7 @@ export async function assignTrainer(
     const { actor, user, trainer } = await tx.loadUsers(identity, input.userId, input.trainerId)
     requireAdmin(actor)
     if (!user) throw new ChatError('not_found', 'User not found')
+    refuseErased(user)
     if (user.role !== 'user') {
       throw new ChatError('bad_request', `Only members have a trainer; this user is a ${user.role}`, { field: 'id', role: user.role })
     }
@@ -444,6 +452,7 @@ export async function changeRole(
     const { actor, user } = await tx.loadUsers(identity, input.userId)
     requireAdmin(actor)
     if (!user) throw new ChatError('not_found', 'User not found')
+    refuseErased(user)
     if (user.role === input.role) return { user: await tx.user(user.id), closed: [], dropped: [] }
     if (user.id === actor.userId) throw new ChatError('conflict', 'Admins cannot change their own role')
     if (user.role === 'trainer' && user.assignedMembers > 0) {
@@ -498,6 +507,7 @@ export async function setUserDisabled(
     const { actor, user } = await tx.loadUsers(identity, input.userId)
     requireAdmin(actor)
     if (!user) throw new ChatError('not_found', 'User not found')
+    refuseErased(user)
     if ((user.disabledAt !== null) === input.disabled) return { user: await tx.user(user.id), dropped: [] }
     if (user.id === actor.userId) throw new ChatError('conflict', 'Admins cannot disable their own account')
 

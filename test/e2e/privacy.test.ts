@@ -242,10 +242,14 @@ describe('POST /admin/users/{id}/erase', () => {
 
     await assert.rejects(stack.connect(member.email), { status: 403 })
     const me = await stack.api('/me', { email: member.email })
+    const snapshot = await everything()
     const enabled = await admin(`/admin/users/${member.id}/disabled`, { method: 'PUT', body: { disabled: false } })
+    const promoted = await admin(`/admin/users/${member.id}/role`, { method: 'PUT', body: { role: 'trainer' } })
+    const assigned = await admin(`/admin/users/${member.id}/trainer`, { method: 'PUT', body: { trainerId: await userId(stack, 'trainer2@example.com') } })
 
     assert.equal(me.status, 403)
-    assert.equal(enabled.body.disabledAt !== null, true, 're-enabling leaves an erased account disabled')
+    assert.deepEqual([enabled.status, promoted.status, assigned.status], [409, 409, 409])
+    assert.deepEqual(await everything(), snapshot, 'no admin change brings an erased account back')
     const afterwards = await stack.db.selectFrom('users').selectAll().where('id', '=', member.id).executeTakeFirstOrThrow()
     assert.deepEqual([afterwards.email, afterwards.display_name, afterwards.disabled_at], [before.email, before.display_name, before.disabled_at])
 
