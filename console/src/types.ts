@@ -72,4 +72,5 @@ export const AUDIT_ACTIONS = [
   'user.role_changed',
   'user.disabled',
   'user.enabled',
+  'user.erased',
 ] as const
