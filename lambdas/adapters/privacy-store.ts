@@ -211,6 +211,10 @@ function createErasureTransaction(trx: Kysely<Database>): ErasureTransaction {
     },
 
     async erase(userId) {
+      // A send of this user racing the erasure cannot leave a body behind: a send that commits
+      // after this transaction's snapshot bumped the conversation row, which closeConversationsOf
+      // then updates too, and SERIALIZABLE aborts the erasure (it runs again and sees the message);
+      // a send after the close waits for its row lock and finds the conversation closed.
       // 1. Record what storage must lose, drop what only the database holds, anonymise the profile.
       //    Messages lose their attachment reference here, so the attachment rows can go next.
       const { rows } = await sql<{

@@ -114,8 +114,11 @@ export interface ExportPorts {
 
 /** GET /me/export: every section, with the first page of messages. */
 export async function exportDocument(ports: ExportPorts, identity: Identity, limit: number) {
-  const [document, page] = await Promise.all([ports.queries.exportDocument(identity), exportMessages(ports, identity, { limit })])
+  // One after the other: on a first contact the first statement creates the user, which two
+  // concurrent statements would race for.
+  const document = await ports.queries.exportDocument(identity)
   if (!document) throw disabled()
+  const page = await exportMessages(ports, identity, { limit })
   const unsentUploads = await Promise.all(
     document.unsentUploads.map(async (upload) => ({
       ...upload,
