@@ -340,13 +340,15 @@ function createAdminTransaction(trx: Kysely<Database>): AdminTransaction {
         ActorRow & Optional<{ id: string; member_id: string; trainer_id: string; status: ConversationStatus }> & {
           assigned_trainer_id: string | null
           other_open_id: string | null
+          participant_erased: boolean | null
         }
       >`
         WITH ${callerFromIdentity(identity)}
         SELECT ${actorColumns}, cv.id, cv.member_id, cv.trainer_id, cv.status, m.trainer_id AS assigned_trainer_id,
           (SELECT o.id FROM conversations o
            WHERE o.member_id = cv.member_id AND o.trainer_id = cv.trainer_id AND o.status = 'open' AND o.id <> cv.id
-           LIMIT 1) AS other_open_id
+           LIMIT 1) AS other_open_id,
+          (SELECT bool_or(x.erased_at IS NOT NULL) FROM users x WHERE x.id IN (cv.member_id, cv.trainer_id)) AS participant_erased
         FROM caller c
         LEFT JOIN conversations cv ON cv.id = ${conversationId}
         LEFT JOIN users m ON m.id = cv.member_id`.execute(trx)
@@ -362,6 +364,7 @@ function createAdminTransaction(trx: Kysely<Database>): AdminTransaction {
               status,
               assignedTrainerId: row.assigned_trainer_id,
               otherOpenId: row.other_open_id,
+              participantErased: row.participant_erased === true,
             }
       return { actor: toActor(row), conversation }
     },

@@ -128,6 +128,8 @@ export interface ConversationState {
   assignedTrainerId: string | null
   /** Another open conversation of the same member and trainer, if any. */
   otherOpenId: string | null
+  /** Whether either participant's account was erased (core/privacy.ts). */
+  participantErased: boolean
 }
 
 export interface UserState {
@@ -305,6 +307,7 @@ export async function reopenConversation(
     requireAdmin(actor)
     if (!conversation) throw new ChatError('not_found', 'Conversation not found')
     if (conversation.status === 'open') throw new ChatError('conflict', 'The conversation is already open')
+    if (conversation.participantErased) throw new ChatError('conflict', 'A participant of this conversation was erased')
     if (conversation.otherOpenId) {
       throw new ChatError('conflict', 'This member and trainer already have an open conversation', {
         openConversationId: conversation.otherOpenId,

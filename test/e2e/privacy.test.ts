@@ -247,11 +247,12 @@ describe('POST /admin/users/{id}/erase', () => {
     const me = await stack.api('/me', { email: member.email })
     const snapshot = await everything()
     const enabled = await admin(`/admin/users/${member.id}/disabled`, { method: 'PUT', body: { disabled: false } })
+    const reopened = await admin(`/admin/conversations/${member.conversationId}/reopen`, { method: 'POST' })
     const promoted = await admin(`/admin/users/${member.id}/role`, { method: 'PUT', body: { role: 'trainer' } })
     const assigned = await admin(`/admin/users/${member.id}/trainer`, { method: 'PUT', body: { trainerId: await userId(stack, 'trainer2@example.com') } })
 
     assert.equal(me.status, 403)
-    assert.deepEqual([enabled.status, promoted.status, assigned.status], [409, 409, 409])
+    assert.deepEqual([enabled.status, reopened.status, promoted.status, assigned.status], [409, 409, 409, 409])
     assert.deepEqual(await everything(), snapshot, 'no admin change brings an erased account back')
     const afterwards = await stack.db.selectFrom('users').selectAll().where('id', '=', member.id).executeTakeFirstOrThrow()
     assert.deepEqual([afterwards.email, afterwards.display_name, afterwards.disabled_at], [before.email, before.display_name, before.disabled_at])
