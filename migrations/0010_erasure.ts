@@ -11,6 +11,8 @@ export async function up(db: Kysely<any>): Promise<void> {
     // other participant's messages and the audit trail point at it, and its subject must keep being refused.
     sql`ALTER TABLE users ADD COLUMN erased_at timestamptz`,
     sql`ALTER TABLE users ADD CONSTRAINT users_erased_is_disabled CHECK (erased_at IS NULL OR disabled_at IS NOT NULL)`,
+    // The sweep looks for erased users that racing writes left something behind for.
+    sql`CREATE INDEX users_erased_idx ON users (erased_at) WHERE erased_at IS NOT NULL`,
     // Erasure is for good whatever statement touches the row later: the sign-in upserts (which copy
     // the token's email and name), enabling the account, any future identity linking. Done in the
     // database so no application statement needs to remember it.
@@ -51,5 +53,6 @@ export async function down(db: Kysely<any>): Promise<void> {
   await sql`DROP TABLE pending_deletions`.execute(db)
   await sql`DROP TRIGGER users_stay_erased ON users`.execute(db)
   await sql`DROP FUNCTION users_stay_erased()`.execute(db)
+  await sql`DROP INDEX users_erased_idx`.execute(db)
   await sql`ALTER TABLE users DROP CONSTRAINT users_erased_is_disabled, DROP COLUMN erased_at`.execute(db)
 }

@@ -158,6 +158,20 @@ export function createErasureStore(db: Kysely<Database>): ErasureStore {
       return rows
     },
 
+    async erasedWithLeftovers(limit) {
+      const { rows } = await sql<{ id: string }>`
+        SELECT u.id FROM users u
+        WHERE u.erased_at IS NOT NULL AND (
+          EXISTS (SELECT 1 FROM devices d WHERE d.user_id = u.id)
+          OR EXISTS (SELECT 1 FROM attachments att WHERE att.uploader_id = u.id)
+          OR EXISTS (SELECT 1 FROM connections k WHERE k.user_id = u.id)
+          OR EXISTS (SELECT 1 FROM notification_mutes nm WHERE nm.user_id = u.id)
+          OR EXISTS (SELECT 1 FROM messages m WHERE m.sender_id = u.id AND (m.body <> '' OR m.attachment_id IS NOT NULL OR m.deleted_at IS NULL)))
+        ORDER BY u.erased_at
+        LIMIT ${limit}`.execute(db)
+      return rows.map((row) => row.id)
+    },
+
     async settleDeletions(done, failed) {
       // One statement for both outcomes; a failure never undoes a success recorded meanwhile.
       const outcomes = [...done.map((id) => ({ id, error: null })), ...failed]

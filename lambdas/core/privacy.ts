@@ -205,6 +205,11 @@ export interface ErasureStore {
   transaction<T>(work: (tx: ErasureTransaction) => Promise<T>): Promise<T>
   /** Deletions not yet done, oldest first. */
   pendingDeletions(limit: number): Promise<PendingDeletion[]>
+  /**
+   * Erased users that still have something an erasure removes: a write of theirs that committed
+   * while the erasing transaction ran (a device registered, a file uploaded) is not in its snapshot.
+   */
+  erasedWithLeftovers(limit: number): Promise<string[]>
   /** Records the outcome of one attempt at each. */
   settleDeletions(done: readonly string[], failed: ReadonlyArray<{ id: string; error: string }>): Promise<void>
   forgetConnections(connectionIds: readonly string[]): Promise<void>
@@ -320,8 +325,16 @@ export async function runDeletions(ports: DeletionPorts, deletions: readonly Pen
   return { done: done.length, pending: failed.length }
 }
 
-/** The scheduled retry: the oldest deletions not yet done, one batch per run. */
+/**
+ * The scheduled retry: first erase again what writes racing an erasure left behind (erasing is
+ * idempotent, and the profile stays as the first erasure left it), then try the oldest deletions
+ * not yet done, one batch per run. Connection rows left behind are deleted; their sockets are
+ * refused at their next frame, as the rows are gone.
+ */
 export async function retryPendingDeletions(ports: DeletionPorts, options: { batchSize?: number } = {}) {
+  for (const userId of await ports.store.erasedWithLeftovers(options.batchSize ?? 500)) {
+    await ports.store.transaction((tx) => tx.erase(userId))
+  }
   return runDeletions(ports, await ports.store.pendingDeletions(options.batchSize ?? 500))
 }
 

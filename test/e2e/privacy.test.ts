@@ -301,6 +301,34 @@ describe('POST /admin/users/{id}/erase', () => {
     await closeAll(memberSocket)
   })
 
+  test('what a write racing the erasure left behind is erased by the sweep', async () => {
+    const member = await newMember()
+    const memberSocket = await stack.connect(member.email)
+    const text = await send(memberSocket, member.conversationId, 'typed during the erasure')
+    await closeAll(memberSocket)
+    assert.equal((await erase(member.id)).status, 200)
+    // As if a device registration and a send had committed while the erasing transaction ran.
+    const bystander = await newMember()
+    const deviceToken = `ios-${randomUUID()}`
+    assert.equal((await stack.api('/devices', { method: 'POST', email: bystander.email, body: { platform: 'ios', token: deviceToken } })).status, 200)
+    const { endpoint_arn: endpointArn } = await stack.db
+      .updateTable('devices').set({ user_id: member.id }).where('token', '=', deviceToken).returning('endpoint_arn').executeTakeFirstOrThrow()
+    await stack.db.updateTable('messages').set({ body: 'typed during the erasure', deleted_at: null }).where('id', '=', text.id).execute()
+
+    const swept: { erasureDeletions: { done: number } } = await invoke(stack.handlers()['attachments-sweep'], {}, 'attachments-sweep')
+
+    assert.ok(swept.erasureDeletions.done >= 1)
+    const message = await stack.db.selectFrom('messages').select(['body', 'deleted_at']).where('id', '=', text.id).executeTakeFirstOrThrow()
+    assert.equal(message.body, '')
+    assert.ok(message.deleted_at)
+    assert.equal((await stack.db.selectFrom('devices').select('token').where('user_id', '=', member.id).execute()).length, 0)
+    const sns = new SNSClient({ endpoint: stack.awsUrl, region: 'us-east-1' })
+    await assert.rejects(sns.send(new GetEndpointAttributesCommand({ EndpointArn: endpointArn })), { name: 'NotFoundException' })
+    sns.destroy()
+    const user = await stack.db.selectFrom('users').select(['email', 'display_name']).where('id', '=', member.id).executeTakeFirstOrThrow()
+    assert.deepEqual(user, { email: '', display_name: 'Deleted user' })
+  })
+
   describe('refusals change nothing', () => {
     test('not an admin: 403', async () => {
       const member = await newMember()
