@@ -19,6 +19,8 @@ export interface UsersTable {
   /** Send rate-limit bucket (0003): tokens left at send_tokens_at; NULL is a full bucket. */
   send_tokens: number | null
   send_tokens_at: Timestamp | null
+  /** Whether `email` came from a token with email_verified (0011); verified emails are unique, case-insensitively. */
+  email_verified: Generated<boolean>
 }
 
 export interface ConversationsTable {

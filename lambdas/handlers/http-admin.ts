@@ -18,7 +18,8 @@ import {
 } from '../core/admin.ts'
 import { encodeCursor } from '../http/schemas.ts'
 import { httpApi } from '../http/toolkit.ts'
-import { createBase, type Base } from '../wiring/base.ts'
+import type { TokenAgePolicy } from '../core/identity.ts'
+import { createBase, tokenAgePolicy, type Base } from '../wiring/base.ts'
 import { lambdaDatabase } from '../wiring/database.ts'
 import { websocketDelivery } from '../wiring/delivery.ts'
 
@@ -27,7 +28,7 @@ import { websocketDelivery } from '../wiring/delivery.ts'
  * dispatching on routeKey. The gateway only proves the token is valid; each use case checks the
  * caller's role in the database, in the transaction that does the work.
  */
-export function createAdminApi(ports: AdminPorts, middlewares: MiddlewareObj[] = []) {
+export function createAdminApi(ports: AdminPorts & { tokenAge?: TokenAgePolicy }, middlewares: MiddlewareObj[] = []) {
   return httpApi(
     'http-admin',
     {
@@ -72,8 +73,8 @@ export function createAdminApi(ports: AdminPorts, middlewares: MiddlewareObj[] =
   )
 }
 
-export function adminPorts(base: Base, db: Kysely<Database>): AdminPorts {
-  return { store: createAdminStore(db), delivery: websocketDelivery(base), log: base.log }
+export function adminPorts(base: Base, db: Kysely<Database>): AdminPorts & { tokenAge: TokenAgePolicy } {
+  return { store: createAdminStore(db), delivery: websocketDelivery(base), log: base.log, tokenAge: tokenAgePolicy(base.config) }
 }
 
 const base = createBase(config())
