@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
+import { cleanFileName } from '../../lambdas/core/attachments.ts'
 import { ChatError } from '../../lambdas/core/errors.ts'
 import { cleanDisplayName, identityFromTokenClaims, MAX_DISPLAY_NAME_CHARS } from '../../lambdas/core/identity.ts'
 import { identityFromClaims } from '../../lambdas/http/toolkit.ts'
@@ -88,4 +89,19 @@ describe('cleanDisplayName', () => {
     assert.equal(name, '😀'.repeat(MAX_DISPLAY_NAME_CHARS))
   })
   test('drops lone surrogates', () => assert.equal(cleanDisplayName('Ada\uD800'), 'Ada'))
+})
+
+describe('attachment file names lose bidi and control characters (#11 item 9)', () => {
+  const names: Array<{ attack: string; fileName: string; stored: string }> = [
+    { attack: 'a right-to-left override hiding an .exe', fileName: 'invoice\u202Efdp.exe', stored: 'invoicefdp.exe' },
+    { attack: 'embeddings and isolates', fileName: '\u202Aplan\u202C \u2066v2\u2069.pdf', stored: 'plan v2.pdf' },
+    { attack: 'the bidi marks', fileName: 'a\u200Eb\u200Fc\u061C.txt', stored: 'abc.txt' },
+    { attack: 'C1 control characters', fileName: 'scan\u0085\u009b.png', stored: 'scan.png' },
+  ]
+  for (const { attack, fileName, stored } of names) {
+    test(`${attack} → ${JSON.stringify(stored)}`, () => assert.equal(cleanFileName(fileName), stored))
+  }
+  test('a name of only bidi characters is refused as bad_request', () => {
+    assert.throws(() => cleanFileName('\u202E\u2066'), (e: unknown) => e instanceof ChatError && e.code === 'bad_request')
+  })
 })
