@@ -66,7 +66,7 @@ export function createAppApi(ports: AppPorts, middlewares: MiddlewareObj[] = [])
         return { body: { attachmentId, uploadUrl: url, method, headers, expiresAt } }
       },
       async registerDevice({ identity, body }) {
-        return { body: await registerDevice(ports.push, identity, body) }
+        return { body: await registerDevice(ports.push, identity, body, ports.log) }
       },
       async devices({ identity }) {
         return { body: { devices: await devices.list(identity) } }
