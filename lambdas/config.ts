@@ -85,7 +85,12 @@ const EnvSchema = z.object({
   /** Comma-separated bare media types clients may upload. */
   ATTACHMENT_CONTENT_TYPES: z._default(csv, DEFAULT_ATTACHMENT_CONTENT_TYPES),
   ATTACHMENT_UPLOAD_URL_SECONDS: positiveInt(300),
-  ATTACHMENT_DOWNLOAD_URL_SECONDS: positiveInt(900),
+  /**
+   * At most 60 s: a download URL cannot be revoked, so its lifetime is how long an attachment of a
+   * message a moderator hid stays downloadable (#11 item 14). Clients get fresh URLs with every
+   * history page and every delivered message.
+   */
+  ATTACHMENT_DOWNLOAD_URL_SECONDS: z._default(z.coerce.number().check(z.int(), z.positive(), z.maximum(60)), 60),
   /** How long after its upload URL was issued an attachment may still be sent; unused ones are swept after that. */
   ATTACHMENT_USE_WITHIN_SECONDS: positiveInt(24 * 60 * 60),
   /** Where the S3 and SNS clients send their calls (LocalStack, the local stack's AWS edge); AWS itself when unset. */
