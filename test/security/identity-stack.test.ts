@@ -106,3 +106,21 @@ describe('profile claims are stored cleaned, the same from either sign-in', () =
     assert.equal(third.body.email, `new-${sub}@example.com`)
   })
 })
+
+describe('first contacts racing for one verified email', () => {
+  test('REST answers 200 or 503 unavailable (never 500), the handshake always connects, and one user holds the email', async () => {
+    const email = `race-${randomUUID()}@example.com`
+    const tokens = await Promise.all(Array.from({ length: 6 }, () => mint({ email })))
+    const [rest, handshakes] = await Promise.all([
+      Promise.all(tokens.slice(0, 3).map((token) => stack.api('/me', { token }))),
+      Promise.all(tokens.slice(3).map((token) => handshake(token))),
+    ])
+    for (const answer of rest) assert.ok([200, 503].includes(answer.status), JSON.stringify(answer))
+    for (const answer of rest.filter((a) => a.status === 503)) assert.equal(answer.body.error.code, 'unavailable')
+    assert.deepEqual(handshakes, [101, 101, 101])
+    // The refused ones retry, as `unavailable` says, and get in without the email.
+    for (const token of tokens.slice(0, 3)) assert.equal((await stack.api('/me', { token })).status, 200)
+    const holders = await stack.db.selectFrom('users').select('id').where(sql`lower(email)`, '=', email).where('email_verified', '=', true).execute()
+    assert.equal(holders.length, 1)
+  })
+})
