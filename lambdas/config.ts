@@ -63,6 +63,8 @@ const EnvSchema = z.object({
   /** Cognito app client id: checked against `aud` (id tokens) or `client_id` (access tokens). */
   JWT_AUDIENCE: z._default(z.string(), 'trainer-chat-local'),
   JWT_TOKEN_USE: z._default(z.enum(['id', 'access']), 'id'),
+  /** Tokens whose lifetime (exp - iat) is longer are refused; Cognito's maximum for ID and access tokens is 24 h. */
+  JWT_MAX_TOKEN_LIFETIME_SECONDS: positiveInt(24 * 60 * 60),
 
   /** Each live connection holds a numbered slot (a smallint), hence the ceiling. */
   MAX_CONNECTIONS_PER_USER: z._default(z.coerce.number().check(z.int(), z.positive(), z.maximum(1000)), 10),
@@ -83,7 +85,12 @@ const EnvSchema = z.object({
   /** Comma-separated bare media types clients may upload. */
   ATTACHMENT_CONTENT_TYPES: z._default(csv, DEFAULT_ATTACHMENT_CONTENT_TYPES),
   ATTACHMENT_UPLOAD_URL_SECONDS: positiveInt(300),
-  ATTACHMENT_DOWNLOAD_URL_SECONDS: positiveInt(900),
+  /**
+   * At most 60 s: a download URL cannot be revoked, so its lifetime is how long an attachment of a
+   * message a moderator hid stays downloadable (#11 item 14). Clients get fresh URLs with every
+   * history page and every delivered message.
+   */
+  ATTACHMENT_DOWNLOAD_URL_SECONDS: z._default(z.coerce.number().check(z.int(), z.positive(), z.maximum(60)), 60),
   /** How long after its upload URL was issued an attachment may still be sent; unused ones are swept after that. */
   ATTACHMENT_USE_WITHIN_SECONDS: positiveInt(24 * 60 * 60),
   /** Where the S3 and SNS clients send their calls (LocalStack, the local stack's AWS edge); AWS itself when unset. */
@@ -122,6 +129,7 @@ export function parseConfig(env: Record<string, string | undefined>) {
       jwksUrl: env_.JWT_JWKS_URL ?? `${env_.JWT_ISSUER}/.well-known/jwks.json`,
       audience: env_.JWT_AUDIENCE,
       tokenUse: env_.JWT_TOKEN_USE,
+      maxTokenLifetimeSeconds: env_.JWT_MAX_TOKEN_LIFETIME_SECONDS,
     }),
     maxConnectionsPerUser: env_.MAX_CONNECTIONS_PER_USER,
     sendRateLimit: Object.freeze({ burst: env_.RATE_LIMIT_BURST, perSecond: env_.RATE_LIMIT_PER_SECOND }),

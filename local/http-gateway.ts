@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { randomUUID } from 'node:crypto'
+import { decodeJwt } from 'jose'
 import { extractToken, type TokenVerifier } from '../lambdas/adapters/jwt.ts'
 import type { HttpAccess } from '../lambdas/http/routes.ts'
 import { invoke, type LambdaHandler } from './lambda-invoke.ts'
@@ -120,20 +121,10 @@ export async function startHttpGateway(options: HttpGatewayOptions): Promise<Htt
       const token = extractToken({ authorization: headers.authorization })
       if (!token) return send(response, 401, { message: 'Unauthorized' })
       try {
-        const identity = await options.verifier()(token)
-        authorizer = {
-          jwt: {
-            // API Gateway flattens array claims into "[a b]" strings; do the same so handlers cope.
-            claims: {
-              sub: identity.subject,
-              email: identity.email,
-              name: identity.displayName,
-              'cognito:groups': `[${identity.groups.join(' ')}]`,
-              exp: Math.floor(identity.expiresAt.getTime() / 1000),
-            },
-            scopes: null,
-          },
-        }
+        await options.verifier()(token)
+        // As API Gateway's JWT authorizer: every claim of the verified token, flattened to strings
+        // (arrays as "[a b]"), so the handlers apply their own rule to them as they do in AWS.
+        authorizer = { jwt: { claims: flattenClaims(decodeJwt(token)), scopes: null } }
       } catch {
         return send(response, 401, { message: 'Unauthorized' })
       }
@@ -218,4 +209,14 @@ function send(response: ServerResponse, status: number, body: unknown): void {
   const payload = JSON.stringify(body)
   response.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) })
   response.end(payload)
+}
+
+/** API Gateway's HTTP API form of JWT claims: strings, arrays as "[a b]", objects as JSON. */
+export function flattenClaims(payload: Record<string, unknown>): Record<string, string> {
+  const flat: Record<string, string> = {}
+  for (const [name, value] of Object.entries(payload)) {
+    if (value === undefined || value === null) continue
+    flat[name] = Array.isArray(value) ? `[${value.map(String).join(' ')}]` : typeof value === 'object' ? JSON.stringify(value) : String(value)
+  }
+  return flat
 }

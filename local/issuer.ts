@@ -51,6 +51,8 @@ export async function loadIssuer(dataDir: string, issuer: string, audience: stri
         iss: issuer,
         ...(tokenUse === 'id' ? { aud: audience } : { client_id: audience, username: claims.sub }),
         email: claims.email,
+        // Like a Cognito pool whose users verified their email (demo users, sign-ups by email code).
+        email_verified: true,
         ...(claims.name ? { name: claims.name } : {}),
         'cognito:groups': claims.groups ?? [],
         token_use: tokenUse,

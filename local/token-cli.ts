@@ -8,12 +8,18 @@ import { mintLocalToken } from './local-token.ts'
  */
 const args = process.argv.slice(2)
 const email = args.find((arg, i) => !arg.startsWith('--') && !['--ttl', '--expires-in'].includes(args[i - 1] ?? ''))
-const USAGE = 'usage: npm run token -- <email> [--ttl <duration: 90s, 30m, 8h, 7d>] (default 1h)'
+const USAGE = 'usage: npm run token -- <email> [--ttl <duration: 90s, 30m, 8h, 1d>] (default 1h)'
 if (!email) {
   console.error(USAGE)
   process.exit(2)
 }
 const expiresInSeconds = parseLifetime(args)
+// The handlers refuse longer-lived tokens (#11 item 12); say so here rather than print a useless one.
+const maxLifetimeSeconds = Number(process.env.JWT_MAX_TOKEN_LIFETIME_SECONDS ?? 24 * 60 * 60)
+if (expiresInSeconds > maxLifetimeSeconds) {
+  console.error(`tokens live at most ${maxLifetimeSeconds} s (JWT_MAX_TOKEN_LIFETIME_SECONDS, Cognito's 24 h by default); ${USAGE}`)
+  process.exit(2)
+}
 
 /** `--ttl 8h` (s, m, h or d) or `--expires-in <seconds>`; one hour by default. */
 function parseLifetime(argv: string[]): number {
@@ -21,7 +27,7 @@ function parseLifetime(argv: string[]): number {
   if (ttlIndex >= 0) {
     const match = /^(\d+)([smhd])?$/.exec(argv[ttlIndex + 1] ?? '')
     if (!match) {
-      console.error(`--ttl wants a duration such as 90s, 30m, 8h or 7d; ${USAGE}`)
+      console.error(`--ttl wants a duration such as 90s, 30m, 8h or 1d; ${USAGE}`)
       process.exit(2)
     }
     return Number(match[1]) * { s: 1, m: 60, h: 3600, d: 86_400 }[(match[2] ?? 's') as 's' | 'm' | 'h' | 'd']

@@ -6,6 +6,7 @@ import * as m0004 from './0004_attachments.ts'
 import * as m0005 from './0005_push_devices.ts'
 import * as m0006 from './0006_message_state.ts'
 import * as m0010 from './0010_erasure.ts'
+import * as m0011 from './0011_identity.ts'
 
 /**
  * The static list of migrations. Bundled Lambdas cannot read a folder at run time, so every
@@ -19,6 +20,7 @@ export const migrations: Record<string, Migration> = {
   '0005_push_devices': m0005,
   '0006_message_state': m0006,
   '0010_erasure': m0010,
+  '0011_identity': m0011,
 }
 
 export const migrationProvider: MigrationProvider = {

@@ -2,6 +2,7 @@ import { sql, type Kysely, type RawBuilder } from 'kysely'
 import { initialRole, type ConversationSummary, type Identity, type StoredMessage, type User } from '../core/model.ts'
 import type { Verdict } from '../core/ports.ts'
 import type { Database } from './database-schema.ts'
+import { knownUser } from './users-upsert.ts'
 import { messageJson, participantAccess, toIso, toMessage, type MessageJson } from './sql-fragments.ts'
 
 /**
@@ -15,20 +16,14 @@ import { messageJson, participantAccess, toIso, toMessage, type MessageJson } fr
  * checked by the JWT authorizer.
  */
 export function callerFromIdentity(identity: Identity): RawBuilder<unknown> {
+  // trainer_chat_refuse_disabled raises for a disabled account (migration 0011), failing the whole
+  // statement: every REST route refuses a disabled user and nothing it would write is written.
   return sql`
-    upserted AS (
-      INSERT INTO users (subject, email, display_name, role)
-      VALUES (${identity.subject}, ${identity.email}, ${identity.displayName}, ${initialRole(identity.groups)})
-      ON CONFLICT (subject) DO UPDATE SET email = excluded.email, display_name = excluded.display_name, updated_at = now()
-        WHERE users.email IS DISTINCT FROM excluded.email OR users.display_name IS DISTINCT FROM excluded.display_name
-      RETURNING id, role, disabled_at, email, display_name, trainer_id
-    ),
+    ${knownUser(identity, initialRole(identity.groups))},
     caller AS (
       SELECT id AS user_id, role, disabled_at, 'infinity'::timestamptz AS expires_at, email, display_name, trainer_id
-      FROM upserted
-      UNION ALL
-      SELECT id, role, disabled_at, 'infinity'::timestamptz, email, display_name, trainer_id
-      FROM users WHERE subject = ${identity.subject} AND NOT EXISTS (SELECT 1 FROM upserted)
+      FROM known_user
+      WHERE trainer_chat_refuse_disabled(disabled_at)
     )`
 }
 

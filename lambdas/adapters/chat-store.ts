@@ -14,6 +14,7 @@ import type {
   Verdict,
 } from '../core/ports.ts'
 import type { Database } from './database-schema.ts'
+import { isEmailTaken, knownUser } from './users-upsert.ts'
 import {
   connectionAccess,
   isUniqueViolation,
@@ -276,19 +277,12 @@ function retryAfterMs(tokens: number, limit: SendRateLimit): number {
 async function connect(db: Kysely<Database>, command: ConnectCommand): Promise<ConnectResult> {
   const { identity, connectionId, tokenExpiresAt, maxConnectionsPerUser, initialRole } = command
   for (let attempt = 1; ; attempt++) {
-    const { rows } = await sql<{ user_id: string; disabled: boolean; registered: boolean; had_room: boolean }>`
-      WITH upserted AS (
-        INSERT INTO users (subject, email, display_name, role)
-        VALUES (${identity.subject}, ${identity.email}, ${identity.displayName}, ${initialRole})
-        ON CONFLICT (subject) DO UPDATE SET email = excluded.email, display_name = excluded.display_name, updated_at = now()
-          WHERE users.email IS DISTINCT FROM excluded.email OR users.display_name IS DISTINCT FROM excluded.display_name
-        RETURNING id, disabled_at
-      ),
-      me AS (
-        SELECT id, disabled_at FROM upserted
-        UNION ALL
-        SELECT id, disabled_at FROM users WHERE subject = ${identity.subject} AND NOT EXISTS (SELECT 1 FROM upserted)
-      ),
+    let rows: Array<{ user_id: string; disabled: boolean; registered: boolean; had_room: boolean }>
+    try {
+      ;({ rows } = await sql<{ user_id: string; disabled: boolean; registered: boolean; had_room: boolean }>`
+      -- The users upsert (users-upsert.ts, shared with REST): creates the user on first contact.
+      WITH ${knownUser(identity, initialRole)},
+      me AS (SELECT id, disabled_at FROM known_user),
       live AS (
         SELECT k.slot FROM connections k JOIN me ON k.user_id = me.id WHERE k.expires_at > now()
       ),
@@ -310,7 +304,12 @@ async function connect(db: Kysely<Database>, command: ConnectCommand): Promise<C
       )
       SELECT me.id AS user_id, me.disabled_at IS NOT NULL AS disabled, EXISTS (SELECT 1 FROM registered) AS registered,
         EXISTS (SELECT 1 FROM free_slot) AS had_room
-      FROM me`.execute(db)
+      FROM me`.execute(db))
+    } catch (error) {
+      // A racing first contact took the same verified email: run again, keeping no email.
+      if (isEmailTaken(error) && attempt < maxConnectionsPerUser + 2) continue
+      throw error
+    }
     const row = rows[0]
     // Empty when a concurrent first contact created the user after our snapshot; not registered
     // despite a free slot when a concurrent connect took that slot first: run again.

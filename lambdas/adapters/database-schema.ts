@@ -21,6 +21,8 @@ export interface UsersTable {
   send_tokens_at: Timestamp | null
   /** Set when an admin erased the account (0010); the row is then disabled for good. */
   erased_at: Timestamp | null
+  /** Whether `email` came from a token with email_verified (0011); verified emails are unique, case-insensitively. */
+  email_verified: Generated<boolean>
 }
 
 export interface ConversationsTable {

@@ -18,19 +18,24 @@ export function createDeviceStore(db: Kysely<Database>): DeviceStore {
   return {
     /** A token is one device: registering it again updates it, registering it as someone else moves it. */
     async register(identity, device) {
-      const { rows } = await sql<DeviceRow>`
+      const { rows } = await sql<DeviceRow & { user_id: string; previous_user_id: string | null; previous_endpoint_arn: string | null }>`
         WITH ${callerFromIdentity(identity)},
+        -- The row as it was (the statement's snapshot), to name a previous owner.
+        previous AS (SELECT d.user_id, d.endpoint_arn FROM devices d WHERE d.token = ${device.token}),
         stored AS (
           INSERT INTO devices (token, user_id, platform, endpoint_arn, enabled)
           SELECT ${device.token}, c.user_id, ${device.platform}, ${device.endpointArn}, true
           FROM caller c WHERE c.disabled_at IS NULL
           ON CONFLICT (token) DO UPDATE SET user_id = excluded.user_id, platform = excluded.platform,
             endpoint_arn = excluded.endpoint_arn, enabled = true, updated_at = now()
-          RETURNING token, platform, enabled, created_at, updated_at
+          RETURNING token, user_id, platform, enabled, created_at, updated_at
         )
-        SELECT * FROM stored`.execute(db)
+        SELECT s.*, p.user_id AS previous_user_id, p.endpoint_arn AS previous_endpoint_arn
+        FROM stored s LEFT JOIN previous p ON p.user_id <> s.user_id`.execute(db)
       const row = rows[0]
-      return row ? toDevice(row) : null
+      if (!row) return null
+      const moved = row.previous_user_id && row.previous_endpoint_arn ? { fromUserId: row.previous_user_id, endpointArn: row.previous_endpoint_arn } : null
+      return { device: toDevice(row), userId: row.user_id, moved }
     },
 
     async list(identity) {
@@ -119,10 +124,16 @@ export function createDeviceStore(db: Kysely<Database>): DeviceStore {
 
 function toDevice(row: DeviceRow): Device {
   return {
-    token: row.token,
+    tokenHint: tokenHint(row.token),
     platform: row.platform,
     enabled: row.enabled,
     createdAt: toIso(row.created_at),
     updatedAt: toIso(row.updated_at),
   }
+}
+
+/** The token's last four characters: enough for a person to tell their phones apart, useless to anyone else. */
+export function tokenHint(token: string): string {
+  const chars = Array.from(token)
+  return chars.length <= 8 ? '…' : `…${chars.slice(-4).join('')}`
 }

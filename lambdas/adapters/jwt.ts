@@ -2,7 +2,7 @@ import { jwtVerify, type JWTVerifyGetKey } from 'jose'
 import * as z from 'zod/mini'
 import type { Config } from '../config.ts'
 import { ChatError } from '../core/errors.ts'
-import type { Identity } from '../core/model.ts'
+import { DEFAULT_TOKEN_AGE_POLICY, identityFromTokenClaims, type ClaimedIdentity } from '../core/identity.ts'
 import { createJwksResolver } from './jwks.ts'
 
 /**
@@ -13,23 +13,24 @@ import { createJwksResolver } from './jwks.ts'
  * unreachable or slow JWKS fails closed within `jwksTimeoutMs` (see jwks.ts).
  */
 
-export interface VerifiedToken extends Identity {
-  expiresAt: Date
-}
+export type VerifiedToken = ClaimedIdentity
 
 export type TokenVerifier = (token: string) => Promise<VerifiedToken>
 
 /** Far above any real Cognito token (about 1-2 KB); refuses junk before any parsing. */
 const MAX_TOKEN_CHARS = 8192
-const CLOCK_TOLERANCE_SECONDS = 30
+const CLOCK_TOLERANCE_SECONDS = DEFAULT_TOKEN_AGE_POLICY.clockToleranceSeconds
 
 const Claims = z.object({
   sub: z.string().check(z.minLength(1), z.maxLength(256)),
   exp: z.number(),
+  iat: z.number(),
   token_use: z.enum(['id', 'access']),
-  email: z.optional(z.string().check(z.maxLength(320))),
-  name: z.optional(z.string().check(z.maxLength(200))),
-  username: z.optional(z.string().check(z.maxLength(256))),
+  // Any length: the identity rule bounds and cleans them (core/identity.ts); the token's own bound is MAX_TOKEN_CHARS.
+  email: z.optional(z.string()),
+  email_verified: z.optional(z.union([z.boolean(), z.string()])),
+  name: z.optional(z.string()),
+  username: z.optional(z.string()),
   client_id: z.optional(z.string()),
   'cognito:groups': z.optional(z.array(z.string())),
 })
@@ -63,7 +64,7 @@ export function createTokenVerifier(
         algorithms: ['RS256'],
         issuer: settings.issuer,
         ...(settings.tokenUse === 'id' ? { audience: settings.audience } : {}),
-        requiredClaims: ['exp', 'sub'],
+        requiredClaims: ['exp', 'iat', 'sub'],
         clockTolerance: CLOCK_TOLERANCE_SECONDS,
       }))
     } catch (error) {
@@ -76,14 +77,11 @@ export function createTokenVerifier(
     const c = claims.data
     if (c.token_use !== settings.tokenUse) throw unauthorized(`expected an ${settings.tokenUse} token`)
     if (settings.tokenUse === 'access' && c.client_id !== settings.audience) throw unauthorized('wrong client_id')
-    const email = c.email ?? ''
-    return {
-      subject: c.sub,
-      email,
-      displayName: c.name ?? (email.split('@')[0] || c.username || c.sub),
-      groups: c['cognito:groups'] ?? [],
-      expiresAt: new Date(c.exp * 1000),
-    }
+    // Token age, subject, verified email, clean display name: the rule REST applies too.
+    return identityFromTokenClaims(c, c['cognito:groups'] ?? [], {
+      maxLifetimeSeconds: settings.maxTokenLifetimeSeconds,
+      clockToleranceSeconds: CLOCK_TOLERANCE_SECONDS,
+    })
   }
 }
 

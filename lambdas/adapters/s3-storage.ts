@@ -9,8 +9,9 @@ export interface S3StorageSettings {
 }
 
 /**
- * Attachments in S3. Uploads are presigned PUTs that sign the content type and the content
- * length, so S3 refuses another type or another size (SignatureDoesNotMatch); the client must be
+ * Attachments in S3. Uploads are presigned PUTs that sign the content type, the content
+ * length and `If-None-Match: *`, so S3 refuses another type or another size (SignatureDoesNotMatch)
+ * and a second upload to the same key (412 PreconditionFailed: the object is write-once); the client must be
  * built with `requestChecksumCalculation: 'WHEN_REQUIRED'`, or the URL would carry the checksum
  * of an empty body. Downloads are presigned GETs that make the browser save the file under its
  * original name. Presigning is an HMAC computed here; only head and delete reach S3.
@@ -20,16 +21,20 @@ export function createS3Storage(client: S3Client, settings: S3StorageSettings): 
   return {
     async presignUpload({ key, contentType, size }): Promise<UploadTicket> {
       const signingDate = new Date()
-      const url = await getSignedUrl(client, new PutObjectCommand({ Bucket, Key: key, ContentType: contentType, ContentLength: size }), {
+      // IfNoneMatch '*': a conditional write, so the object is write-once. A second PUT with the
+      // same URL (after the message was sent, to swap the file recipients download) fails with 412.
+      const command = new PutObjectCommand({ Bucket, Key: key, ContentType: contentType, ContentLength: size, IfNoneMatch: '*' })
+      const url = await getSignedUrl(client, command, {
         expiresIn: settings.uploadUrlSeconds,
         signingDate,
-        // content-length is signed whenever ContentLength is set; content-type only when asked.
-        signableHeaders: new Set(['content-type']),
+        // content-length is signed whenever ContentLength is set; content-type and if-none-match only
+        // when asked: signed, an upload without them (or with other values) fails the signature.
+        signableHeaders: new Set(['content-type', 'if-none-match']),
       })
       return {
         url,
         method: 'PUT',
-        headers: { 'content-type': contentType, 'content-length': String(size) },
+        headers: { 'content-type': contentType, 'content-length': String(size), 'if-none-match': '*' },
         expiresAt: new Date(signingDate.getTime() + settings.uploadUrlSeconds * 1000).toISOString(),
       }
     },

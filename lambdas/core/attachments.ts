@@ -1,4 +1,5 @@
 import { ChatError } from './errors.ts'
+import { BIDI_CONTROLS } from './identity.ts'
 import type { AttachmentInfo, Message, StoredMessage } from './model.ts'
 import type { AttachmentStorage, AttachmentVerdict, StoredObject } from './ports.ts'
 
@@ -46,11 +47,13 @@ export function normalizeUpload(policy: AttachmentPolicy, request: UploadRequest
   return { fileName: cleanFileName(request.fileName), contentType, size: request.size }
 }
 
-/** The last path segment, without control characters; it is shown to people, never used as a key. */
+/**
+ * The last path segment, without control characters and bidi controls (`invoice\u202Efdp.exe`
+ * would show as "invoiceexe.pdf"); it is shown to people, never used as a key.
+ */
 export function cleanFileName(fileName: string): string {
   const base = fileName.split(/[/\\]/).pop() ?? ''
-  // eslint-disable-next-line no-control-regex
-  const cleaned = base.normalize('NFC').replace(/[\u0000-\u001f\u007f]/g, '').trim()
+  const cleaned = base.normalize('NFC').replace(/[\uD800-\uDFFF]/gu, '').replace(/\p{Cc}/gu, '').replace(BIDI_CONTROLS, '').trim()
   const chars = [...cleaned]
   if (chars.length === 0 || cleaned === '.' || cleaned === '..') {
     throw new ChatError('bad_request', 'fileName must name a file', { field: 'fileName' })

@@ -33,9 +33,12 @@ export interface ConversationSummary {
 export const PLATFORMS = ['ios', 'android'] as const
 export type Platform = (typeof PLATFORMS)[number]
 
-/** A phone registered for push notifications. */
+/**
+ * A phone registered for push notifications, as its owner sees it: never the token itself (#11
+ * item 11), only its last characters, enough to tell one's own phones apart.
+ */
 export interface Device {
-  token: string
+  tokenHint: string
   platform: Platform
   /** False once the push provider reported the endpoint disabled; registering again re-enables it. */
   enabled: boolean

@@ -214,8 +214,14 @@ export interface PushNotifier {
 }
 
 export interface DeviceStore {
-  /** Stores (or moves to the caller) a device; null when the caller's account is disabled. */
-  register(identity: Identity, device: { token: string; platform: Platform; endpointArn: string }): Promise<Device | null>
+  /**
+   * Stores (or moves to the caller) a device; null when the caller's account is disabled. `moved`
+   * names the previous owner (and their endpoint) when the token belonged to another user.
+   */
+  register(
+    identity: Identity,
+    device: { token: string; platform: Platform; endpointArn: string },
+  ): Promise<{ device: Device; userId: string; moved: { fromUserId: string; endpointArn: string } | null } | null>
   list(identity: Identity): Promise<Device[]>
   /** Removes the caller's device; its endpoint ARN, or null when the caller has no such device. */
   remove(identity: Identity, token: string): Promise<string | null>

@@ -85,6 +85,7 @@ export async function registerDevice(
   ports: PushPorts | undefined,
   identity: Identity,
   device: { platform: Platform; token: string },
+  log?: Log,
 ): Promise<Device> {
   if (!ports) throw new ChatError('unavailable', 'Push notifications are not configured')
   let endpointArn: string
@@ -96,7 +97,24 @@ export async function registerDevice(
   }
   const stored = await ports.devices.register(identity, { ...device, endpointArn })
   if (!stored) throw new ChatError('forbidden', 'This account is disabled')
-  return stored
+  if (stored.moved) {
+    // A shared phone changed hands: recorded (both user ids, never the token), and an endpoint of
+    // the previous owner that is not the one now in use is deleted, so nothing reaches them through it.
+    log?.warn('push device moved to another user', {
+      audit: 'device.moved',
+      fromUserId: stored.moved.fromUserId,
+      toUserId: stored.userId,
+      platform: device.platform,
+    })
+    if (stored.moved.endpointArn !== endpointArn) {
+      try {
+        await ports.notifier.deleteEndpoint(stored.moved.endpointArn)
+      } catch (error) {
+        log?.warn('could not delete a push endpoint', { endpointArn: stored.moved.endpointArn, ...errorFields(error) })
+      }
+    }
+  }
+  return stored.device
 }
 
 /** DELETE /devices/{token}: forgets the device, then deletes its provider endpoint (best effort). */

@@ -20,8 +20,9 @@ import {
 import { eraseUser, type ErasurePorts } from '../core/privacy.ts'
 import { encodeCursor } from '../http/schemas.ts'
 import { httpApi } from '../http/toolkit.ts'
+import type { TokenAgePolicy } from '../core/identity.ts'
 import { attachmentStorage } from '../wiring/attachments.ts'
-import { createBase, type Base } from '../wiring/base.ts'
+import { createBase, tokenAgePolicy, type Base } from '../wiring/base.ts'
 import { lambdaDatabase } from '../wiring/database.ts'
 import { websocketDelivery } from '../wiring/delivery.ts'
 import { pushNotifier } from '../wiring/push.ts'
@@ -34,6 +35,7 @@ import { pushNotifier } from '../wiring/push.ts'
 export interface AdminApiPorts extends AdminPorts {
   /** Erasure also reaches S3 and SNS (core/privacy.ts). */
   erasure: ErasurePorts
+  tokenAge?: TokenAgePolicy
 }
 
 export function createAdminApi(ports: AdminApiPorts, middlewares: MiddlewareObj[] = []) {
@@ -84,13 +86,14 @@ export function createAdminApi(ports: AdminApiPorts, middlewares: MiddlewareObj[
   )
 }
 
-export function adminPorts(base: Base, db: Kysely<Database>): AdminApiPorts {
+export function adminPorts(base: Base, db: Kysely<Database>): AdminApiPorts & { tokenAge: TokenAgePolicy } {
   const delivery = websocketDelivery(base)
   return {
     store: createAdminStore(db),
     delivery,
     log: base.log,
     erasure: { store: createErasureStore(db), storage: attachmentStorage(base), push: pushNotifier(base), delivery, log: base.log },
+    tokenAge: tokenAgePolicy(base.config),
   }
 }
 

@@ -16,7 +16,8 @@ import { requestUpload } from '../core/uploads.ts'
 import { encodeExportCursor } from '../http/privacy-schemas.ts'
 import { httpApi } from '../http/toolkit.ts'
 import { attachmentPolicy, attachmentStorage } from '../wiring/attachments.ts'
-import { createBase, type Base } from '../wiring/base.ts'
+import type { TokenAgePolicy } from '../core/identity.ts'
+import { createBase, tokenAgePolicy, type Base } from '../wiring/base.ts'
 import { lambdaDatabase } from '../wiring/database.ts'
 import { pushNotifier } from '../wiring/push.ts'
 
@@ -29,6 +30,8 @@ export interface AppPorts {
   /** Undefined when push is not configured: the device routes then answer `unavailable`. */
   push: PushPorts | undefined
   log: Log
+  /** The token age rule for the claims API Gateway verified (default: 24 h, 30 s tolerance). */
+  tokenAge?: TokenAgePolicy
 }
 
 export function createAppApi(ports: AppPorts, middlewares: MiddlewareObj[] = []) {
@@ -67,7 +70,7 @@ export function createAppApi(ports: AppPorts, middlewares: MiddlewareObj[] = [])
         return { body: { attachmentId, uploadUrl: url, method, headers, expiresAt } }
       },
       async registerDevice({ identity, body }) {
-        return { body: await registerDevice(ports.push, identity, body) }
+        return { body: await registerDevice(ports.push, identity, body, ports.log) }
       },
       async devices({ identity }) {
         return { body: { devices: await devices.list(identity) } }
@@ -109,6 +112,7 @@ export function appPorts(base: Base, db: Kysely<Database>): AppPorts {
     policy: attachmentPolicy(base),
     push: notifier ? { notifier, devices: createDeviceStore(db) } : undefined,
     log: base.log,
+    tokenAge: tokenAgePolicy(base.config),
   }
 }
 

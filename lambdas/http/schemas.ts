@@ -142,7 +142,8 @@ export const UploadView = z.object({
 })
 
 export const DeviceView = z.object({
-  token: z.string(),
+  /** The token's last four characters (`…a1b2`); the token itself is never sent back (#11 item 11). */
+  tokenHint: z.string(),
   platform: z.enum(PLATFORMS),
   enabled: z.boolean(),
   createdAt: IsoTimestamp,

@@ -1,7 +1,9 @@
 import middy from '@middy/core'
 import type { Context } from 'aws-lambda'
 import type * as z from 'zod/mini'
+import { callerRefusal } from '../adapters/users-upsert.ts'
 import { ChatError, describeError, publicError } from '../core/errors.ts'
+import { DEFAULT_TOKEN_AGE_POLICY, identityFromTokenClaims, type TokenAgePolicy } from '../core/identity.ts'
 import type { Identity } from '../core/model.ts'
 import type { Log } from '../core/ports.ts'
 import { nulIssues, validationIssues } from '../core/validation-issues.ts'
@@ -68,7 +70,7 @@ const ANONYMOUS: Identity = { subject: '', email: '', displayName: '', groups: [
 export function httpApi<H extends HttpHandlerName>(
   handlerName: H,
   implementations: Implementations<H>,
-  options: { log: Log },
+  options: { log: Log; tokenAge?: TokenAgePolicy | undefined },
   middlewares: middy.MiddlewareObj[] = [],
 ) {
   const byKey = new Map<string, { route: HttpRouteDeclaration; run: RouteImplementation<HttpRouteName> }>()
@@ -81,7 +83,7 @@ export function httpApi<H extends HttpHandlerName>(
     const matched = byKey.get(event.routeKey)
     if (!matched) throw new ChatError('not_found', `No route ${event.routeKey}`)
     const { route, run } = matched
-    const identity = route.access === 'public' ? ANONYMOUS : identityFromClaims(event.requestContext.authorizer?.jwt?.claims)
+    const identity = route.access === 'public' ? ANONYMOUS : identityFromClaims(event.requestContext.authorizer?.jwt?.claims, options.tokenAge)
     const params = validate(route.params, event.pathParameters ?? {}, 'path')
     const query = validate(route.query, event.queryStringParameters ?? {}, 'query')
     const body = route.body ? validate(route.body, parseJsonBody(event), 'body') : undefined
@@ -120,23 +122,24 @@ function parseJsonBody(event: HttpEvent): unknown {
 }
 
 /**
- * The identity API Gateway's JWT authorizer verified. HTTP APIs flatten array claims into a
- * string such as "[admin trainer]", so groups are accepted in both shapes. Cognito group names
- * hold no whitespace but may hold commas, so the flattened form is split on single spaces only,
- * and only when it is bracketed: `coaches,admin` stays one (non-admin) group.
+ * The identity API Gateway's JWT authorizer verified, by the same rule as the WebSocket
+ * authorizer's (core/identity.ts: token age, subject, verified email, clean name); API Gateway
+ * checks signature, issuer, audience and expiry but not the token's age. HTTP APIs flatten array
+ * claims into a string such as "[admin trainer]" (and numbers and booleans into strings), so
+ * groups are accepted in both shapes. Cognito group names hold no whitespace but may hold commas,
+ * so the flattened form is split on single spaces only, and only when it is bracketed:
+ * `coaches,admin` stays one (non-admin) group.
  */
-export function identityFromClaims(claims: Record<string, unknown> | undefined): Identity {
-  const subject = claims?.sub
-  if (typeof subject !== 'string' || subject.length === 0) throw new ChatError('unauthorized', 'Missing or invalid token')
-  const email = typeof claims?.email === 'string' ? claims.email : ''
-  const name = typeof claims?.name === 'string' ? claims.name : undefined
-  const rawGroups = claims?.['cognito:groups']
+export function identityFromClaims(claims: Record<string, unknown> | undefined, tokenAge: TokenAgePolicy = DEFAULT_TOKEN_AGE_POLICY): Identity {
+  if (!claims) throw new ChatError('unauthorized', 'Missing or invalid token')
+  const rawGroups = claims['cognito:groups']
   const groups = Array.isArray(rawGroups)
     ? rawGroups.filter((g): g is string => typeof g === 'string')
     : typeof rawGroups === 'string'
       ? parseFlattenedGroups(rawGroups)
       : []
-  return { subject, email, displayName: name ?? (email.split('@')[0] || subject), groups }
+  const { subject, email, displayName, groups: safeGroups } = identityFromTokenClaims(claims, groups, tokenAge)
+  return { subject, email, displayName, groups: safeGroups }
 }
 
 /** The HTTP API's flattened array claim, "[a b]", parsed exactly; anything else is no group. */
@@ -150,7 +153,8 @@ export function parseFlattenedGroups(flattened: string): string[] {
 export function errorBodies(options: { log: Log }): middy.MiddlewareObj<HttpEvent, HttpResult> {
   return {
     onError: async (request) => {
-      const { error, unexpected } = publicError(request.error)
+      // A disabled caller's statement fails as a whole in the database (adapters/users-upsert.ts).
+      const { error, unexpected } = publicError(callerRefusal(request.error) ?? request.error)
       if (unexpected) options.log.error('unhandled error in HTTP route', { routeKey: request.event.routeKey, ...describeError(request.error) })
       request.response = json(error.status, {
         error: { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) },

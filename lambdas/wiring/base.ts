@@ -2,6 +2,7 @@ import type { MiddlewareObj } from '@middy/core'
 import { createLogger, logOf } from '../adapters/logger.ts'
 import { counterOf, createMetrics } from '../adapters/metrics.ts'
 import type { Config } from '../config.ts'
+import { DEFAULT_TOKEN_AGE_POLICY, type TokenAgePolicy } from '../core/identity.ts'
 import type { Counter, Log } from '../core/ports.ts'
 import { observability } from './observability.ts'
 
@@ -47,4 +48,9 @@ export function createBase(config: Config, options: BaseOptions = {}): Base {
     middlewares: lambda ? observability(logger, metrics) : [],
     aws: { region: config.region, ...(options.credentials ? { credentials: options.credentials } : {}) },
   }
+}
+
+/** The token age rule the REST handlers apply to the claims API Gateway verified (the authorizer's own verifier reads config.jwt). */
+export function tokenAgePolicy(config: Config): TokenAgePolicy {
+  return { maxLifetimeSeconds: config.jwt.maxTokenLifetimeSeconds, clockToleranceSeconds: DEFAULT_TOKEN_AGE_POLICY.clockToleranceSeconds }
 }

@@ -86,7 +86,7 @@ describe('sharing a file', () => {
     const ack = await member.request({ action: 'sendMessage', conversationId, clientMessageId: randomUUID(), attachmentId: ticket.attachmentId })
 
     assert.equal(ticket.method, 'PUT')
-    assert.deepEqual(ticket.headers, { 'content-type': 'image/png', 'content-length': String(PHOTO.length) })
+    assert.deepEqual(ticket.headers, { 'content-type': 'image/png', 'content-length': String(PHOTO.length), 'if-none-match': '*' })
     assert.ok(Date.parse(ticket.expiresAt) > Date.now())
     assert.ok(new URL(ticket.uploadUrl).pathname.endsWith(`/conversations/${conversationId}/${ticket.attachmentId}`), 'the server chose the key')
     assert.equal(put.status, 200)
@@ -223,6 +223,43 @@ describe('uploads storage refuses', () => {
     assert.equal(forged.status, 403)
     assert.equal(await s3Code(forged), 'SignatureDoesNotMatch')
     assert.equal(moved.status, 403)
+  })
+
+  test('a second upload to the same URL after the message was sent: 412, and recipients still get the original (#11 item 14)', async () => {
+    const member = await stack.connect('user1@example.com')
+    const ticket = await uploaded('user1@example.com')
+    const sent = await member.request({ action: 'sendMessage', conversationId, clientMessageId: randomUUID(), attachmentId: ticket.attachmentId })
+    assert.equal(sent.type, 'newMessage', JSON.stringify(sent))
+    const swapped = Buffer.alloc(PHOTO.length, 0x41)
+
+    const again = await upload(ticket, swapped)
+
+    assert.equal(again.status, 412)
+    assert.equal(await s3Code(again), 'PreconditionFailed')
+    const download = await fetch(String(sent.message.attachment?.downloadUrl))
+    assert.deepEqual(Buffer.from(await download.arrayBuffer()), PHOTO, 'the object did not change')
+    member.close()
+  })
+
+  test('an upload that drops the signed If-None-Match header', async () => {
+    const ticket = await ticketFor('user1@example.com')
+    const { 'if-none-match': _dropped, ...headers } = ticket.headers
+
+    const response = await upload(ticket, PHOTO, headers)
+
+    assert.equal(response.status, 403)
+    assert.equal(await s3Code(response), 'SignatureDoesNotMatch')
+    // Nothing was stored: the upload as signed, a conditional create, still succeeds.
+    assert.equal((await upload(ticket, PHOTO)).status, 200)
+  })
+
+  test('download URLs live at most a minute, so a hidden message’s attachment is out of reach within one (#11 item 14)', async () => {
+    const member = await stack.connect('user1@example.com')
+    const ticket = await uploaded('user1@example.com')
+    const sent = await member.request({ action: 'sendMessage', conversationId, clientMessageId: randomUUID(), attachmentId: ticket.attachmentId })
+    assert.ok(Number(new URL(String(sent.message.attachment?.downloadUrl)).searchParams.get('X-Amz-Expires')) <= 60)
+    assert.throws(() => stack.reconfigure({ ATTACHMENT_DOWNLOAD_URL_SECONDS: '900' }), /ATTACHMENT_DOWNLOAD_URL_SECONDS/)
+    member.close()
   })
 
   test('an expired URL', async () => {

@@ -245,11 +245,13 @@ describe('POST /admin/users/{id}/erase', () => {
 
     await assert.rejects(stack.connect(member.email), { status: 403 })
     const me = await stack.api('/me', { email: member.email })
+    // Looked up first: the lookup signs trainer2 in, which may update their own row.
+    const trainer2 = await userId(stack, 'trainer2@example.com')
     const snapshot = await everything()
     const enabled = await admin(`/admin/users/${member.id}/disabled`, { method: 'PUT', body: { disabled: false } })
     const reopened = await admin(`/admin/conversations/${member.conversationId}/reopen`, { method: 'POST' })
     const promoted = await admin(`/admin/users/${member.id}/role`, { method: 'PUT', body: { role: 'trainer' } })
-    const assigned = await admin(`/admin/users/${member.id}/trainer`, { method: 'PUT', body: { trainerId: await userId(stack, 'trainer2@example.com') } })
+    const assigned = await admin(`/admin/users/${member.id}/trainer`, { method: 'PUT', body: { trainerId: trainer2 } })
 
     assert.equal(me.status, 403)
     assert.deepEqual([enabled.status, reopened.status, promoted.status, assigned.status], [409, 409, 409, 409])

@@ -5,6 +5,9 @@ import { join } from 'node:path'
 import { after, before, beforeEach, describe, test } from 'node:test'
 import { DeleteEndpointCommand, GetEndpointAttributesCommand, SNSClient } from '@aws-sdk/client-sns'
 import { sql } from 'kysely'
+import { createDeviceStore } from '../../lambdas/adapters/device-store.ts'
+import { registerDevice } from '../../lambdas/core/push.ts'
+import { DEMO_USERS } from '../../local/demo-users.ts'
 import { startTestStack, type TestClient, type TestStack } from '../helpers/stack.ts'
 
 /**
@@ -74,10 +77,11 @@ describe('registering devices', () => {
     const listed = await stack.api('/devices', { email: 'user1@example.com' })
 
     assert.equal(registered.status, 200)
-    assert.equal(registered.body.token, 'ios-token-register')
+    assert.equal(registered.body.tokenHint, '…ster')
+    assert.ok(!JSON.stringify([registered.body, listed.body]).includes('ios-token-register'), 'the token is never sent back')
     assert.equal(registered.body.platform, 'ios')
     assert.equal(registered.body.enabled, true)
-    assert.deepEqual(listed.body.devices.map((device: { token: string }) => device.token), ['ios-token-register'])
+    assert.deepEqual(listed.body.devices.map((device: { tokenHint: string }) => device.tokenHint), ['…ster'])
     assert.match(await endpointOf('ios-token-register'), /^arn:aws:sns:us-east-1:\d{12}:endpoint\/APNS\/trainer-chat-local-ios\//)
   })
 
@@ -101,9 +105,28 @@ describe('registering devices', () => {
     await trainerSends()
 
     assert.deepEqual((await stack.api('/devices', { email: 'user1@example.com' })).body.devices, [])
-    assert.deepEqual((await stack.api('/devices', { email: 'user2@example.com' })).body.devices.map((d: { token: string }) => d.token), ['shared-phone'])
+    assert.deepEqual((await stack.api('/devices', { email: 'user2@example.com' })).body.devices.map((d: { tokenHint: string }) => d.tokenHint), ['…hone'])
     assert.equal(await endpointOf('shared-phone'), endpoint)
     assert.deepEqual(await pushes(), [], 'a message to the previous owner no longer reaches the phone')
+  })
+
+  test('a token moving to another user on another platform deletes the previous owner’s endpoint (#11 item 11)', async () => {
+    await register('user1@example.com', 'ios', 'shared-tablet')
+    const previous = await endpointOf('shared-tablet')
+
+    const moved = await register('user2@example.com', 'android', 'shared-tablet')
+
+    assert.equal(moved.status, 200)
+    assert.ok(!JSON.stringify(moved.body).includes('shared-tablet'), 'the token is never sent back')
+    assert.notEqual(await endpointOf('shared-tablet'), previous)
+    const sns = new SNSClient({ endpoint: stack.awsUrl, region: 'us-east-1' })
+    const gone = await sns.send(new GetEndpointAttributesCommand({ EndpointArn: previous })).then(
+      () => 'still there',
+      (error: { name?: string }) => error.name,
+    )
+    sns.destroy()
+    assert.equal(gone, 'NotFoundException')
+    assert.deepEqual((await stack.api('/devices', { email: 'user1@example.com' })).body.devices, [])
   })
 
   test('deleting a device removes it and its SNS endpoint; an unknown one is 404', async () => {
@@ -247,7 +270,7 @@ describe('endpoints SNS no longer serves', () => {
     sns.destroy()
 
     await trainerSends()
-    const devices = (await stack.api('/devices', { email: 'user1@example.com' })).body.devices as Array<{ token: string; enabled: boolean }>
+    const devices = (await stack.api('/devices', { email: 'user1@example.com' })).body.devices as Array<{ tokenHint: string; enabled: boolean }>
     stack.statements.length = 0
     await trainerSends()
     const statementsOnceMarked = stack.statements.length
@@ -255,10 +278,10 @@ describe('endpoints SNS no longer serves', () => {
     await fetch(`${stack.awsUrl}/_aws/sns/platform-endpoint-messages`, { method: 'DELETE' })
     await trainerSends()
 
-    assert.deepEqual(Object.fromEntries(devices.map((d) => [d.token, d.enabled])), {
-      'ios-token-disabled': false,
-      'android-token-gone': false,
-      'ios-token-fine': true,
+    assert.deepEqual(Object.fromEntries(devices.map((d) => [d.tokenHint, d.enabled])), {
+      '…bled': false,
+      '…gone': false,
+      '…fine': true,
     })
     assert.equal(statementsOnceMarked, 1, 'nothing left to mark: the disabled endpoints were not tried')
     assert.deepEqual((await pushes()).map((p) => p.TargetArn).sort(), [await endpointOf('ios-token-disabled'), await endpointOf('ios-token-fine')].sort())
@@ -327,3 +350,31 @@ async function capturingWarnings<T>(act: () => Promise<T>): Promise<{ result: T;
     stack.reconfigure({})
   }
 }
+
+describe('a device changing hands is recorded (#11 item 11)', () => {
+  test('one audit-style line names both user ids and never the token', async () => {
+    const lines: Array<{ message: string; fields: Record<string, unknown> | undefined }> = []
+    const log = { warn: (message: string, fields?: Record<string, unknown>) => void lines.push({ message, fields }) }
+    const notifier = { registerEndpoint: async () => 'arn:aws:sns:us-east-1:000000000000:endpoint/APNS/x/1', publish: async () => 'sent' as const, deleteEndpoint: async () => {} }
+    const ports = { notifier, devices: createDeviceStore(stack.db) }
+    const member = (email: string) => {
+      const demo = DEMO_USERS.find((user) => user.email === email)
+      if (!demo) throw new Error(email)
+      return { subject: demo.subject, email, displayName: demo.displayName, groups: demo.groups }
+    }
+    await registerDevice(ports, member('user1@example.com'), { platform: 'ios', token: 'secret-token-1' }, log)
+    assert.deepEqual(lines, [], 'a first registration is no move')
+
+    await registerDevice(ports, member('user2@example.com'), { platform: 'ios', token: 'secret-token-1' }, log)
+
+    const ids = await stack.db.selectFrom('users').select(['id', 'email']).where('email', 'in', ['user1@example.com', 'user2@example.com']).execute()
+    const idOf = (email: string) => ids.find((row) => row.email === email)?.id
+    assert.deepEqual(lines, [
+      {
+        message: 'push device moved to another user',
+        fields: { audit: 'device.moved', fromUserId: idOf('user1@example.com'), toUserId: idOf('user2@example.com'), platform: 'ios' },
+      },
+    ])
+    assert.ok(!JSON.stringify(lines).includes('secret-token-1'))
+  })
+})

@@ -95,6 +95,7 @@ export async function startJwksServer(): Promise<JwksServer> {
         aud: state.audience,
         token_use: 'id',
         email: 'someone@example.com',
+        email_verified: true,
         iat: now,
         exp: now + (options.expiresIn ?? 600),
         ...claims,

@@ -22,7 +22,7 @@ after(() => idp.close())
 
 function verifierFor(server: JwksServer, options: Parameters<typeof createTokenVerifier>[1] = {}, tokenUse: 'id' | 'access' = 'id'): TokenVerifier {
   return createTokenVerifier(
-    { issuer: server.issuer, jwksUrl: server.url, audience: server.audience, tokenUse },
+    { issuer: server.issuer, jwksUrl: server.url, audience: server.audience, tokenUse, maxTokenLifetimeSeconds: 24 * 60 * 60 },
     // A bound for a JWKS that never answers, not a measurement: a busy machine's first fetch can take seconds.
     { jwksTimeoutMs: 10_000, ...options },
   )

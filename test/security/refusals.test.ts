@@ -39,7 +39,8 @@ describe('HTTP: the flattened "[a b]" claim is parsed exactly', () => {
   ]
   for (const { attack, claim, groups, expectedRole } of table) {
     test(`${attack} (${claim}) → ${expectedRole}`, () => {
-      const identity = identityFromClaims({ sub: 'user-1', 'cognito:groups': claim })
+      const now = Math.floor(Date.now() / 1000)
+      const identity = identityFromClaims({ sub: 'user-1', iat: String(now), exp: String(now + 3600), 'cognito:groups': claim })
       assert.deepEqual(identity.groups, groups)
       assert.equal(initialRole(identity.groups), expectedRole)
     })

@@ -66,14 +66,16 @@ describe('requestIdOf', () => {
 })
 
 describe('identityFromClaims', () => {
+  // API Gateway passes every claim as a string.
+  const issued = () => ({ iat: String(Math.floor(Date.now() / 1000)), exp: String(Math.floor(Date.now() / 1000) + 3600) })
   test('reads groups flattened by API Gateway as "[a b]"', () => {
-    assert.deepEqual(identityFromClaims({ sub: 's', email: 'a@b.c', 'cognito:groups': '[admin trainer]' }).groups, ['admin', 'trainer'])
+    assert.deepEqual(identityFromClaims({ ...issued(), sub: 's', email: 'a@b.c', 'cognito:groups': '[admin trainer]' }).groups, ['admin', 'trainer'])
   })
   test('reads groups as an array', () => {
-    assert.deepEqual(identityFromClaims({ sub: 's', 'cognito:groups': ['trainer'] }).groups, ['trainer'])
+    assert.deepEqual(identityFromClaims({ ...issued(), sub: 's', 'cognito:groups': ['trainer'] }).groups, ['trainer'])
   })
   test('refuses claims without a subject', () => {
-    assert.throws(() => identityFromClaims({ email: 'a@b.c' }), (e: unknown) => e instanceof ChatError && e.code === 'unauthorized')
+    assert.throws(() => identityFromClaims({ ...issued(), email: 'a@b.c' }), (e: unknown) => e instanceof ChatError && e.code === 'unauthorized')
   })
 })
 

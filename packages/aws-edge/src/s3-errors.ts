@@ -39,6 +39,8 @@ export const s3Errors = {
     new S3Error('InvalidArgument', 400, 'x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, STREAMING-AWS4-HMAC-SHA256-PAYLOAD or a valid sha256 value.'),
   invalidRange: (size: number) =>
     new S3Error('InvalidRange', 416, 'The requested range is not satisfiable', { ActualObjectSize: String(size) }),
+  preconditionFailed: (condition: string) =>
+    new S3Error('PreconditionFailed', 412, 'At least one of the pre-conditions you specified did not hold', { Condition: condition }),
   invalidUri: () => new S3Error('InvalidURI', 400, "Couldn't parse the specified URI."),
   notImplemented: (what: string) =>
     new S3Error('NotImplemented', 501, `A header or operation you provided implies functionality that is not implemented: ${what}`),

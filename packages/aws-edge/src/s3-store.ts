@@ -32,7 +32,12 @@ export interface ObjectStore {
   /** True when the bucket is new. */
   createBucket(bucket: string): Promise<boolean>
   hasBucket(bucket: string): Promise<boolean>
-  put(bucket: string, key: string, body: Buffer, fields: NewObject): Promise<StoredObject>
+  /**
+   * Stores the object. With `ifAbsent` (a PUT with `If-None-Match: *`) it stores nothing and
+   * resolves undefined when the key already holds an object: checked and written under the key's
+   * write lock, so of two such PUTs racing exactly one succeeds.
+   */
+  put(bucket: string, key: string, body: Buffer, fields: NewObject, options?: { ifAbsent?: boolean }): Promise<StoredObject | undefined>
   head(bucket: string, key: string): Promise<StoredObject | undefined>
   get(bucket: string, key: string): Promise<{ object: StoredObject; body: Buffer } | undefined>
   delete(bucket: string, key: string): Promise<void>
@@ -82,10 +87,11 @@ export async function openObjectStore(root: string): Promise<ObjectStore> {
       return true
     },
 
-    put(bucket, key, body, fields) {
+    put(bucket, key, body, fields, options = {}) {
       return serialised(bucket, key, async () => {
         const base = basePath(bucket, key)
         const previous = await readMeta(bucket, key)
+        if (previous !== undefined && options.ifAbsent) return undefined
         const dataFile = `${objectId(key)}.${randomUUID()}.data`
         await writeFile(join(root, bucket, dataFile), body)
         const stored: StoredObject = {

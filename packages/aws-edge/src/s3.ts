@@ -111,17 +111,29 @@ async function putObject(deps: S3Deps, call: Call): Promise<void> {
   const { bucket, key } = call.target
   if (call.headers['x-amz-copy-source'] !== undefined) throw s3Errors.notImplemented('CopyObject')
   if (call.url.query.some(([name]) => name === 'partNumber' || name === 'uploadId')) throw s3Errors.notImplemented('UploadPart')
+  // Conditional writes as S3 has them: `If-None-Match: *` creates the object only if the key holds
+  // none (412 PreconditionFailed otherwise); other conditions are not implemented here.
+  const ifNoneMatch = call.headers['if-none-match']
+  if (ifNoneMatch !== undefined && ifNoneMatch.trim() !== '*') throw s3Errors.notImplemented('If-None-Match other than *')
+  if (call.headers['if-match'] !== undefined) throw s3Errors.notImplemented('If-Match on PUT')
   await requireBucket(deps, bucket)
   const body = await readVerifiedPayload(call.req, call.headers, call.url, call.auth, {
     requireLength: true,
     maxBytes: deps.maxObjectBytes,
   })
-  const stored = await deps.store.put(bucket, key, body, {
-    // S3's default when the uploader names no type.
-    contentType: call.headers['content-type'] ?? 'binary/octet-stream',
-    userMetadata: userMetadata(call.headers),
-    headers: representationHeaders(call.headers),
-  })
+  const stored = await deps.store.put(
+    bucket,
+    key,
+    body,
+    {
+      // S3's default when the uploader names no type.
+      contentType: call.headers['content-type'] ?? 'binary/octet-stream',
+      userMetadata: userMetadata(call.headers),
+      headers: representationHeaders(call.headers),
+    },
+    { ifAbsent: ifNoneMatch !== undefined },
+  )
+  if (stored === undefined) throw s3Errors.preconditionFailed('If-None-Match')
   send(call.res, 200, { 'x-amz-request-id': call.requestId, ETag: stored.etag })
 }
 

@@ -61,6 +61,48 @@ describe('S3 on the AWS edge', () => {
     return body
   }
 
+  describe('conditional writes (If-None-Match: *), as S3 has them', () => {
+    test('the first PUT creates the object; a second one is 412 PreconditionFailed and keeps the first bytes', async () => {
+      const key = 'write-once/a.png'
+      await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: PNG, ContentType: 'image/png', IfNoneMatch: '*' }))
+
+      const second = await s3
+        .send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: Buffer.from('swapped'), ContentType: 'image/png', IfNoneMatch: '*' }))
+        .then(() => undefined, (error: { name?: string; $metadata?: { httpStatusCode?: number } }) => error)
+
+      assert.equal(second?.$metadata?.httpStatusCode, 412)
+      assert.equal(second?.name, 'PreconditionFailed')
+      const got = await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }))
+      assert.deepEqual(Buffer.from(await got.Body!.transformToByteArray()), PNG)
+    })
+
+    test('of two racing conditional PUTs exactly one succeeds', async () => {
+      const key = 'write-once/race.png'
+      const put = (body: Buffer) =>
+        s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body, ContentType: 'image/png', IfNoneMatch: '*' })).then(
+          () => 'stored',
+          (error: { name?: string }) => error.name,
+        )
+      const outcomes = await Promise.all([put(PNG), put(Buffer.from('other'))])
+      assert.deepEqual(outcomes.sort(), ['PreconditionFailed', 'stored'])
+    })
+
+    test('a presigned PUT signing If-None-Match cannot drop it', async () => {
+      const key = 'write-once/presigned.png'
+      const url = await getSignedUrl(
+        s3,
+        new PutObjectCommand({ Bucket: BUCKET, Key: key, ContentType: 'image/png', ContentLength: PNG.length, IfNoneMatch: '*' }),
+        { expiresIn: 300, signableHeaders: new Set(['content-type', 'if-none-match']) },
+      )
+      const headers = { 'content-type': 'image/png', 'content-length': String(PNG.length) }
+      await expectRefused(await fetch(url, { method: 'PUT', headers, body: PNG }), 403, 'SignatureDoesNotMatch', key)
+      assert.equal((await fetch(url, { method: 'PUT', headers: { ...headers, 'if-none-match': '*' }, body: PNG })).status, 200)
+      const again = await fetch(url, { method: 'PUT', headers: { ...headers, 'if-none-match': '*' }, body: PNG })
+      assert.equal(again.status, 412)
+      assert.equal(xmlCode(await again.text()), 'PreconditionFailed')
+    })
+  })
+
   describe('with the SDK (header-signed requests)', () => {
     test('PutObject, HeadObject and GetObject round-trip bytes, type and metadata', async () => {
       const key = 'uploads/a photo+1 é.png'

@@ -1,0 +1,73 @@
+import { sql, type RawBuilder } from 'kysely'
+import { ChatError } from '../core/errors.ts'
+import type { Identity, Role } from '../core/model.ts'
+
+/**
+ * The one users upsert, shared by `$connect`'s statement and every REST statement (through
+ * callerFromIdentity), so both sign-ins write the same row from the same token (#11 item 8, #17).
+ * CTEs `upserted` and `known_user (id, role, disabled_at, email, display_name, trainer_id)`.
+ *
+ * - First contact creates the user with the role from their groups; later contacts never change
+ *   the role (the database decides roles) but keep the display name current.
+ * - The identity's email is verified or '' (core/identity.ts). A verified email is stored and
+ *   marked verified unless another user already holds it verified (case-insensitive): then the
+ *   row keeps what it had. '' leaves the stored email as it was (a new user has none).
+ * - Two first contacts racing with one verified email both pass the "held by someone else?"
+ *   check in their snapshots; the unique index users_verified_email_unique stops the second,
+ *   whose statement fails as a whole (`isEmailTaken`): the caller runs it again (connect) or
+ *   answers `unavailable` with a retry delay (REST), and the retry keeps no email.
+ */
+export function knownUser(identity: Identity, role: Role): RawBuilder<unknown> {
+  const email = identity.email
+  return sql`
+    upserted AS (
+      INSERT INTO users (subject, email, email_verified, display_name, role)
+      SELECT ${identity.subject}, v.email, v.email <> '', ${identity.displayName}, ${role}
+      FROM (SELECT CASE WHEN ${email}::text <> '' AND NOT EXISTS (
+          SELECT 1 FROM users o
+          WHERE lower(o.email) = lower(${email}::text) AND o.email_verified AND o.email <> '' AND o.subject <> ${identity.subject}
+        ) THEN ${email}::text ELSE '' END AS email) v
+      ON CONFLICT (subject) DO UPDATE
+        SET email = CASE WHEN excluded.email = '' THEN users.email ELSE excluded.email END,
+          email_verified = users.email_verified OR excluded.email_verified,
+          display_name = excluded.display_name, updated_at = now()
+        WHERE (excluded.email <> '' AND (users.email IS DISTINCT FROM excluded.email OR NOT users.email_verified))
+          OR users.display_name IS DISTINCT FROM excluded.display_name
+      RETURNING id, role, disabled_at, email, display_name, trainer_id
+    ),
+    known_user AS (
+      SELECT id, role, disabled_at, email, display_name, trainer_id FROM upserted
+      UNION ALL
+      SELECT id, role, disabled_at, email, display_name, trainer_id
+      FROM users WHERE subject = ${identity.subject} AND NOT EXISTS (SELECT 1 FROM upserted)
+    )`
+}
+
+/** Whether a statement failed because a racing first contact took the same verified email first. */
+export function isEmailTaken(error: unknown): boolean {
+  const e = error as { code?: unknown; constraint?: unknown } | null
+  return e?.code === '23505' && e.constraint === 'users_verified_email_unique'
+}
+
+/** SQLSTATE raised by trainer_chat_refuse_disabled (migration 0011). */
+const ACCOUNT_DISABLED = 'TC403'
+
+/** Whether a statement failed because its caller's account is disabled. */
+export function isAccountDisabled(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === ACCOUNT_DISABLED
+}
+
+/**
+ * The refusal a statement built on the users upsert failed with, as the client sees it: a
+ * disabled account (`forbidden`), or the lost race for a verified email (`unavailable`: nothing
+ * was stored, the retry succeeds). Undefined for any other failure.
+ */
+export function callerRefusal(error: unknown): ChatError | undefined {
+  if (isAccountDisabled(error)) return new ChatError('forbidden', 'This account is disabled', undefined, { cause: error })
+  if (isEmailTaken(error)) {
+    return new ChatError('unavailable', 'Your account was being created by another request; nothing was stored, please retry', {
+      retryAfterMs: 100,
+    }, { cause: error })
+  }
+  return undefined
+}
