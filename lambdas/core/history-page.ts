@@ -78,5 +78,6 @@ export function historyFrame(
   }
   const kept = walk.slice(0, count)
   if (keep === 'newest') kept.reverse()
-  return { frame: build(kept, true), dropped: page.messages.length - count }
+  const dropped = page.messages.length - count
+  return { frame: build(kept, page.hasMore || dropped > 0), dropped }
 }
