@@ -162,7 +162,7 @@ export async function runLoadTest(stack: TestStack, options: LoadTestOptions): P
   const started = performance.now()
   const deadline = started + options.deadlineMs
   const remaining = () => Math.max(1, deadline - performance.now())
-  const problems: string[] = []
+  const problems = new Problems()
   const url = `${stack.wsUrl}/local`
 
   const pairs = await createPairs(stack.db, options.conversations, 'load')
@@ -275,18 +275,21 @@ export async function runLoadTest(stack: TestStack, options: LoadTestOptions): P
       const ids = new Set(answers.filter((r) => r.frame.type === 'newMessage').map((r) => r.frame.message.id as string))
       if (ids.size > 1) {
         acks.conflicting++
-        problems.push(`${s.clientMessageId}: acknowledged as ${ids.size} different messages`)
+        problems.add('a message acknowledged as different messages', `${s.clientMessageId}: ${ids.size} message ids`)
       }
       const last = lastAttempt(s)
       const reply = last.replies[0]
       if (!reply) {
         acks.missing++
-        problems.push(`${s.clientMessageId}: attempt ${s.attempts.length} never answered`)
+        problems.add('a message whose last attempt was never answered', `${s.clientMessageId}, attempt ${s.attempts.length}`)
         continue
       }
       if (reply.frame.type !== 'newMessage') {
         acks.refused++
-        problems.push(`${s.clientMessageId}: last of ${s.attempts.length} attempts answered ${JSON.stringify(reply.frame).slice(0, 200)}`)
+        problems.add(
+          `a message refused on its last attempt (${String(reply.frame.code ?? reply.frame.type)})`,
+          `${s.clientMessageId}, attempt ${s.attempts.length} of ${MAX_ATTEMPTS}: ${JSON.stringify(reply.frame).slice(0, 200)}`,
+        )
         continue
       }
       acks.received++
@@ -295,7 +298,7 @@ export async function runLoadTest(stack: TestStack, options: LoadTestOptions): P
       const row = storedById.get(reply.frame.message.id)
       if (!row || row.client_message_id !== s.clientMessageId) {
         acks.withoutStoredMessage++
-        problems.push(`${s.clientMessageId}: acknowledged as ${String(reply.frame.message.id)}, which is not stored under it`)
+        problems.add('an acknowledgement of a message not stored under its clientMessageId', `${s.clientMessageId}: ${String(reply.frame.message.id)}`)
       }
     }
 
@@ -318,7 +321,7 @@ export async function runLoadTest(stack: TestStack, options: LoadTestOptions): P
         const row = message ? storedById.get(message.id) : undefined
         if (!message || !row || row.conversation_id !== conversationId || row.sender_id === client.userId || message.seq !== row.seq) {
           deliveries.unexpected++
-          problems.push(`unexpected at ${client.role} of ${conversationId}: ${JSON.stringify(frame).slice(0, 200)}`)
+          problems.add(`an unexpected ${String(frame.type)} frame`, `at the ${client.role} of ${conversationId}: ${JSON.stringify(frame).slice(0, 300)}`)
           continue
         }
         live.set(message.id, [...(live.get(message.id) ?? []), received])
@@ -328,10 +331,10 @@ export async function runLoadTest(stack: TestStack, options: LoadTestOptions): P
         const copies = live.get(row.id) ?? []
         if (copies.length === 0) {
           deliveries.lost++
-          problems.push(`lost at ${client.role} of ${conversationId}: seq ${row.seq}`)
+          problems.add('a stored message lost (never delivered live)', `seq ${row.seq} at the ${client.role} of ${conversationId}`)
         } else if (copies.length > 1) {
           deliveries.duplicated++
-          problems.push(`duplicated at ${client.role} of ${conversationId}: seq ${row.seq} arrived ${copies.length} times`)
+          problems.add('a message delivered more than once', `seq ${row.seq} at the ${client.role} of ${conversationId}: ${copies.length} times`)
         } else deliveries.delivered++
         const first = copies[0]
         const origin = sent.get(row.client_message_id)
@@ -358,23 +361,23 @@ export async function runLoadTest(stack: TestStack, options: LoadTestOptions): P
       if (!inOrder) {
         order.intact = false
         order.clientsOutOfOrder++
-        problems.push(`${client.role} of ${conversationId} applied ${appliedSeqs.length} of ${all.length} messages in order`)
+        problems.add('a client whose applied order is broken', `the ${client.role} of ${conversationId} applied ${appliedSeqs.length} of ${all.length} messages in order`)
       }
     }
 
     // Every request of every client, send attempts, joins and catch-up pages alike: one answer each.
     const answers = tallyRequests(clients.flatMap((client) => [...client.requests.values()]))
-    problems.unshift(...answers.problems)
+    for (const [kind, example] of answers.problems) problems.add(kind, example)
 
     const stored = rows.filter((row) => sent.has(row.client_message_id)).length
     const duplicatesStored = rows.length - new Set(rows.map((row) => `${row.sender_id}/${row.client_message_id}`)).size
-    if (stored !== sent.size) problems.push(`${sent.size} sent, ${stored} stored`)
-    if (duplicatesStored > 0) problems.push(`${duplicatesStored} messages stored twice`)
+    if (stored !== sent.size) problems.add('messages sent but not stored', `${sent.size} sent, ${stored} stored`)
+    if (duplicatesStored > 0) problems.add('messages stored twice', `${duplicatesStored} of them`)
     const durationMs = performance.now() - started
-    if (performance.now() > deadline) problems.push(`the run exceeded its deadline of ${options.deadlineMs} ms`)
+    if (performance.now() > deadline) problems.add('the run exceeded its deadline', `${options.deadlineMs} ms`)
 
     // Every check above that fails says so in `problems`: a run passes exactly when it is empty.
-    const passed = problems.length === 0
+    const passed = problems.size === 0
     return {
       databaseKind: stack.databaseKind,
       clients: clients.length,
@@ -392,14 +395,34 @@ export async function runLoadTest(stack: TestStack, options: LoadTestOptions): P
       messagesPerSecond: Math.round(sent.size / (sendPhaseMs / 1000)),
       durationMs: Math.round(durationMs),
       passed,
-      problems: problems.length <= MAX_PROBLEMS_SHOWN ? problems : [...problems.slice(0, MAX_PROBLEMS_SHOWN), `… and ${problems.length - MAX_PROBLEMS_SHOWN} more`],
+      problems: problems.lines(),
     }
   } finally {
     for (const client of clients) client.close()
   }
 }
 
-const MAX_PROBLEMS_SHOWN = 20
+/**
+ * What failed, by kind: each line says how many times and shows the first instance, so a FAILED
+ * run always says why, however many instances there are.
+ */
+class Problems {
+  private readonly kinds = new Map<string, { count: number; example: string }>()
+
+  add(kind: string, example: string): void {
+    const entry = this.kinds.get(kind)
+    if (entry) entry.count++
+    else this.kinds.set(kind, { count: 1, example })
+  }
+
+  get size(): number {
+    return this.kinds.size
+  }
+
+  lines(): string[] {
+    return [...this.kinds].map(([kind, { count, example }]) => `${count} × ${kind}; the first: ${example}`)
+  }
+}
 
 export interface TrackedRequest {
   requestId: string
@@ -424,9 +447,9 @@ export interface RequestTally {
  * acknowledgement followed by an error (#11 item 1), any second answer, and no answer at all are
  * each a problem naming the request and what it got.
  */
-export function tallyRequests(requests: readonly TrackedRequest[]): { tally: RequestTally; problems: string[] } {
+export function tallyRequests(requests: readonly TrackedRequest[]): { tally: RequestTally; problems: Array<[kind: string, example: string]> } {
   const tally: RequestTally = { sent: requests.length, answeredOnce: 0, unanswered: 0, answeredMoreThanOnce: 0, acknowledgedThenError: 0 }
-  const problems: string[] = []
+  const problems: Array<[string, string]> = []
   const describe = (frame: Frame) => (frame.type === 'error' ? `error ${String(frame.code)}` : String(frame.type))
   for (const request of requests) {
     const { replies } = request
@@ -436,17 +459,17 @@ export function tallyRequests(requests: readonly TrackedRequest[]): { tally: Req
     }
     if (replies.length === 0) {
       tally.unanswered++
-      problems.push(`${request.action} ${request.requestId}: no answer`)
+      problems.push([`a ${request.action} request never answered`, request.requestId])
       continue
     }
     tally.answeredMoreThanOnce++
     const ackIndex = replies.findIndex((r) => r.frame.type === 'newMessage')
     const errorAfterAck = ackIndex >= 0 && replies.slice(ackIndex + 1).some((r) => r.frame.type === 'error')
     if (errorAfterAck) tally.acknowledgedThenError++
-    problems.push(
-      `${request.action} ${request.requestId}: ${replies.length} answers (${replies.map((r) => describe(r.frame)).join(', ')})` +
-        (errorAfterAck ? ': an error after the acknowledgement' : ''),
-    )
+    problems.push([
+      errorAfterAck ? `a ${request.action} request answered with an error after its acknowledgement` : `a ${request.action} request answered more than once`,
+      `${request.requestId}: ${replies.length} answers (${replies.map((r) => describe(r.frame)).join(', ')})`,
+    ])
   }
   return { tally, problems }
 }
@@ -502,7 +525,7 @@ async function main(): Promise<void> {
         ` delivery p50/p99 ${report.deliveryLatencyMs.p50}/${report.deliveryLatencyMs.p99} ms, ${report.messagesPerSecond} msg/s`,
     )
     if (report.passed) console.error('loadtest: PASSED')
-    else console.error(`loadtest: FAILED: ${report.problems.length} problem line(s), the first: ${report.problems[0] ?? '(none)'}`)
+    else console.error(`loadtest: FAILED:\n${report.problems.map((line) => `  ${line}`).join('\n')}`)
     process.exitCode = report.passed ? 0 : 1
   } finally {
     await stack.close()

@@ -24,12 +24,15 @@ describe('the load test checker: one request, one answer', () => {
     const { tally, problems } = tallyRequests([request('a#1', ack, internal)])
     assert.equal(tally.acknowledgedThenError, 1)
     assert.equal(tally.answeredMoreThanOnce, 1)
-    assert.deepEqual(problems, ['sendMessage a#1: 2 answers (newMessage, error internal): an error after the acknowledgement'])
+    assert.deepEqual(problems, [['a sendMessage request answered with an error after its acknowledgement', 'a#1: 2 answers (newMessage, error internal)']])
   })
 
   test('two answers of any kind, and no answer, fail', () => {
     const { tally, problems } = tallyRequests([request('a#1', internal, ack), request('b#1')])
     assert.deepEqual(tally, { sent: 2, answeredOnce: 0, unanswered: 1, answeredMoreThanOnce: 1, acknowledgedThenError: 0 })
-    assert.deepEqual(problems, ['sendMessage a#1: 2 answers (error internal, newMessage)', 'sendMessage b#1: no answer'])
+    assert.deepEqual(problems, [
+      ['a sendMessage request answered more than once', 'a#1: 2 answers (error internal, newMessage)'],
+      ['a sendMessage request never answered', 'b#1'],
+    ])
   })
 })
