@@ -72,12 +72,12 @@ export async function pruneOtherTemplates(home: string): Promise<void> {
 }
 
 /** A hash of what a migrated template depends on: PGlite's version, the migrations, the migrator. */
-export async function templateFingerprint(): Promise<string> {
+export async function templateFingerprint(root: string = ROOT): Promise<string> {
   const hash = createHash('sha256')
-  hash.update(await readFile(join(ROOT, 'node_modules', '@electric-sql', 'pglite', 'package.json')))
-  const migrations = join(ROOT, 'migrations')
+  hash.update(await readFile(join(root, 'node_modules', '@electric-sql', 'pglite', 'package.json')))
+  const migrations = join(root, 'migrations')
   for (const name of (await readdir(migrations)).sort()) hash.update(name).update(await readFile(join(migrations, name)))
-  hash.update(await readFile(join(ROOT, 'lambdas', 'adapters', 'migrator.ts')))
+  hash.update(await readFile(join(root, 'lambdas', 'adapters', 'migrator.ts')))
   return hash.digest('hex').slice(0, 16)
 }
 
