@@ -31,6 +31,7 @@ export async function prepareTemplates(base: string, kinds: readonly TemplateKin
   const home = `${base}-${await templateFingerprint()}`
   const built: TemplateKind[] = []
   await mkdir(home, { recursive: true })
+  await removeAbandonedBuilds(home)
   for (const kind of kinds) {
     const final = join(home, kind)
     if (await exists(final)) continue
@@ -55,9 +56,36 @@ export async function prepareTemplates(base: string, kinds: readonly TemplateKin
   return { home, built }
 }
 
-/** Copies a prepared template to `target` (which must not exist), ready to open with `new PGlite(target)`. */
+/**
+ * Copies a prepared template to `target` (which must not exist), ready to open with `new
+ * PGlite(target)`. The copy is made beside it and renamed into place, so a process stopped
+ * halfway leaves no half a database behind.
+ */
 export async function copyTemplateTo(home: string, kind: TemplateKind, target: string): Promise<void> {
-  await cp(join(home, kind), target, { recursive: true })
+  const copying = `${target}.${process.pid}.copying`
+  try {
+    await cp(join(home, kind), copying, { recursive: true })
+    await rename(copying, target)
+  } finally {
+    await rm(copying, { recursive: true, force: true })
+  }
+}
+
+/** Builds left by a process that died halfway (a start stopped by Ctrl+C): 40 MB each, never finished. */
+async function removeAbandonedBuilds(home: string): Promise<void> {
+  for (const name of await readdir(home).catch(() => [] as string[])) {
+    const pid = Number(/^\w+\.(\d+)\..*\.building$/.exec(name)?.[1])
+    if (pid && !isAlive(pid)) await rm(join(home, name), { recursive: true, force: true }).catch(() => {})
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
 }
 
 /** Removes the template sets of other fingerprints beside `home` (older migrations); best effort. */

@@ -27,8 +27,12 @@ test('the template is made once, and a copy of it is a database with every migra
   const base = join(await tempDir(), 'pglite-template')
   const first = await prepareTemplates(base, ['migrated'])
   assert.deepEqual(first.built, ['migrated'])
+  // A build a stopped process left behind is cleared by the next preparation.
+  const abandoned = join(first.home, 'migrated.2147483646.0000.building')
+  await mkdir(abandoned)
   const again = await prepareTemplates(base, ['migrated'])
   assert.deepEqual(again, { home: first.home, built: [] })
+  assert.deepEqual(await readdir(first.home), ['migrated'])
 
   const target = join(await tempDir(), 'pgdata')
   await copyTemplateTo(first.home, 'migrated', target)
