@@ -55,6 +55,8 @@ export interface LoadTestReport {
   messagesSent: number
   /** Every request sent (send attempts, joins, catch-up pages) by how it was answered. */
   requests: RequestTally
+  /** Joins sent again after a "try again" answer. */
+  joinRetries: number
   acks: {
     /** Messages acknowledged (on their last attempt). */
     received: number
@@ -181,8 +183,25 @@ export async function runLoadTest(stack: TestStack, options: LoadTestOptions): P
       clients.push(...opened)
     }
     log(`connected ${clients.length} clients`)
-    await Promise.all(clients.map((client) => client.request({ action: 'joinConversation', conversationId: client.pair.conversationId }, remaining())))
-    log('every client joined its conversation')
+    // A join refused with "try again" (`unavailable` when the pool is exhausted) is retried like a
+    // send; a client left unjoined would get notifications instead of messages, so it is a problem.
+    let joinRetries = 0
+    await Promise.all(
+      clients.map(async (client) => {
+        for (let attempt = 1; ; attempt++) {
+          const reply = await client.request({ action: 'joinConversation', conversationId: client.pair.conversationId }, remaining())
+          if (reply.type === 'conversationHistory') return
+          if (reply.type === 'error' && RETRYABLE.has(reply.code) && attempt < MAX_ATTEMPTS) {
+            joinRetries++
+            await sleep(Number(reply.details?.retryAfterMs ?? 100 * 2 ** attempt))
+            continue
+          }
+          problems.add(`a client that could not join (${String(reply.code ?? reply.type)})`, `the ${client.role} of ${client.pair.conversationId} after ${attempt} attempts`)
+          return
+        }
+      }),
+    )
+    log(`every client joined its conversation (${joinRetries} join retries)`)
 
     // Send: every client at once, each pipelining its messages with small random pauses. Each
     // attempt is its own request (requestId `<clientMessageId>#<attempt>`), so every answer to
@@ -384,6 +403,7 @@ export async function runLoadTest(stack: TestStack, options: LoadTestOptions): P
       conversations: pairs.length,
       messagesSent: sent.size,
       requests: answers.tally,
+      joinRetries,
       acks,
       stored,
       deliveries,
