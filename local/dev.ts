@@ -32,6 +32,8 @@ try {
     httpPort: env.HTTP_PORT,
     wsPort: env.WS_PORT,
     databaseUrl: env.DATABASE_URL,
+    // A fresh DATA_DIR starts from a migrated copy instead of PGlite's initdb and every migration.
+    pgliteTemplateBase: new URL('../node_modules/.cache/trainer-chat/pglite-template', import.meta.url).pathname,
     awsPort: env.AWS_PORT,
     awsEndpointUrl: env.AWS_ENDPOINT_URL,
     log: (line) => logger.write('warn', 'gateway', line),

@@ -41,6 +41,12 @@ export interface LocalStackOptions {
   onQuery?: (sql: string) => void
   /** Embedded PGlite only: runs before every statement, and what it throws fails it (tests stop the database). */
   pgliteBeforeQuery?: (sql: string) => void | Promise<void>
+  /**
+   * Embedded PGlite only: a DATA_DIR without a database gets a copy of a migrated template kept
+   * at this base path (local/pglite-template.ts), made once per set of migrations, instead of a
+   * database created and migrated in place. `npm run dev` passes node_modules/.cache's.
+   */
+  pgliteTemplateBase?: string
   /** The AWS edge's port (S3, SNS); default 4566 like LocalStack, 0 picks a free port (tests). */
   awsPort?: number
   /** Use this AWS endpoint (a real LocalStack) instead of starting the edge; default AWS_ENDPOINT_URL. */
@@ -323,6 +329,7 @@ async function prepareDatabase(dataDir: string, options: LocalStackOptions, stat
   const elapsed = () => `${Math.round(performance.now() - since)} ms`
   let opened: OpenedDatabase
   try {
+    if (!options.databaseUrl && options.pgliteTemplateBase) await seedFromTemplate(join(dataDir, 'pgdata'), options.pgliteTemplateBase, logger)
     opened = await openDatabase(dataDir, options.databaseUrl, statementTimeoutMs, options.onQuery, options.pgliteBeforeQuery)
     await sql`select 1`.execute(opened.db)
   } catch (error) {
@@ -351,6 +358,29 @@ async function prepareDatabase(dataDir: string, options: LocalStackOptions, stat
     throw error
   }
   return { ...opened, stop: opened.close }
+}
+
+/**
+ * A fresh DATA_DIR's database as a copy of the migrated template (made first if the migrations
+ * changed since it was). Any problem with the template only costs time: the database is then
+ * created and migrated in place, and a failing migration is reported from there, by name.
+ */
+async function seedFromTemplate(pgdata: string, base: string, logger: LocalLog): Promise<void> {
+  const { copyTemplateTo, exists, prepareTemplates, pruneOtherTemplates } = await import('./pglite-template.ts')
+  if (await exists(pgdata)) return
+  const since = performance.now()
+  try {
+    const { home, built } = await prepareTemplates(base, ['migrated'])
+    if (built.length > 0) {
+      logger.step(`migrated database template made for these migrations (${Math.round(performance.now() - since)} ms, once)`)
+      await pruneOtherTemplates(home)
+    }
+    await copyTemplateTo(home, 'migrated', pgdata)
+    logger.step(`fresh DATA_DIR: database copied from the migrated template (${Math.round(performance.now() - since)} ms)`)
+  } catch (error) {
+    await rm(pgdata, { recursive: true, force: true })
+    logger.write('warn', 'database', `no migrated template (${firstLine(error)}); creating the database in place`)
+  }
 }
 
 function firstLine(error: unknown): string {

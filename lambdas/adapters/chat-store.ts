@@ -13,10 +13,12 @@ import type {
   SendMessageResult,
   Verdict,
 } from '../core/ports.ts'
+import { HISTORY_STATEMENT_BUDGET_BYTES } from '../core/history-page.ts'
 import type { Database } from './database-schema.ts'
 import { isEmailTaken, knownUser } from './users-upsert.ts'
 import {
   connectionAccess,
+  historyPageBytes,
   isUniqueViolation,
   listenersJson,
   messageJson,
@@ -95,11 +97,11 @@ export function createChatStore(db: Kysely<Database>, options: ChatStoreOptions 
 
     async joinConversation({ connectionId, conversationId, limit, afterSeq }) {
       // Fetch one extra row to learn whether there is more without a count.
-      const page =
-        afterSeq === undefined
-          ? sql`ORDER BY m.seq DESC LIMIT ${limit + 1}`
-          : sql`AND m.seq > ${afterSeq} ORDER BY m.seq ASC LIMIT ${limit + 1}`
-      const { rows } = await sql<AccessRow & { listeners: unknown; messages: MessageJson[] }>`
+      const latest = afterSeq === undefined
+      const page = latest
+        ? sql`ORDER BY m.seq DESC LIMIT ${limit + 1}`
+        : sql`AND m.seq > ${afterSeq} ORDER BY m.seq ASC LIMIT ${limit + 1}`
+      const { rows } = await sql<AccessRow & { listeners: unknown; messages: MessageJson[]; fetched: number | string }>`
         WITH ${connectionAccess(connectionId, conversationId)},
         joined AS (
           UPDATE connections k
@@ -114,17 +116,19 @@ export function createChatStore(db: Kysely<Database>, options: ChatStoreOptions 
           SELECT m.* FROM messages m
           WHERE m.conversation_id = ${conversationId}
             AND EXISTS (SELECT 1 FROM access a WHERE a.verdict IN ('ok', 'closed')) ${page}
-        )
+        ),
+        ${historyPageBytes(latest ? 'newest' : 'oldest')}
         SELECT a.verdict, a.user_id, ${listenersJson('other', true)} AS listeners,
-          (SELECT coalesce(json_agg(${messageJson('p')} ORDER BY p.seq), '[]'::json) FROM page p) AS messages,
+          (SELECT coalesce(json_agg(w.message ORDER BY w.seq), '[]'::json) FROM walked w
+            WHERE w.n <= ${limit} AND (w.n = 1 OR w.bytes <= ${sql.lit(HISTORY_STATEMENT_BUDGET_BYTES)})) AS messages,
+          (SELECT count(*) FROM page) AS fetched,
           (SELECT count(*) FROM joined) AS joined
         FROM access a`.execute(db)
       const row = single(rows)
       const messages = row.messages.map(toMessage)
-      const hasMore = messages.length > limit
-      // Latest page: drop the oldest extra row; catch-up page (afterSeq): drop the newest.
-      const trimmed = hasMore ? (afterSeq === undefined ? messages.slice(1) : messages.slice(0, limit)) : messages
-      return allowedOf(row, () => ({ listeners: toListeners(row.listeners), messages: trimmed, hasMore })) satisfies JoinResult
+      // More when the extra row came back, or when the byte budget ended the page early.
+      const hasMore = Number(row.fetched ?? 0) > messages.length
+      return allowedOf(row, () => ({ listeners: toListeners(row.listeners), messages, hasMore })) satisfies JoinResult
     },
 
     async leaveConversation({ connectionId, conversationId }: ConversationCommand) {

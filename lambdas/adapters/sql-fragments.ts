@@ -1,4 +1,5 @@
 import { sql, type RawBuilder } from 'kysely'
+import { ATTACHMENT_URL_BYTES_PER_NAME_BYTE, ATTACHMENT_URL_RESERVE_BYTES } from '../core/history-page.ts'
 import type { Listener, StoredMessage } from '../core/model.ts'
 
 /**
@@ -167,4 +168,28 @@ const UNIQUE_VIOLATION = '23505'
 export function isUniqueViolation(error: unknown, constraint?: string): boolean {
   const e = error as { code?: unknown; constraint?: unknown } | null
   return e?.code === UNIQUE_VIOLATION && (constraint === undefined || e.constraint === undefined || e.constraint === constraint)
+}
+
+/**
+ * CTE `walked` over a `page` CTE of message rows: each message's JSON (`messageJson`), its
+ * position `n` in the walk (`newest` or `oldest` first) and `bytes`, the running weight of the
+ * page up to it: the JSON as PostgreSQL renders it plus, for an attachment, the reserve for the
+ * download URL signed later (core/history-page.ts). The caller keeps the rows whose running
+ * weight fits its budget, so a page is bounded by bytes in the same statement.
+ */
+export function historyPageBytes(from: 'newest' | 'oldest'): RawBuilder<unknown> {
+  const order = from === 'newest' ? sql`ORDER BY j.seq DESC` : sql`ORDER BY j.seq ASC`
+  return sql`walked AS (
+    SELECT j.seq, j.message,
+      row_number() OVER (${order}) AS n,
+      sum(octet_length(j.message::text) + j.url_reserve) OVER (${order} ROWS UNBOUNDED PRECEDING) AS bytes
+    FROM (
+      SELECT p.seq, ${messageJson('p')} AS message,
+        coalesce((
+          SELECT ${sql.lit(ATTACHMENT_URL_RESERVE_BYTES)} + ${sql.lit(ATTACHMENT_URL_BYTES_PER_NAME_BYTE)} * octet_length(att.file_name)
+          FROM attachments att WHERE att.id = p.attachment_id AND p.hidden_at IS NULL
+        ), 0) AS url_reserve
+      FROM page p
+    ) j
+  )`
 }

@@ -1,5 +1,6 @@
 import { signMessages } from './attachments.ts'
 import { ChatError } from './errors.ts'
+import { historyFrame } from './history-page.ts'
 import { initialRole, type Identity, type Listener } from './model.ts'
 import type { Access, Allowed, AttachmentStorage, ChatStore, Counter, Delivery, Log, Outgoing, Verdict } from './ports.ts'
 import { HISTORY_DEFAULT_LIMIT, type ServerFrame } from './protocol.ts'
@@ -149,13 +150,18 @@ export async function joinConversation(
     ...(input.afterSeq === undefined ? {} : { afterSeq: input.afterSeq }),
   })
   assertAllowed(result, 'read')
-  const history: ServerFrame = {
-    type: 'conversationHistory',
-    conversationId: input.conversationId,
-    messages: await signMessages(ports.storage, result.messages),
-    hasMore: result.hasMore,
-    ...echo(caller),
-  }
+  // The statement already bounded the page by bytes; the frame is measured once more as sent
+  // (history-page.ts), so nothing it carries can take it past API Gateway's 128 KB.
+  const { frame: history, dropped } = historyFrame(
+    {
+      conversationId: input.conversationId,
+      messages: await signMessages(ports.storage, result.messages),
+      hasMore: result.hasMore,
+      ...echo(caller),
+    },
+    input.afterSeq === undefined ? 'newest' : 'oldest',
+  )
+  if (dropped > 0) ports.log.warn('history page trimmed to the frame limit', { conversationId: input.conversationId, dropped })
   const joined: ServerFrame = { type: 'userJoined', conversationId: input.conversationId, userId: result.userId }
   caller.answered?.()
   await deliver(ports, [{ connectionId: caller.connectionId, frame: history }, ...toOthers(result.listeners, caller, joined)], caller)

@@ -14,8 +14,23 @@ export interface ValidationIssue {
   message: string
 }
 
+/**
+ * At most this many issues are reported, each path cut to MAX_ISSUE_PATH_CHARS: the problems are
+ * written back to the client, and a hostile 128 KB frame (thousands of bad keys, one 100 KB key)
+ * must not become an error frame over API Gateway's 128 KB limit.
+ */
+export const MAX_REPORTED_ISSUES = 10
+export const MAX_ISSUE_PATH_CHARS = 100
+
 export function validationIssues(issues: readonly z.core.$ZodIssue[], where: ValidationIssue['in']): ValidationIssue[] {
-  return issues.map((issue) => ({ in: where, path: issue.path.join('.'), code: issue.code, message: describeIssue(issue) }))
+  return issues
+    .slice(0, MAX_REPORTED_ISSUES)
+    .map((issue) => ({ in: where, path: issuePath(issue.path.map(String)), code: issue.code, message: describeIssue(issue) }))
+}
+
+function issuePath(path: readonly string[]): string {
+  const joined = path.join('.')
+  return joined.length <= MAX_ISSUE_PATH_CHARS ? joined : `${joined.slice(0, MAX_ISSUE_PATH_CHARS - 1)}…`
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {
@@ -39,10 +54,34 @@ function describeIssue(issue: z.core.$ZodIssue): string {
  * NUL characters anywhere in a request's strings: PostgreSQL cannot store U+0000 in text and
  * would fail the statement (an `internal`), so they are refused up front as validation problems.
  */
-export function nulIssues(value: unknown, where: ValidationIssue['in'], path: readonly string[] = []): ValidationIssue[] {
-  if (typeof value === 'string') {
-    return value.includes('\u0000') ? [{ in: where, path: path.join('.'), code: 'invalid_string', message: 'must not contain NUL characters' }] : []
+export function nulIssues(value: unknown, where: ValidationIssue['in']): ValidationIssue[] {
+  // An explicit stack of (value, key, parent) instead of recursion and path copies: JSON nested
+  // 50,000 deep must neither overflow the call stack nor cost a path per level.
+  interface Step {
+    value: unknown
+    key?: string
+    parent?: Step
   }
-  if (value === null || typeof value !== 'object') return []
-  return Object.entries(value).flatMap(([key, item]) => nulIssues(item, where, [...path, key]))
+  const pathOf = (step: Step): string[] => {
+    const path: string[] = []
+    for (let at: Step | undefined = step; at?.key !== undefined; at = at.parent) path.push(at.key)
+    return path.reverse()
+  }
+  const issues: ValidationIssue[] = []
+  const pending: Step[] = [{ value }]
+  while (pending.length > 0 && issues.length < MAX_REPORTED_ISSUES) {
+    const step = pending.pop() as Step
+    if (typeof step.value === 'string') {
+      if (step.value.includes('\u0000')) {
+        issues.push({ in: where, path: issuePath(pathOf(step)), code: 'invalid_string', message: 'must not contain NUL characters' })
+      }
+    } else if (step.value !== null && typeof step.value === 'object') {
+      const entries = Object.entries(step.value)
+      for (let i = entries.length - 1; i >= 0; i--) {
+        const [key, child] = entries[i] as [string, unknown]
+        pending.push({ value: child, key, parent: step })
+      }
+    }
+  }
+  return issues
 }

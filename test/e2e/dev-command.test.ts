@@ -62,7 +62,9 @@ test('npm run dev starts the stack, npm run token mints a working token, SIGTERM
     assert.match(output, new RegExp(`ws://127\\.0\\.0\\.1:${env.WS_PORT}`))
     // Start-up says its progress and how long it took to be healthy.
     assert.match(output, /database embedded PGlite in .*pgdata opened/)
-    assert.match(output, /migrations applied: 0001_initial/)
+    // A fresh DATA_DIR starts from the migrated template (made first when the migrations changed).
+    assert.match(output, /fresh DATA_DIR: database copied from the migrated template/)
+    assert.match(output, /migrations: up to date/)
     assert.match(output, /demo data seeded/)
     assert.match(output, /healthy after \d+\.\d s/)
     // The one-liners carry the overridden settings, so they work as printed.

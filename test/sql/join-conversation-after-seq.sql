@@ -38,15 +38,13 @@ WITH
           SELECT m.* FROM messages m
           WHERE m.conversation_id = $4
             AND EXISTS (SELECT 1 FROM access a WHERE a.verdict IN ('ok', 'closed')) AND m.seq > $5 ORDER BY m.seq ASC LIMIT $6
-        )
-        SELECT a.verdict, a.user_id, (
-    SELECT coalesce(json_agg(json_build_object(
-      'connectionId', k.connection_id, 'userId', k.user_id,
-      'joined', a.conversation_id = ANY (k.joined_conversation_ids))), '[]'::json)
-    FROM connections k
-    WHERE k.user_id = CASE WHEN a.user_id = a.member_id THEN a.trainer_id ELSE a.member_id END AND k.expires_at > now() AND a.conversation_id = ANY (k.joined_conversation_ids)
-  ) AS listeners,
-          (SELECT coalesce(json_agg(json_build_object(
+        ),
+        walked AS (
+    SELECT j.seq, j.message,
+      row_number() OVER (ORDER BY j.seq ASC) AS n,
+      sum(octet_length(j.message::text) + j.url_reserve) OVER (ORDER BY j.seq ASC ROWS UNBOUNDED PRECEDING) AS bytes
+    FROM (
+      SELECT p.seq, json_build_object(
     'id', "p".id, 'conversationId', "p".conversation_id, 'seq', "p".seq, 'senderId', "p".sender_id,
     'body', CASE WHEN "p".hidden_at IS NULL THEN "p".body ELSE '' END,
     'clientMessageId', "p".client_message_id, 'createdAt', "p".created_at, 'readAt', "p".read_at,
@@ -54,7 +52,24 @@ WITH
     'attachment', (
       SELECT json_build_object('id', att.id, 'fileName', att.file_name, 'contentType', att.content_type, 'size', att.size)
       FROM attachments att WHERE att.id = "p".attachment_id AND "p".hidden_at IS NULL
-    )) ORDER BY p.seq), '[]'::json) FROM page p) AS messages,
+    )) AS message,
+        coalesce((
+          SELECT 4096 + 8 * octet_length(att.file_name)
+          FROM attachments att WHERE att.id = p.attachment_id AND p.hidden_at IS NULL
+        ), 0) AS url_reserve
+      FROM page p
+    ) j
+  )
+        SELECT a.verdict, a.user_id, (
+    SELECT coalesce(json_agg(json_build_object(
+      'connectionId', k.connection_id, 'userId', k.user_id,
+      'joined', a.conversation_id = ANY (k.joined_conversation_ids))), '[]'::json)
+    FROM connections k
+    WHERE k.user_id = CASE WHEN a.user_id = a.member_id THEN a.trainer_id ELSE a.member_id END AND k.expires_at > now() AND a.conversation_id = ANY (k.joined_conversation_ids)
+  ) AS listeners,
+          (SELECT coalesce(json_agg(w.message ORDER BY w.seq), '[]'::json) FROM walked w
+            WHERE w.n <= $7 AND (w.n = 1 OR w.bytes <= 98304)) AS messages,
+          (SELECT count(*) FROM page) AS fetched,
           (SELECT count(*) FROM joined) AS joined
         FROM access a;
 -- parameters:
@@ -64,3 +79,4 @@ WITH
 --   $4 = "11111111-1111-4111-8111-111111111111"
 --   $5 = 7
 --   $6 = 51
+--   $7 = 50

@@ -13,6 +13,11 @@ export const HISTORY_DEFAULT_LIMIT = 50
 export const HISTORY_MAX_LIMIT = 100
 export const REQUEST_ID_MAX_CHARS = 64
 export const CLIENT_MESSAGE_ID_MAX_CHARS = 64
+/**
+ * API Gateway refuses a PostToConnection payload over 128 KB, so no server frame may be larger
+ * (encoded as UTF-8 JSON). A `conversationHistory` page ends early, with `hasMore`, to stay under it.
+ */
+export const MAX_SERVER_FRAME_BYTES = 128 * 1024
 
 const id = z.guid()
 const requestId = z.optional(z.string().check(z.maxLength(REQUEST_ID_MAX_CHARS)))
