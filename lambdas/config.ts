@@ -39,6 +39,9 @@ const DEFAULT_ATTACHMENT_CONTENT_TYPES = [
   'application/vnd.openxmlformats-officedocument.presentationml.presentation',
 ]
 
+/** The reactions apps offer by default: thumbs up, heart, laughing, surprised, sad, fire, flexed biceps, clapping. */
+export const DEFAULT_REACTION_EMOJI = ['👍', '❤️', '😂', '😮', '😢', '🔥', '💪', '👏']
+
 const EnvSchema = z.object({
   AWS_REGION: z._default(z.string(), 'us-east-1'),
   LOG_LEVEL: z._default(z.enum(['debug', 'info', 'warn', 'error']), 'info'),
@@ -97,6 +100,13 @@ const EnvSchema = z.object({
   AWS_ENDPOINT_URL: z.optional(z.string().check(z.minLength(1))),
   AWS_ENDPOINT_URL_S3: z.optional(z.string().check(z.minLength(1))),
   AWS_ENDPOINT_URL_SNS: z.optional(z.string().check(z.minLength(1))),
+  /** How long after sending the sender may still edit a message. */
+  MESSAGE_EDIT_WINDOW_SECONDS: positiveInt(900),
+  /** Comma-separated emoji a reaction may use, matched exactly (code points, variation selectors included); each at most the protocol's REACTION_EMOJI_MAX_CHARS (32). */
+  REACTION_EMOJI: z._default(
+    z.pipe(csv, z.array(z.string().check(z.maxLength(32))).check(z.minLength(1), z.maxLength(64))),
+    DEFAULT_REACTION_EMOJI,
+  ),
   PUSH_APNS_PLATFORM_APPLICATION_ARN: z.optional(z.string()),
   PUSH_GCM_PLATFORM_APPLICATION_ARN: z.optional(z.string()),
 })
@@ -144,6 +154,10 @@ export function parseConfig(env: Record<string, string | undefined>) {
       downloadUrlSeconds: env_.ATTACHMENT_DOWNLOAD_URL_SECONDS,
       useWithinSeconds: env_.ATTACHMENT_USE_WITHIN_SECONDS,
       endpoint: env_.AWS_ENDPOINT_URL_S3 ?? env_.AWS_ENDPOINT_URL,
+    }),
+    messages: Object.freeze({
+      editWindowSeconds: env_.MESSAGE_EDIT_WINDOW_SECONDS,
+      reactionEmoji: Object.freeze([...new Set(env_.REACTION_EMOJI)]),
     }),
     push: Object.freeze({
       apnsPlatformApplicationArn: env_.PUSH_APNS_PLATFORM_APPLICATION_ARN,

@@ -16,6 +16,8 @@ export interface CapabilityResources {
   readonly push: Push
   readonly webSocket: ChatWebSocketApi
   readonly corsOrigins: readonly string[]
+  /** The stage's message rules; an unset one keeps the handlers' default. */
+  readonly messageRules: { readonly editWindowSeconds?: number | undefined; readonly reactionEmoji?: readonly string[] | undefined }
 }
 
 interface Binding {
@@ -31,7 +33,7 @@ export class Capabilities {
   private readonly bindings: Record<Capability, Binding>
 
   constructor(scope: Construct, resources: CapabilityResources) {
-    const { database, auth, attachments, push, webSocket, corsOrigins } = resources
+    const { database, auth, attachments, push, webSocket, corsOrigins, messageRules } = resources
     const manageConnections = sharedPolicy(
       scope,
       'ManageConnections',
@@ -79,6 +81,13 @@ export class Capabilities {
           ...(push.fcm ? { PUSH_GCM_PLATFORM_APPLICATION_ARN: push.fcm.arn } : {}),
         },
         grant: (fn) => pushEndpoints.attach(fn),
+      },
+      messageRules: {
+        environment: {
+          ...(messageRules.editWindowSeconds === undefined ? {} : { MESSAGE_EDIT_WINDOW_SECONDS: String(messageRules.editWindowSeconds) }),
+          ...(messageRules.reactionEmoji === undefined ? {} : { REACTION_EMOJI: messageRules.reactionEmoji.join(',') }),
+        },
+        grant: () => {},
       },
     }
   }

@@ -87,6 +87,17 @@ const StageSchema = z.object({
     { apnsPlatform: 'APNS_SANDBOX' },
   ),
 
+  /** The message rules the handlers enforce (lambdas/config.ts MESSAGE_EDIT_WINDOW_SECONDS, REACTION_EMOJI); their defaults when absent. */
+  messages: z._default(
+    z.object({
+      /** How long after sending the sender may edit a message. */
+      editWindowSeconds: z.optional(positiveInt),
+      /** The emoji a reaction may use, in the order apps should offer them. */
+      reactionEmoji: z.optional(z.array(z.string().check(z.minLength(1), z.maxLength(32), z.refine((emoji) => !emoji.includes(','), 'must not contain a comma'))).check(z.minLength(1), z.maxLength(64))),
+    }),
+    {},
+  ),
+
   cognito: z.object({
     /** `plus` is required for threat protection; see the cost table in docs/deploy.md. */
     featurePlan: z.enum(['lite', 'essentials', 'plus']),

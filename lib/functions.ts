@@ -20,6 +20,8 @@ export type Capability =
   | 'push'
   /** Verify Cognito tokens: JWT_* env (the token is verified in code, not by API Gateway). */
   | 'jwt'
+  /** The stage's message rules: MESSAGE_EDIT_WINDOW_SECONDS, REACTION_EMOJI (settings only, no grant). */
+  | 'messageRules'
 
 export interface FunctionSpec {
   /** File name under lambdas/handlers/ without `.ts`; also the function's construct id. */
@@ -57,6 +59,9 @@ export const FUNCTIONS = [
   fn('ws-mark-as-read', 'WebSocket markAsRead', 'database', 'connections'),
   fn('ws-join-conversation', 'WebSocket joinConversation', 'database', 'connections', 'attachments'),
   fn('ws-leave-conversation', 'WebSocket leaveConversation', 'database', 'connections'),
+  fn('ws-edit-message', 'WebSocket editMessage', 'database', 'connections', 'attachments', 'messageRules'),
+  fn('ws-delete-message', 'WebSocket deleteMessage', 'database', 'connections'),
+  fn('ws-react', 'WebSocket react', 'database', 'connections', 'messageRules'),
   fn('http-app', 'HTTP API: app routes', 'database', 'attachments', 'push'),
   // Erasure (POST /admin/users/{id}/erase) deletes the user's objects and push endpoints.
   fn('http-admin', 'HTTP API: admin routes (role checked against the database)', 'database', 'connections', 'attachments', 'push'),

@@ -119,7 +119,15 @@ export class StatelessStack extends Stack {
     })
 
     // Capabilities are bound last: CONNECTIONS_ENDPOINT exists only once the WebSocket API does.
-    const capabilities = new Capabilities(this, { database, auth, attachments, push, webSocket: this.webSocket, corsOrigins: config.corsOrigins })
+    const capabilities = new Capabilities(this, {
+      database,
+      auth,
+      attachments,
+      push,
+      webSocket: this.webSocket,
+      corsOrigins: config.corsOrigins,
+      messageRules: config.messages,
+    })
     for (const spec of specs) capabilities.bind(functionFor(spec.handler as HandlerName), spec.capabilities)
 
     // Migrations run inside the deployment, after the database and before the APIs and functions

@@ -93,7 +93,13 @@ conversation.on('typing', ({ isTyping }) => console.log(isTyping ? `(${otherName
 conversation.on('read', ({ messageId }) => console.log(`(${otherName} read up to ${messageId.slice(0, 8)})`))
 conversation.on('presence', ({ joined }) => console.log(`(${otherName} ${joined ? 'is here' : 'left'})`))
 conversation.on('closed', ({ reason }) => console.log(`(conversation closed: ${reason})`))
-conversation.on('update', ({ messageId }) => console.log(`(message ${messageId.slice(0, 8)} was removed by a moderator)`))
+conversation.on('update', (update) => {
+  const id = update.messageId.slice(0, 8)
+  if (update.type === 'removed') console.log(`(message ${id} was removed by a moderator)`)
+  else if (update.type === 'deleted') console.log(`(message ${id} was deleted)`)
+  else if (update.type === 'edited') console.log(`(message ${id} was edited: ${update.message.body})`)
+  else console.log(`(reactions on ${id}: ${update.reactions.map((r) => `${r.emoji} ${r.userIds.length}`).join(' ') || 'none'})`)
+})
 
 console.log(`Conversation with your ${otherName}. Type a message and press Enter; /history for older messages, /quit to leave.`)
 await client.connect()

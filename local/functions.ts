@@ -17,6 +17,9 @@ import { createLeaveConversationHandler } from '../lambdas/handlers/ws-leave-con
 import { createMarkAsReadHandler } from '../lambdas/handlers/ws-mark-as-read.ts'
 import { createSendMessageHandler, sendMessagePorts } from '../lambdas/handlers/ws-send-message.ts'
 import { createTypingHandler } from '../lambdas/handlers/ws-typing.ts'
+import { createEditMessageHandler, editMessagePorts } from '../lambdas/handlers/ws-edit-message.ts'
+import { createDeleteMessageHandler } from '../lambdas/handlers/ws-delete-message.ts'
+import { createReactHandler, reactPorts } from '../lambdas/handlers/ws-react.ts'
 import type { WebSocketHandlerName } from '../lambdas/websocket/routes.ts'
 import { attachmentPolicy, attachmentStorage } from '../lambdas/wiring/attachments.ts'
 import { createBase } from '../lambdas/wiring/base.ts'
@@ -65,6 +68,9 @@ export function buildHandlers(
     'ws-mark-as-read': createMarkAsReadHandler(chat),
     'ws-join-conversation': createJoinConversationHandler(joinPorts(base, db)),
     'ws-leave-conversation': createLeaveConversationHandler(chat),
+    'ws-edit-message': createEditMessageHandler(editMessagePorts(base, db)),
+    'ws-delete-message': createDeleteMessageHandler(chat),
+    'ws-react': createReactHandler(reactPorts(base, db)),
     'http-app': createAppApi(appPorts(base, db)).handler,
     'http-admin': createAdminApi(adminPorts(base, db)).handler,
     'attachments-sweep': createSweepHandler({

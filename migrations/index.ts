@@ -7,6 +7,7 @@ import * as m0005 from './0005_push_devices.ts'
 import * as m0006 from './0006_message_state.ts'
 import * as m0010 from './0010_erasure.ts'
 import * as m0011 from './0011_identity.ts'
+import * as m0007 from './0007_message_features.ts'
 
 /**
  * The static list of migrations. Bundled Lambdas cannot read a folder at run time, so every
@@ -21,6 +22,7 @@ export const migrations: Record<string, Migration> = {
   '0006_message_state': m0006,
   '0010_erasure': m0010,
   '0011_identity': m0011,
+  '0007_message_features': m0007,
 }
 
 export const migrationProvider: MigrationProvider = {

@@ -28,6 +28,9 @@ const CLIENT_SUMMARIES: Record<ClientAction, string> = {
   typing: "Relay a typing indicator to the other participant's joined connections; nothing is stored. Excess frames are dropped (a `requestId` still gets its `ok`).",
   markAsRead: "Mark the other participant's messages read up to and including `messageId`; joined connections get `messageRead`.",
   ping: 'Heartbeat, answered `pong` by API Gateway itself (a MOCK integration, no Lambda). Keeps the connection inside the 10-minute idle timeout.',
+  editMessage: `Replace the body of one of the caller's own messages (1-${MAX_BODY_CHARS} characters after trimming) within MESSAGE_EDIT_WINDOW_SECONDS (default 900) of sending; not on a deleted or removed message, not in a closed conversation. The caller and every joined connection of both participants get \`messageUpdated\` (the caller's carries its requestId).`,
+  deleteMessage: "Delete one of the caller's own messages (no time limit): it keeps its seq with an empty body, no attachment and `deletedAt` set. The caller and every joined connection of both participants get `messageDeleted`; deleting it again changes nothing and answers `messageDeleted` to the caller alone.",
+  react: 'Add (`on: true`) or take back (`on: false`) the caller\'s reaction with one emoji of the configured set (REACTION_EMOJI) on a message; at most one of each per user per message. The caller and every joined connection of both participants get `reactionChanged` with all the reactions; when nothing changed, only the caller gets it.',
 }
 
 /** What answers each client action (its one reply when it carries a requestId). */
@@ -38,6 +41,9 @@ const REPLIES: Record<ClientAction, ServerFrameType[]> = {
   typing: ['ok', 'error'],
   markAsRead: ['ok', 'error'],
   ping: ['pong'],
+  editMessage: ['messageUpdated', 'error'],
+  deleteMessage: ['messageDeleted', 'error'],
+  react: ['reactionChanged', 'error'],
 }
 
 const SERVER_SUMMARIES: Record<ServerFrameType, string> = {
@@ -53,14 +59,17 @@ const SERVER_SUMMARIES: Record<ServerFrameType, string> = {
   ok: 'The answer to markAsRead, typing or leaveConversation when they carry a requestId.',
   pong: 'The answer to ping.',
   error: 'A refused or failed request; `requestId` when the request had one. A refused frame changes nothing.',
+  messageUpdated: "A message was edited: the message as it now reads, with `editedAt`. The answer to editMessage (with its `requestId`), or live for a joined connection.",
+  messageDeleted: 'A message was deleted by its sender: it keeps its seq; its body is empty and its attachment and reactions gone. The answer to deleteMessage (with its `requestId`), or live for a joined connection.',
+  reactionChanged: "A message's reactions changed: all of them as they now stand. The answer to react (with its `requestId`), or live for a joined connection.",
 }
 
 const ERROR_MEANINGS: Record<ErrorCode, string> = {
-  bad_request: 'not JSON, unknown action, missing or invalid fields (`details.issues` names them)',
+  bad_request: 'not JSON, unknown action, missing or invalid fields (`details.issues` names them), an emoji outside the configured set (`details.allowed` lists them)',
   unauthorized: "the connection's token expired or the account was disabled; the connection is then closed",
-  forbidden: 'not a participant',
-  not_found: 'no such conversation or message',
-  conflict: 'an attachment already used',
+  forbidden: 'not a participant; editing or deleting a message of the other participant; editing after the edit window (`details.reason` is `edit_window_passed`)',
+  not_found: 'no such conversation or message (a message of another conversation included, a reply target too)',
+  conflict: 'an attachment already used; editing or reacting to a deleted or removed message',
   conversation_closed: 'closed conversations are read-only',
   too_large: 'the body is over the limit',
   rate_limited: 'sending too fast: `details.retryAfterMs` says when the same clientMessageId will go through',

@@ -184,7 +184,7 @@ export class ChatClient extends Emitter<ClientEvents> {
   // ---- sending ----
 
   /** Writes the message to the outbox, then sends it (once connected); resolves with the stored message. */
-  async send(conversationId: string, input: { body?: string; attachmentId?: string; clientMessageId?: string }): Promise<Message> {
+  async send(conversationId: string, input: { body?: string; attachmentId?: string; clientMessageId?: string; replyToId?: string }): Promise<Message> {
     if (this.stopped) throw new ChatClientError('client_closed', 'This client was closed')
     await this.restoreOutbox()
     const entry: OutboxEntry = {
@@ -192,6 +192,7 @@ export class ChatClient extends Emitter<ClientEvents> {
       conversationId,
       ...(input.body === undefined ? {} : { body: input.body }),
       ...(input.attachmentId === undefined ? {} : { attachmentId: input.attachmentId }),
+      ...(input.replyToId === undefined ? {} : { replyToId: input.replyToId }),
       createdAt: this.options.timers.now(),
     }
     await this.options.storage.save(entry)
@@ -266,6 +267,7 @@ export class ChatClient extends Emitter<ClientEvents> {
           clientMessageId: entry.clientMessageId,
           ...(entry.body === undefined ? {} : { body: entry.body }),
           ...(entry.attachmentId === undefined ? {} : { attachmentId: entry.attachmentId }),
+          ...(entry.replyToId === undefined ? {} : { replyToId: entry.replyToId }),
         },
         this.options.requestTimeoutMs,
       )
@@ -547,6 +549,9 @@ export class ChatClient extends Emitter<ClientEvents> {
       case 'userLeft':
       case 'conversationClosed':
       case 'messageRemoved':
+      case 'messageUpdated':
+      case 'messageDeleted':
+      case 'reactionChanged':
         this.conversations.get(frame.conversationId)?.handle(frame)
         return
       case 'error':

@@ -1,13 +1,13 @@
-import type { Message, ServerFrameOf } from '@trainer-chat/protocol'
+import type { Message, Reaction, ServerFrame, ServerFrameOf } from '@trainer-chat/protocol'
 import { Emitter } from './emitter.ts'
 import { ChatClientError } from './errors.ts'
 import { OrderingBuffer } from './ordering.ts'
 
 /** What a conversation needs from its client: requests that survive reconnects, sends, uploads. */
 export interface ConversationHost {
-  call(frame: Record<string, unknown>): Promise<ServerFrameOf<'conversationHistory'> | ServerFrameOf<'ok'>>
+  call(frame: Record<string, unknown>): Promise<ServerFrame>
   fire(frame: Record<string, unknown>): boolean
-  send(conversationId: string, input: { body?: string; attachmentId?: string; clientMessageId?: string }): Promise<Message>
+  send(conversationId: string, input: { body?: string; attachmentId?: string; clientMessageId?: string; replyToId?: string }): Promise<Message>
   sendFile(conversationId: string, data: Uploadable, options: FileOptions): Promise<Message>
   history(conversationId: string, options: { before?: number; limit?: number }): Promise<{ messages: Message[]; hasMore: boolean }>
   timers: { setTimeout(callback: () => void, ms: number): unknown; clearTimeout(handle: unknown): void }
@@ -25,12 +25,25 @@ export interface FileOptions {
   body?: string
 }
 
-export type MessageUpdate = { type: 'removed'; conversationId: string; messageId: string }
+/** A change to a message already delivered: apply it to the one with `messageId`. */
+export type MessageUpdate =
+  /** A moderator removed it: show it as removed, without body or attachment. */
+  | { type: 'removed'; conversationId: string; messageId: string }
+  /** Its sender edited it: `message` is how it reads now (with `editedAt`). */
+  | { type: 'edited'; conversationId: string; messageId: string; message: Message }
+  /** Its sender deleted it: show it as deleted, without body, attachment or reactions. */
+  | { type: 'deleted'; conversationId: string; messageId: string }
+  /** Its reactions changed: `reactions` is all of them as they now stand. */
+  | { type: 'reactions'; conversationId: string; messageId: string; reactions: Reaction[] }
+
+type HandledFrame = ServerFrameOf<
+  'userTyping' | 'messageRead' | 'userJoined' | 'userLeft' | 'conversationClosed' | 'messageRemoved' | 'messageUpdated' | 'messageDeleted' | 'reactionChanged'
+>
 
 export interface ConversationEvents extends Record<string, unknown> {
   /** Each message exactly once, in seq order, live or caught up. */
   message: Message
-  /** A change to an earlier message (today: a moderator removed it). */
+  /** A change to an earlier message: removed by a moderator, edited or deleted by its sender, its reactions. */
   update: MessageUpdate
   typing: { userId: string; isTyping: boolean }
   read: { messageId: string; userId: string; readAt: string }
@@ -82,8 +95,26 @@ export class Conversation extends Emitter<ConversationEvents> {
     return this.buffer?.lastApplied
   }
 
-  send(body: string, options: { clientMessageId?: string } = {}): Promise<Message> {
+  /** `replyToId`: the message of this conversation this one answers (it then carries `replyTo`). */
+  send(body: string, options: { clientMessageId?: string; replyToId?: string } = {}): Promise<Message> {
     return this.host.send(this.id, { body, ...options })
+  }
+
+  /** Rewrites one of the caller's own messages (within the server's edit window); resolves with it as edited. */
+  async edit(messageId: string, body: string): Promise<Message> {
+    const frame = await this.host.call({ action: 'editMessage', conversationId: this.id, messageId, body })
+    return (frame as ServerFrameOf<'messageUpdated'>).message
+  }
+
+  /** Deletes one of the caller's own messages (it keeps its seq, without body or attachment). Safe to repeat. */
+  async delete(messageId: string): Promise<void> {
+    await this.host.call({ action: 'deleteMessage', conversationId: this.id, messageId })
+  }
+
+  /** Adds (`on`, the default) or takes back the caller's reaction; resolves with the message's reactions. Safe to repeat. */
+  async react(messageId: string, emoji: string, on = true): Promise<Reaction[]> {
+    const frame = await this.host.call({ action: 'react', conversationId: this.id, messageId, emoji, on })
+    return (frame as ServerFrameOf<'reactionChanged'>).reactions
   }
 
   sendFile(data: Uploadable, options: FileOptions): Promise<Message> {
@@ -160,7 +191,7 @@ export class Conversation extends Emitter<ConversationEvents> {
   }
 
   /** @internal Frames about this conversation other than messages. */
-  handle(frame: ServerFrameOf<'userTyping' | 'messageRead' | 'userJoined' | 'userLeft' | 'conversationClosed' | 'messageRemoved'>): void {
+  handle(frame: HandledFrame): void {
     switch (frame.type) {
       case 'userTyping':
         return this.emit('typing', { userId: frame.userId, isTyping: frame.isTyping })
@@ -173,6 +204,12 @@ export class Conversation extends Emitter<ConversationEvents> {
         return this.emit('closed', { reason: frame.reason })
       case 'messageRemoved':
         return this.emit('update', { type: 'removed', conversationId: this.id, messageId: frame.messageId })
+      case 'messageUpdated':
+        return this.emit('update', { type: 'edited', conversationId: this.id, messageId: frame.message.id, message: frame.message })
+      case 'messageDeleted':
+        return this.emit('update', { type: 'deleted', conversationId: this.id, messageId: frame.messageId })
+      case 'reactionChanged':
+        return this.emit('update', { type: 'reactions', conversationId: this.id, messageId: frame.messageId, reactions: frame.reactions })
     }
   }
 

@@ -9,6 +9,8 @@ export interface OutboxEntry {
   conversationId: string
   body?: string
   attachmentId?: string
+  /** The message this one answers. */
+  replyToId?: string
   /** When the app called send (ms since the epoch): entries go out in this order. */
   createdAt: number
 }

@@ -15,7 +15,7 @@ import { ChatError } from '../core/errors.ts'
 import type { ConversationStatus, Identity, Role } from '../core/model.ts'
 import { callerFromIdentity } from './app-queries.ts'
 import type { Database } from './database-schema.ts'
-import { isUniqueViolation, single, toIso, type MessageJson } from './sql-fragments.ts'
+import { isUniqueViolation, replyToJson, single, toIso, type MessageJson } from './sql-fragments.ts'
 
 /**
  * The admin store on Postgres. Each request runs SERIALIZABLE: the rules the use cases check
@@ -88,7 +88,10 @@ const participantConnections = sql`(
   WHERE k.user_id IN (cv.member_id, cv.trainer_id) AND k.expires_at > now()
 )`
 
-/** A message `p` as moderators see it (original body), with the moderator `h` who hid it. */
+/**
+ * A message `p` as moderators see it (the original body and attachment, even when hidden or
+ * deleted), with the moderator `h` who hid it and every earlier version of an edited one.
+ */
 const adminMessageJson = sql`json_build_object(
   'id', p.id, 'conversationId', p.conversation_id, 'seq', p.seq, 'senderId', p.sender_id, 'body', p.body,
   'clientMessageId', p.client_message_id, 'createdAt', p.created_at, 'readAt', p.read_at,
@@ -99,7 +102,14 @@ const adminMessageJson = sql`json_build_object(
   -- A correlated lookup (at most one per page row) rather than a join, so the planner never hashes all users.
   'hiddenBy', (
     SELECT json_build_object('id', h.id, 'email', h.email, 'displayName', h.display_name)
-    FROM users h WHERE h.id = p.hidden_by))`
+    FROM users h WHERE h.id = p.hidden_by),
+  'editedAt', p.edited_at, 'deletedAt', p.deleted_at,
+  'replyTo', ${replyToJson('p', 'admin')},
+  'reactions', p.reactions,
+  -- Only edited messages have versions; the index on (message_id, id) serves the lookup.
+  'edits', CASE WHEN p.edited_at IS NULL THEN '[]'::json ELSE (
+    SELECT coalesce(json_agg(json_build_object('body', e.body, 'editedAt', e.edited_at) ORDER BY e.id), '[]'::json)
+    FROM message_edits e WHERE e.message_id = p.id) END)`
 
 // ---- Row shapes and mapping ----
 
@@ -161,6 +171,7 @@ interface AdminMessageJson extends Omit<MessageJson, 'attachment'> {
   hiddenReason: string | null
   hiddenBy: UserRef | null
   attachment: AdminMessage['attachment']
+  edits: AdminMessage['edits']
 }
 
 /** A LEFT JOIN LATERAL from `caller` yields one all-null row when the page is empty. */
@@ -221,6 +232,9 @@ function toAdminMessage(json: AdminMessageJson): AdminMessage {
     createdAt: toIso(json.createdAt),
     readAt: isoOrNull(json.readAt),
     hiddenAt: isoOrNull(json.hiddenAt),
+    editedAt: isoOrNull(json.editedAt),
+    deletedAt: isoOrNull(json.deletedAt),
+    edits: json.edits.map((edit) => ({ body: edit.body, editedAt: toIso(edit.editedAt) })),
   }
 }
 

@@ -7,13 +7,21 @@ import type {
   ConnectCommand,
   ConnectResult,
   ConversationCommand,
+  DeleteMessageResult,
+  EditMessageCommand,
+  EditMessageResult,
   JoinResult,
   MarkAsReadResult,
+  MessageCommand,
+  MessageVerdict,
+  ReactCommand,
+  ReactResult,
   SendMessageCommand,
   SendMessageResult,
   Verdict,
 } from '../core/ports.ts'
 import { HISTORY_STATEMENT_BUDGET_BYTES } from '../core/history-page.ts'
+import type { Reaction } from '../core/model.ts'
 import type { Database } from './database-schema.ts'
 import { isEmailTaken, knownUser } from './users-upsert.ts'
 import {
@@ -147,6 +155,10 @@ export function createChatStore(db: Kysely<Database>, options: ChatStoreOptions 
       return allowedOf(row, () => ({ listeners: toListeners(row.listeners) }))
     },
 
+    editMessage: (command) => editMessage(db, command),
+    deleteMessage: (command) => deleteMessage(db, command),
+    react: (command) => react(db, command),
+
     async forgetConnections(connectionIds) {
       if (connectionIds.length === 0) return
       await db.deleteFrom('connections').where('connection_id', 'in', [...connectionIds]).execute()
@@ -164,6 +176,170 @@ function allowedOf<T>(row: AccessRow, allowed: () => T): Access<T> {
   if (row.verdict !== 'ok' && row.verdict !== 'closed') return { verdict: row.verdict }
   if (row.user_id === null) throw new Error(`verdict ${row.verdict} without a caller`)
   return { verdict: row.verdict, userId: row.user_id, ...allowed() }
+}
+
+// ---- The message actions: editMessage, deleteMessage, react ----
+
+interface MessageActionRow extends AccessRow {
+  message_verdict: MessageVerdict
+  listeners: unknown
+}
+
+/**
+ * CTEs `found` (the message, if it is in the conversation and the caller a participant) and
+ * `message_check (verdict)`: how the message stands towards the caller. Read in the statement's
+ * snapshot; the action's own UPDATE re-checks what may have changed since on the latest row.
+ */
+function messageCheck(messageId: string, rules: { sender: boolean; visible: boolean; editWindowSeconds?: number }): RawBuilder<unknown> {
+  const window = rules.editWindowSeconds === undefined
+    ? sql``
+    : sql`WHEN f.created_at < now() - ${rules.editWindowSeconds}::int * interval '1 second' THEN 'window_passed'`
+  return sql`
+    found AS (
+      SELECT m.id, m.sender_id, m.created_at, m.hidden_at, m.deleted_at, m.reactions
+      FROM messages m JOIN access a ON m.conversation_id = a.conversation_id
+      WHERE m.id = ${messageId} AND a.verdict IN ('ok', 'closed')
+    ),
+    message_check AS (
+      SELECT CASE
+        WHEN f.id IS NULL THEN 'not_found'
+        ${rules.sender ? sql`WHEN f.sender_id <> a.user_id THEN 'not_sender'` : sql``}
+        ${rules.visible ? sql`WHEN f.deleted_at IS NOT NULL OR f.hidden_at IS NOT NULL THEN 'gone'` : sql``}
+        ${window}
+        ELSE 'ok'
+      END AS verdict
+      FROM access a LEFT JOIN found f ON true
+    )`
+}
+
+/**
+ * One statement: authorize; check the message is the caller's, visible and inside the edit
+ * window; lock it and archive the body it has (message_edits); write the new body; return the
+ * message and the joined connections of both participants.
+ *
+ * `locked` takes the row lock with SELECT … FOR UPDATE, which (READ COMMITTED) waits for a racing
+ * edit or delete and then reads the row's latest committed version, re-checking that it is still
+ * undeleted and unhidden: the body archived is the one being replaced, so two racing edits lose no
+ * version. A conversation closed while this runs does not stop it: the edit read `open` in a
+ * snapshot taken before the close committed, so it is ordered before the close.
+ */
+async function editMessage(db: Kysely<Database>, command: EditMessageCommand): Promise<EditMessageResult> {
+  const { connectionId, conversationId, messageId, body, editWindowSeconds } = command
+  const { rows } = await sql<MessageActionRow & { message: MessageJson | null }>`
+    WITH ${connectionAccess(connectionId, conversationId)},
+    ${messageCheck(messageId, { sender: true, visible: true, editWindowSeconds })},
+    locked AS (
+      SELECT m.id, m.body FROM messages m, access a, message_check c
+      WHERE m.id = ${messageId} AND m.conversation_id = a.conversation_id AND m.sender_id = a.user_id
+        AND a.verdict = 'ok' AND c.verdict = 'ok' AND m.deleted_at IS NULL AND m.hidden_at IS NULL
+      FOR UPDATE OF m
+    ),
+    updated AS (
+      UPDATE messages m SET body = ${body}, edited_at = now()
+      FROM locked l
+      WHERE m.id = l.id
+      RETURNING m.*
+    ),
+    archived AS (
+      INSERT INTO message_edits (message_id, body, edited_at)
+      SELECT u.id, l.body, u.edited_at FROM updated u JOIN locked l ON l.id = u.id
+      RETURNING 1
+    )
+    SELECT a.verdict, a.user_id, (SELECT verdict FROM message_check) AS message_verdict,
+      (SELECT ${messageJson('u')} FROM updated u) AS message,
+      ${listenersJson('both', true)} AS listeners,
+      (SELECT count(*) FROM archived) AS archived
+    FROM access a`.execute(db)
+  const row = single(rows)
+  return allowedOf(row, () => ({
+    messageVerdict: row.message_verdict,
+    message: row.message ? toMessage(row.message) : null,
+    listeners: toListeners(row.listeners),
+  }))
+}
+
+/**
+ * One statement: authorize; check the message is the caller's; set deleted_at (the row and its
+ * seq stay; body, attachment and reactions are withheld from participants by messageJson, kept
+ * for admins); return the joined connections of both participants. Deleting a deleted message
+ * changes nothing (`deleted` false), so a retried delete is harmless.
+ */
+async function deleteMessage(db: Kysely<Database>, command: MessageCommand): Promise<DeleteMessageResult> {
+  const { connectionId, conversationId, messageId } = command
+  const { rows } = await sql<MessageActionRow & { deleted: boolean }>`
+    WITH ${connectionAccess(connectionId, conversationId)},
+    ${messageCheck(messageId, { sender: true, visible: false })},
+    deleted AS (
+      UPDATE messages m SET deleted_at = now()
+      FROM access a, message_check c
+      WHERE m.id = ${messageId} AND m.conversation_id = a.conversation_id AND m.sender_id = a.user_id
+        AND a.verdict = 'ok' AND c.verdict = 'ok' AND m.deleted_at IS NULL
+      RETURNING m.id
+    )
+    SELECT a.verdict, a.user_id, (SELECT verdict FROM message_check) AS message_verdict,
+      EXISTS (SELECT 1 FROM deleted) AS deleted,
+      ${listenersJson('both', true)} AS listeners
+    FROM access a`.execute(db)
+  const row = single(rows)
+  return allowedOf(row, () => ({
+    messageVerdict: row.message_verdict,
+    deleted: row.deleted,
+    listeners: toListeners(row.listeners),
+  }))
+}
+
+/**
+ * One statement: authorize; check the message is visible; add or take back the caller's reaction
+ * in messages.reactions ([{emoji, userIds}]) only when that changes it; return the reactions and
+ * the joined connections of both participants.
+ *
+ * The new list is computed by the UPDATE from the row it locks: when two reactions race, the
+ * second waits for the first's lock and READ COMMITTED re-evaluates its SET and WHERE on the row
+ * the first wrote, so neither is lost, nobody holds one emoji twice, and the list each returns is
+ * the row as it committed.
+ */
+async function react(db: Kysely<Database>, command: ReactCommand): Promise<ReactResult> {
+  const { connectionId, conversationId, messageId } = command
+  const emoji = sql`${command.emoji}::text`
+  const on = sql`${command.on}::boolean`
+  const me = sql`to_jsonb(a.user_id::text)`
+  const { rows } = await sql<MessageActionRow & { changed: boolean; reactions: Reaction[] | null }>`
+    WITH ${connectionAccess(connectionId, conversationId)},
+    ${messageCheck(messageId, { sender: false, visible: true })},
+    reacted AS (
+      UPDATE messages m SET reactions = CASE
+        WHEN NOT ${on} THEN (
+          SELECT coalesce(jsonb_agg(x.e ORDER BY x.ord), '[]'::jsonb) FROM (
+            SELECT y.ord, CASE WHEN y.e->>'emoji' = ${emoji} THEN jsonb_set(y.e, '{userIds}', (y.e->'userIds') - a.user_id::text) ELSE y.e END AS e
+            FROM jsonb_array_elements(m.reactions) WITH ORDINALITY y(e, ord)
+          ) x
+          WHERE jsonb_array_length(x.e->'userIds') > 0)
+        WHEN EXISTS (SELECT 1 FROM jsonb_array_elements(m.reactions) e WHERE e->>'emoji' = ${emoji}) THEN (
+          SELECT jsonb_agg(CASE WHEN y.e->>'emoji' = ${emoji} THEN jsonb_set(y.e, '{userIds}', (y.e->'userIds') || jsonb_build_array(${me})) ELSE y.e END ORDER BY y.ord)
+          FROM jsonb_array_elements(m.reactions) WITH ORDINALITY y(e, ord))
+        ELSE m.reactions || jsonb_build_array(jsonb_build_object('emoji', ${emoji}, 'userIds', jsonb_build_array(${me})))
+      END
+      FROM access a, message_check c
+      WHERE m.id = ${messageId} AND m.conversation_id = a.conversation_id
+        AND a.verdict = 'ok' AND c.verdict = 'ok' AND m.deleted_at IS NULL AND m.hidden_at IS NULL
+        -- Only a change: the caller's reaction stands otherwise than asked.
+        AND EXISTS (
+          SELECT 1 FROM jsonb_array_elements(m.reactions) e WHERE e->>'emoji' = ${emoji} AND e->'userIds' @> jsonb_build_array(${me})
+        ) <> ${on}
+      RETURNING m.reactions
+    )
+    SELECT a.verdict, a.user_id, (SELECT verdict FROM message_check) AS message_verdict,
+      EXISTS (SELECT 1 FROM reacted) AS changed,
+      coalesce((SELECT r.reactions FROM reacted r), (SELECT f.reactions FROM found f)) AS reactions,
+      ${listenersJson('both', true)} AS listeners
+    FROM access a`.execute(db)
+  const row = single(rows)
+  return allowedOf(row, () => ({
+    messageVerdict: row.message_verdict,
+    changed: row.changed,
+    reactions: row.reactions ?? [],
+    listeners: toListeners(row.listeners),
+  }))
 }
 
 const MAX_SEND_ATTEMPTS = 3
@@ -211,7 +387,7 @@ async function sendMessageOnce(
   const { rows } = await sql<
     AccessRow & { listeners: unknown; message: MessageJson | null; duplicate: boolean | null }
       & { rate_limited: boolean; send_tokens: number | null; bucket_raced: boolean | null }
-      & { attachment_verdict: AttachmentVerdict; push: unknown }
+      & { attachment_verdict: AttachmentVerdict; push: unknown; reply_found: boolean }
   >`
     WITH ${connectionAccess(connectionId, conversationId)},
     existing AS (
@@ -219,17 +395,18 @@ async function sendMessageOnce(
       WHERE m.client_message_id = ${clientMessageId}
     ),
     ${attachmentCheck(command, attachmentUseWithinSeconds)},
-    ${sendAllowance(limit, attachmentAllowed)},
+    ${replyCheck(command)},
+    ${sendAllowance(limit, sql`${attachmentAllowed} AND ${replyAllowed}`)},
     bumped AS (
       UPDATE conversations cv SET last_seq = cv.last_seq + 1, updated_at = now(), last_message_at = now()
       FROM access a
       WHERE cv.id = a.conversation_id AND a.verdict = 'ok' AND cv.status = 'open'
-        AND NOT EXISTS (SELECT 1 FROM existing) AND EXISTS (SELECT 1 FROM taken) AND ${attachmentAllowed}
+        AND NOT EXISTS (SELECT 1 FROM existing) AND EXISTS (SELECT 1 FROM taken) AND ${attachmentAllowed} AND ${replyAllowed}
       RETURNING cv.id, cv.last_seq
     ),
     inserted AS (
-      INSERT INTO messages (conversation_id, seq, sender_id, body, client_message_id, attachment_id)
-      SELECT b.id, b.last_seq, a.user_id, ${body}, ${clientMessageId}, ${command.attachment?.id ?? null}::uuid
+      INSERT INTO messages (conversation_id, seq, sender_id, body, client_message_id, attachment_id, reply_to_id)
+      SELECT b.id, b.last_seq, a.user_id, ${body}, ${clientMessageId}, ${command.attachment?.id ?? null}::uuid, ${command.replyToId ?? null}::uuid
       FROM bumped b, access a
       RETURNING *
     ),
@@ -247,6 +424,7 @@ async function sendMessageOnce(
       (SELECT b.tokens FROM bucket b) AS send_tokens,
       (SELECT b.raced FROM bucket b) AS bucket_raced,
       (SELECT verdict FROM attachment_check) AS attachment_verdict,
+      ${replyAllowed} AS reply_found,
       ${pushTargetJson} AS push
     FROM access a`.execute(db)
   const row = single(rows)
@@ -255,6 +433,7 @@ async function sendMessageOnce(
     message: row.message ? toMessage(row.message) : null,
     duplicate: row.duplicate === true,
     attachmentVerdict: row.attachment_verdict,
+    replyFound: row.reply_found !== false,
     push: toPushTarget(row.push),
     ...(row.rate_limited ? { retryAfterMs: retryAfterMs(Number(row.send_tokens ?? 0), limit) } : {}),
   }))
@@ -358,6 +537,23 @@ function attachmentCheck(command: SendMessageCommand, useWithinSeconds: number):
 
 /** Condition for the seq bump: the attachment, if any, passed its check. */
 const attachmentAllowed = sql`(SELECT verdict FROM attachment_check) IN ('none', 'ok')`
+
+/**
+ * CTE `reply_check (found)`: the message a reply answers must be of the same conversation (any
+ * message of it, a deleted one too: the reply then shows an empty preview). True with no replyToId.
+ */
+function replyCheck(command: SendMessageCommand): RawBuilder<unknown> {
+  const replyToId = command.replyToId ?? null
+  return sql`
+    reply_check AS (
+      SELECT ${replyToId}::uuid IS NULL OR EXISTS (
+        SELECT 1 FROM messages r JOIN access a ON r.conversation_id = a.conversation_id WHERE r.id = ${replyToId}::uuid
+      ) AS found
+    )`
+}
+
+/** Condition for the seq bump (and the rate-limit token): the reply target, if any, was found. */
+const replyAllowed = sql`(SELECT found FROM reply_check)`
 
 /**
  * CTE `claimed`: marks the attachment used by the inserted message (from CTE `inserted`). Two

@@ -1,5 +1,5 @@
 import type { ColumnType, Generated, Selectable } from 'kysely'
-import type { ConversationStatus, Role } from '../core/model.ts'
+import type { ConversationStatus, Reaction, Role } from '../core/model.ts'
 
 /** Kysely's view of the tables (snake_case, as stored). Rows are mapped to domain objects in the repositories. */
 
@@ -57,6 +57,16 @@ export interface MessagesTable {
   deleted_at: Timestamp | null
   /** The message of the same conversation this one answers (0006). */
   reply_to_id: string | null
+  /** [{emoji, userIds}] as clients see them (0007), changed only by the react statement. */
+  reactions: ColumnType<Reaction[], string | undefined, string>
+}
+
+/** Earlier versions of edited messages (0007): the body a message had until edited_at. */
+export interface MessageEditsTable {
+  id: Generated<string>
+  message_id: string
+  body: string
+  edited_at: Generated<Timestamp>
 }
 
 export interface ConnectionsTable {
@@ -131,6 +141,7 @@ export interface Database {
   devices: DevicesTable
   notification_mutes: NotificationMutesTable
   pending_deletions: PendingDeletionsTable
+  message_edits: MessageEditsTable
 }
 
 export type UserRow = Selectable<UsersTable>

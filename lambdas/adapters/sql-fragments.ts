@@ -49,21 +49,49 @@ export function participantAccess(conversationId: string): RawBuilder<unknown> {
 }
 
 /**
- * A message row (aliased `alias`) as the JSON object clients see; a hidden message's body and
- * attachment are withheld. The attachment is looked up by primary key; its download URL is
- * signed later, per reader (core/attachments.ts).
+ * A message row (aliased `alias`) as the JSON object clients see; a hidden (removed) or deleted
+ * message's body, attachment and reactions are withheld. The attachment and the message replied
+ * to are looked up by primary key; the download URL is signed later, per reader
+ * (core/attachments.ts).
  */
 export function messageJson(alias: string): RawBuilder<unknown> {
   const m = sql.ref(alias)
+  const visible = sql`${m}.hidden_at IS NULL AND ${m}.deleted_at IS NULL`
   return sql`json_build_object(
     'id', ${m}.id, 'conversationId', ${m}.conversation_id, 'seq', ${m}.seq, 'senderId', ${m}.sender_id,
-    'body', CASE WHEN ${m}.hidden_at IS NULL THEN ${m}.body ELSE '' END,
+    'body', CASE WHEN ${visible} THEN ${m}.body ELSE '' END,
     'clientMessageId', ${m}.client_message_id, 'createdAt', ${m}.created_at, 'readAt', ${m}.read_at,
     'removed', ${m}.hidden_at IS NOT NULL,
     'attachment', (
       SELECT json_build_object('id', att.id, 'fileName', att.file_name, 'contentType', att.content_type, 'size', att.size)
-      FROM attachments att WHERE att.id = ${m}.attachment_id AND ${m}.hidden_at IS NULL
-    ))`
+      FROM attachments att WHERE att.id = ${m}.attachment_id AND ${visible}
+    ),
+    'editedAt', ${m}.edited_at, 'deletedAt', ${m}.deleted_at,
+    'replyTo', ${replyToJson(alias, 'participant')},
+    'reactions', CASE WHEN ${visible} THEN ${m}.reactions ELSE '[]'::jsonb END)`
+}
+
+/**
+ * The message a row (aliased `alias`) answers, as `{id, senderId, preview}`, or NULL. Participants
+ * get an empty preview of a deleted or removed message; moderators (`admin`) the original's.
+ */
+export function replyToJson(alias: string, audience: 'participant' | 'admin'): RawBuilder<unknown> {
+  const m = sql.ref(alias)
+  const preview = audience === 'admin'
+    ? previewOf(sql`r.body`)
+    : sql`CASE WHEN r.hidden_at IS NULL AND r.deleted_at IS NULL THEN ${previewOf(sql`r.body`)} ELSE '' END`
+  return sql`(
+      SELECT json_build_object('id', r.id, 'senderId', r.sender_id, 'preview', ${preview})
+      FROM messages r WHERE r.id = ${m}.reply_to_id
+    )`
+}
+
+/**
+ * At most PREVIEW_CHARS characters of a body, as core/send-message.ts `preview` cuts it (99 and
+ * an ellipsis when longer). char_length counts code points, as the use case does.
+ */
+function previewOf(body: RawBuilder<unknown>): RawBuilder<unknown> {
+  return sql`CASE WHEN char_length(${body}) <= 100 THEN ${body} ELSE left(${body}, 99) || '…' END`
 }
 
 /**
@@ -102,7 +130,15 @@ export function toMessage(json: MessageJson): StoredMessage {
     readAt: json.readAt === null ? null : toIso(json.readAt),
     removed: json.removed,
     attachment: json.attachment ?? null,
+    editedAt: isoOrNull(json.editedAt),
+    deletedAt: isoOrNull(json.deletedAt),
+    replyTo: json.replyTo ?? null,
+    reactions: json.reactions ?? [],
   }
+}
+
+function isoOrNull(value: string | Date | null | undefined): string | null {
+  return value === null || value === undefined ? null : toIso(value)
 }
 
 export function toIso(value: string | Date): string {

@@ -55,12 +55,14 @@ export interface AdminConversation {
   updatedAt: string
 }
 
-/** A message as moderators see it: the original body and attachment even when hidden, and who hid it and why. */
+/** A message as moderators see it: the original body and attachment even when hidden or deleted, who hid it and why, its earlier versions. */
 export interface AdminMessage extends Omit<Message, 'attachment'> {
   attachment: AttachmentInfo | null
   hiddenAt: string | null
   hiddenBy: UserRef | null
   hiddenReason: string | null
+  /** Every earlier version of an edited message, oldest first: the body it had until `editedAt`. */
+  edits: Array<{ body: string; editedAt: string }>
 }
 
 export interface AdminUser {

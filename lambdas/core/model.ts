@@ -11,9 +11,9 @@ export interface User {
   trainerId: string | null
 }
 
-import type { Attachment, AttachmentInfo, Message } from '@trainer-chat/protocol'
+import type { Attachment, AttachmentInfo, Message, Reaction, ReplyTo } from '@trainer-chat/protocol'
 
-export type { Attachment, AttachmentInfo, Message }
+export type { Attachment, AttachmentInfo, Message, Reaction, ReplyTo }
 
 /** A message as stored: its attachment is not yet signed for a reader (see core/attachments.ts). */
 export type StoredMessage = Omit<Message, 'attachment'> & { attachment: AttachmentInfo | null }

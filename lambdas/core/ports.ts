@@ -1,4 +1,4 @@
-import type { Device, Identity, Listener, Platform, Role, StoredMessage } from './model.ts'
+import type { Device, Identity, Listener, Platform, Reaction, Role, StoredMessage } from './model.ts'
 
 /**
  * What the chat use cases need from the outside world. The Postgres adapter implements
@@ -46,6 +46,8 @@ export interface SendMessageCommand {
   body: string
   /** The attachment to carry, with what storage holds under its key (null: nothing uploaded). */
   attachment?: { id: string; object: StoredObject | null } | undefined
+  /** The message of the same conversation this one answers. */
+  replyToId?: string | undefined
 }
 
 export type SendMessageResult = Access<{
@@ -60,6 +62,8 @@ export type SendMessageResult = Access<{
   attachmentVerdict: AttachmentVerdict
   /** Set only for a new message whose recipient has no live connection, is not muted and has enabled devices. */
   push: PushTarget | null
+  /** False when replyToId named no message of this conversation (nothing was stored); absent means found. */
+  replyFound?: boolean
 }>
 
 export interface ConversationCommand {
@@ -78,6 +82,52 @@ export type MarkAsReadResult = Access<{
   /** How many messages became read; 0 when they already were. */
   markedCount: number
   readAt: string
+}>
+
+/**
+ * How the message an action names stands towards the caller, decided in the action's statement:
+ * `not_sender` (edit, delete: only the sender may), `gone` (deleted or removed: not editable, no
+ * reactions), `window_passed` (edit: too long after sending).
+ */
+export type MessageVerdict = 'ok' | 'not_found' | 'not_sender' | 'gone' | 'window_passed'
+
+export interface MessageCommand extends ConversationCommand {
+  messageId: string
+}
+
+export interface EditMessageCommand extends MessageCommand {
+  body: string
+  /** How long after sending the sender may edit (config MESSAGE_EDIT_WINDOW_SECONDS). */
+  editWindowSeconds: number
+}
+
+export type EditMessageResult = Access<{
+  messageVerdict: MessageVerdict
+  /** The message as edited; null when nothing was edited. */
+  message: StoredMessage | null
+  /** Joined connections of both participants. */
+  listeners: Listener[]
+}>
+
+export type DeleteMessageResult = Access<{
+  messageVerdict: MessageVerdict
+  /** False when the message was already deleted (nothing changed). */
+  deleted: boolean
+  listeners: Listener[]
+}>
+
+export interface ReactCommand extends MessageCommand {
+  emoji: string
+  on: boolean
+}
+
+export type ReactResult = Access<{
+  messageVerdict: MessageVerdict
+  /** False when the caller's reaction already stood as asked (nothing changed). */
+  changed: boolean
+  /** The message's reactions after the statement. */
+  reactions: Reaction[]
+  listeners: Listener[]
 }>
 
 export interface ConnectCommand {
@@ -100,6 +150,9 @@ export interface ChatStore {
   markAsRead(command: ConversationCommand & { messageId: string }): Promise<MarkAsReadResult>
   joinConversation(command: ConversationCommand & { limit: number; afterSeq?: number }): Promise<JoinResult>
   leaveConversation(command: ConversationCommand): Promise<ListenersResult>
+  editMessage(command: EditMessageCommand): Promise<EditMessageResult>
+  deleteMessage(command: MessageCommand): Promise<DeleteMessageResult>
+  react(command: ReactCommand): Promise<ReactResult>
   /** Removes connection rows that API Gateway reported gone. */
   forgetConnections(connectionIds: readonly string[]): Promise<void>
 }

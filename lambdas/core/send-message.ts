@@ -36,6 +36,7 @@ export async function sendMessage(ports: SendMessagePorts, caller: Caller, input
     clientMessageId: input.clientMessageId,
     body,
     ...(attachmentId === undefined ? {} : { attachment: { id: attachmentId, object: object ?? null } }),
+    ...(input.replyToId === undefined ? {} : { replyToId: input.replyToId }),
   })
   assertAllowed(result, 'write')
   if (result.retryAfterMs !== undefined) {
@@ -47,7 +48,11 @@ export async function sendMessage(ports: SendMessagePorts, caller: Caller, input
   if (!result.message) {
     // Allowed, not rate limited, yet nothing stored: either the attachment was refused, or an
     // admin closed the conversation between the statement's access check and its seq bump (the
-    // bump waits for the close's row lock, then sees status 'closed' and updates nothing).
+    // bump waits for the close's row lock, then sees status 'closed' and updates nothing), or the
+    // message it replies to is not in this conversation.
+    if (result.replyFound === false) {
+      throw new ChatError('not_found', 'replyToId names no message of this conversation', { field: 'replyToId' })
+    }
     assertAttachmentUsable(result.attachmentVerdict)
     throw new ChatError('conversation_closed', 'This conversation is closed; it is read-only')
   }

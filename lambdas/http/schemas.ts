@@ -113,6 +113,14 @@ export const MessageView = z.object({
   readAt: z.nullable(IsoTimestamp),
   removed: z.boolean(),
   attachment: z.nullable(AttachmentView),
+  /** When the sender last edited the body; null if never. */
+  editedAt: z.nullable(IsoTimestamp),
+  /** When the sender deleted it: the body is then empty, the attachment and reactions withheld. */
+  deletedAt: z.nullable(IsoTimestamp),
+  /** The message of the same conversation this one answers; preview empty when that one was deleted or removed. */
+  replyTo: z.nullable(z.object({ id: Id, senderId: Id, preview: z.string().check(z.maxLength(100)) })),
+  /** Emoji reactions in the order each emoji was first used, with who reacted in order. */
+  reactions: z.array(z.object({ emoji: z.string(), userIds: z.array(Id) })),
 })
 
 export const UserView = z.object({
@@ -167,14 +175,16 @@ export const AdminConversationView = z.object({
 })
 
 /**
- * A message as moderators see it: the original body and attachment even when hidden, and who
- * hid it and why. The attachment is described, not signed: no download URL.
+ * A message as moderators see it: the original body and attachment even when hidden or deleted,
+ * who hid it and why, and every earlier version of an edited one. The attachment is described, not signed: no download URL.
  */
 export const AdminMessageView = z.extend(MessageView, {
   attachment: z.nullable(AttachmentInfoView),
   hiddenAt: z.nullable(IsoTimestamp),
   hiddenBy: z.nullable(UserRefView),
   hiddenReason: z.nullable(z.string()),
+  /** Every earlier version of an edited message, oldest first: the body it had until `editedAt`. */
+  edits: z.array(z.object({ body: z.string(), editedAt: IsoTimestamp })),
 })
 
 export const AdminUserView = z.object({

@@ -1,8 +1,11 @@
 import type * as z from 'zod/mini'
 import {
+  DeleteMessageFrame,
+  EditMessageFrame,
   JoinConversationFrame,
   LeaveConversationFrame,
   MarkAsReadFrame,
+  ReactFrame,
   SendMessageFrame,
   TypingFrame,
 } from '../core/protocol.ts'
@@ -29,6 +32,9 @@ export type WebSocketHandlerName =
   | 'ws-mark-as-read'
   | 'ws-join-conversation'
   | 'ws-leave-conversation'
+  | 'ws-edit-message'
+  | 'ws-delete-message'
+  | 'ws-react'
 
 /** The one value a frame schema's `action` literal accepts. */
 const action = (frame: { shape: { action: z.ZodMiniLiteral<string> } }): string => String(frame.shape.action.def.values[0])
@@ -42,6 +48,9 @@ export const WEBSOCKET_ROUTES: readonly WebSocketRouteDeclaration[] = [
   { key: action(SendMessageFrame), handler: 'ws-send-message' },
   { key: action(TypingFrame), handler: 'ws-typing' },
   { key: action(MarkAsReadFrame), handler: 'ws-mark-as-read' },
+  { key: action(EditMessageFrame), handler: 'ws-edit-message' },
+  { key: action(DeleteMessageFrame), handler: 'ws-delete-message' },
+  { key: action(ReactFrame), handler: 'ws-react' },
 ]
 
 /** The client actions, for the `$default` route's answer. */

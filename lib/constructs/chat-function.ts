@@ -32,6 +32,9 @@ export interface LambdaEnvironment {
   ATTACHMENTS_BUCKET?: string
   PUSH_APNS_PLATFORM_APPLICATION_ARN?: string
   PUSH_GCM_PLATFORM_APPLICATION_ARN?: string
+  MESSAGE_EDIT_WINDOW_SECONDS?: string
+  /** Comma-separated. */
+  REACTION_EMOJI?: string
 }
 
 export interface ChatFunctionProps {

@@ -57,3 +57,26 @@ test('history({ before }) pages back through older messages over REST', async ()
   assert.deepEqual(page.messages.map((m) => m.seq).sort((a, b) => a - b), [last - 2, last - 1])
   assert.equal(page.hasMore, true)
 })
+
+test('replies, edits, deletes and reactions: each method resolves with what now holds and the other side gets an update', async () => {
+  const { member, trainer, pair } = exchange
+  const memberSide = member.client.conversation(pair.conversationId)
+  const trainerSide = trainer.client.conversation(pair.conversationId)
+  const updates: Array<{ type: string; messageId: string }> = []
+  trainerSide.on('update', (update) => updates.push(update))
+  const plan = await memberSide.send('Is 5x5 right?')
+  await until(() => trainer.received.some((m) => m.id === plan.id), 'delivered')
+
+  const answer = await trainerSide.send('Yes', { replyToId: plan.id })
+  const edited = await memberSide.edit(plan.id, 'Is 5x5 right for squats?')
+  const reactions = await memberSide.react(answer.id, '👍')
+  await memberSide.delete(plan.id)
+
+  assert.deepEqual(answer.replyTo, { id: plan.id, senderId: plan.senderId, preview: 'Is 5x5 right?' })
+  assert.equal(edited.body, 'Is 5x5 right for squats?')
+  assert.ok(edited.editedAt)
+  assert.deepEqual(reactions, [{ emoji: '👍', userIds: [plan.senderId] }])
+  await until(() => updates.length >= 3, 'the trainer heard the edit, the reaction and the delete')
+  // Each frame is posted in parallel with the answer to its request, so they may overtake each other.
+  assert.deepEqual(updates.map((u) => `${u.type} ${u.messageId}`).sort(), [`deleted ${plan.id}`, `edited ${plan.id}`, `reactions ${answer.id}`].sort())
+})

@@ -28,6 +28,10 @@ const message = (seq: number, extra: Partial<Message> = {}): Message => ({
   readAt: null,
   removed: false,
   attachment: null,
+  editedAt: null,
+  deletedAt: null,
+  replyTo: null,
+  reactions: [],
   ...extra,
 })
 

@@ -207,9 +207,9 @@ test('only the attachment functions reach the bucket, and only objects under con
 
   const roles = resourcesOf(stateless, 'AWS::IAM::Role').filter(([, r]) => text(r.Properties.ManagedPolicyArns).includes(policyId))
   const roleIds = roles.map(([id]) => id).sort()
-  // joinConversation signs the download URLs of the history it answers with, so it reaches the bucket too;
-  // the admin API's erasure deletes a user's objects.
-  const expected = ['http-app', 'ws-send-message', 'ws-join-conversation', 'attachments-sweep', 'http-admin']
+  // joinConversation signs the download URLs of the history it answers with, so it reaches the bucket
+  // too; editMessage those of the edited message it sends; the admin API's erasure deletes a user's objects.
+  const expected = ['http-app', 'ws-send-message', 'ws-join-conversation', 'ws-edit-message', 'attachments-sweep', 'http-admin']
     .map((h) => logicalId(stacks.stateless.functions.get(h as never)!.role!))
     .sort()
   assert.deepEqual(roleIds, expected)
@@ -341,6 +341,23 @@ test("each function's environment is accepted by the Lambda config schema (lambd
   }
   const connectionsEndpoint = text(functions[functionId(stacks, 'ws-send-message')]!.Properties.Environment.Variables.CONNECTIONS_ENDPOINT)
   assert.match(connectionsEndpoint, /"https:\/\/".*WebSocketApi.*\.execute-api\..*\/dev"/)
+})
+
+test("the stage's message rules (cdk.json messages) reach exactly the functions that enforce them", () => {
+  const { stateless, stacks, config } = dev
+  const functions = stateless.findResources('AWS::Lambda::Function')
+  for (const spec of FUNCTIONS) {
+    const variables = functions[functionId(stacks, spec.handler)]!.Properties.Environment.Variables as Json
+    if ((spec.capabilities as readonly string[]).includes('messageRules')) {
+      const parsed = parseConfig({ MESSAGE_EDIT_WINDOW_SECONDS: variables.MESSAGE_EDIT_WINDOW_SECONDS, REACTION_EMOJI: variables.REACTION_EMOJI })
+      assert.equal(typeof variables.REACTION_EMOJI, 'string', spec.handler)
+      assert.equal(parsed.messages.editWindowSeconds, config.messages.editWindowSeconds, spec.handler)
+      assert.deepEqual(parsed.messages.reactionEmoji, config.messages.reactionEmoji, spec.handler)
+    } else {
+      assert.equal(variables.MESSAGE_EDIT_WINDOW_SECONDS, undefined, spec.handler)
+      assert.equal(variables.REACTION_EMOJI, undefined, spec.handler)
+    }
+  }
 })
 
 test('functions reach only HTTPS and the proxy; no execute-api interface endpoint hides the public management API', () => {

@@ -46,13 +46,19 @@ WITH
     FROM (
       SELECT p.seq, json_build_object(
     'id', "p".id, 'conversationId', "p".conversation_id, 'seq', "p".seq, 'senderId', "p".sender_id,
-    'body', CASE WHEN "p".hidden_at IS NULL THEN "p".body ELSE '' END,
+    'body', CASE WHEN "p".hidden_at IS NULL AND "p".deleted_at IS NULL THEN "p".body ELSE '' END,
     'clientMessageId', "p".client_message_id, 'createdAt', "p".created_at, 'readAt', "p".read_at,
     'removed', "p".hidden_at IS NOT NULL,
     'attachment', (
       SELECT json_build_object('id', att.id, 'fileName', att.file_name, 'contentType', att.content_type, 'size', att.size)
-      FROM attachments att WHERE att.id = "p".attachment_id AND "p".hidden_at IS NULL
-    )) AS message,
+      FROM attachments att WHERE att.id = "p".attachment_id AND "p".hidden_at IS NULL AND "p".deleted_at IS NULL
+    ),
+    'editedAt', "p".edited_at, 'deletedAt', "p".deleted_at,
+    'replyTo', (
+      SELECT json_build_object('id', r.id, 'senderId', r.sender_id, 'preview', CASE WHEN r.hidden_at IS NULL AND r.deleted_at IS NULL THEN CASE WHEN char_length(r.body) <= 100 THEN r.body ELSE left(r.body, 99) || '…' END ELSE '' END)
+      FROM messages r WHERE r.id = "p".reply_to_id
+    ),
+    'reactions', CASE WHEN "p".hidden_at IS NULL AND "p".deleted_at IS NULL THEN "p".reactions ELSE '[]'::jsonb END) AS message,
         coalesce((
           SELECT 4096 + 8 * octet_length(att.file_name)
           FROM attachments att WHERE att.id = p.attachment_id AND p.hidden_at IS NULL

@@ -45,16 +45,22 @@ WITH
       FROM access a LEFT JOIN attachments att ON att.id = $9::uuid
     ),
 
+    reply_check AS (
+      SELECT $10::uuid IS NULL OR EXISTS (
+        SELECT 1 FROM messages r JOIN access a ON r.conversation_id = a.conversation_id WHERE r.id = $11::uuid
+      ) AS found
+    ),
+
     bucket AS (
       SELECT u.id,
         -- A plain read sees the snapshot's row version; u (locked) is the latest committed one.
         u.send_tokens_at IS DISTINCT FROM (SELECT s.send_tokens_at FROM users s WHERE s.id = u.id) AS raced,
-        least($10::float8, coalesce(u.send_tokens, $11::float8)
+        least($12::float8, coalesce(u.send_tokens, $13::float8)
         -- now() is the statement's start: a send that waited for this row may see a later
         -- send_tokens_at than its own now(), which must not count as negative time.
-        + greatest(0, extract(epoch FROM now() - coalesce(u.send_tokens_at, now())))::float8 * $12::float8) AS tokens
+        + greatest(0, extract(epoch FROM now() - coalesce(u.send_tokens_at, now())))::float8 * $14::float8) AS tokens
       FROM users u JOIN access a ON u.id = a.user_id
-      WHERE a.verdict = 'ok' AND NOT EXISTS (SELECT 1 FROM existing) AND (SELECT verdict FROM attachment_check) IN ('none', 'ok')
+      WHERE a.verdict = 'ok' AND NOT EXISTS (SELECT 1 FROM existing) AND (SELECT verdict FROM attachment_check) IN ('none', 'ok') AND (SELECT found FROM reply_check)
       FOR NO KEY UPDATE OF u
     ),
     taken AS (
@@ -67,12 +73,12 @@ WITH
       UPDATE conversations cv SET last_seq = cv.last_seq + 1, updated_at = now(), last_message_at = now()
       FROM access a
       WHERE cv.id = a.conversation_id AND a.verdict = 'ok' AND cv.status = 'open'
-        AND NOT EXISTS (SELECT 1 FROM existing) AND EXISTS (SELECT 1 FROM taken) AND (SELECT verdict FROM attachment_check) IN ('none', 'ok')
+        AND NOT EXISTS (SELECT 1 FROM existing) AND EXISTS (SELECT 1 FROM taken) AND (SELECT verdict FROM attachment_check) IN ('none', 'ok') AND (SELECT found FROM reply_check)
       RETURNING cv.id, cv.last_seq
     ),
     inserted AS (
-      INSERT INTO messages (conversation_id, seq, sender_id, body, client_message_id, attachment_id)
-      SELECT b.id, b.last_seq, a.user_id, $13, $14, $15::uuid
+      INSERT INTO messages (conversation_id, seq, sender_id, body, client_message_id, attachment_id, reply_to_id)
+      SELECT b.id, b.last_seq, a.user_id, $15, $16, $17::uuid, $18::uuid
       FROM bumped b, access a
       RETURNING *
     ),
@@ -91,13 +97,19 @@ WITH
     SELECT a.verdict, a.user_id,
       (SELECT json_build_object(
     'id', "s".id, 'conversationId', "s".conversation_id, 'seq', "s".seq, 'senderId', "s".sender_id,
-    'body', CASE WHEN "s".hidden_at IS NULL THEN "s".body ELSE '' END,
+    'body', CASE WHEN "s".hidden_at IS NULL AND "s".deleted_at IS NULL THEN "s".body ELSE '' END,
     'clientMessageId', "s".client_message_id, 'createdAt', "s".created_at, 'readAt', "s".read_at,
     'removed', "s".hidden_at IS NOT NULL,
     'attachment', (
       SELECT json_build_object('id', att.id, 'fileName', att.file_name, 'contentType', att.content_type, 'size', att.size)
-      FROM attachments att WHERE att.id = "s".attachment_id AND "s".hidden_at IS NULL
-    )) FROM stored s LIMIT 1) AS message,
+      FROM attachments att WHERE att.id = "s".attachment_id AND "s".hidden_at IS NULL AND "s".deleted_at IS NULL
+    ),
+    'editedAt', "s".edited_at, 'deletedAt', "s".deleted_at,
+    'replyTo', (
+      SELECT json_build_object('id', r.id, 'senderId', r.sender_id, 'preview', CASE WHEN r.hidden_at IS NULL AND r.deleted_at IS NULL THEN CASE WHEN char_length(r.body) <= 100 THEN r.body ELSE left(r.body, 99) || '…' END ELSE '' END)
+      FROM messages r WHERE r.id = "s".reply_to_id
+    ),
+    'reactions', CASE WHEN "s".hidden_at IS NULL AND "s".deleted_at IS NULL THEN "s".reactions ELSE '[]'::jsonb END) FROM stored s LIMIT 1) AS message,
       (SELECT s.duplicate FROM stored s LIMIT 1) AS duplicate,
       (
     SELECT coalesce(json_agg(json_build_object(
@@ -110,6 +122,7 @@ WITH
       (SELECT b.tokens FROM bucket b) AS send_tokens,
       (SELECT b.raced FROM bucket b) AS bucket_raced,
       (SELECT verdict FROM attachment_check) AS attachment_verdict,
+      (SELECT found FROM reply_check) AS reply_found,
       (
       SELECT json_build_object(
         'recipientId', r.id,
@@ -142,9 +155,12 @@ WITH
 --   $7 = null
 --   $8 = null
 --   $9 = null
---   $10 = 20
---   $11 = 20
---   $12 = 1
---   $13 = "hello"
---   $14 = "client-1"
---   $15 = null
+--   $10 = null
+--   $11 = null
+--   $12 = 20
+--   $13 = 20
+--   $14 = 1
+--   $15 = "hello"
+--   $16 = "client-1"
+--   $17 = null
+--   $18 = null

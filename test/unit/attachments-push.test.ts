@@ -28,6 +28,10 @@ function stored(overrides: Partial<StoredMessage> = {}): StoredMessage {
     readAt: null,
     removed: false,
     attachment: null,
+    editedAt: null,
+    deletedAt: null,
+    replyTo: null,
+    reactions: [],
     ...overrides,
   }
 }

@@ -25,6 +25,10 @@ function message(overrides: Partial<Message> = {}): Message {
     readAt: null,
     removed: false,
     attachment: null,
+    editedAt: null,
+    deletedAt: null,
+    replyTo: null,
+    reactions: [],
     ...overrides,
   }
 }

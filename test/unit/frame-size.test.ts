@@ -5,6 +5,7 @@ import fc from 'fast-check'
 import { createS3Storage } from '../../lambdas/adapters/s3-storage.ts'
 import { MAX_REASON_CHARS } from '../../lambdas/core/admin.ts'
 import { signMessage } from '../../lambdas/core/attachments.ts'
+import { DEFAULT_REACTION_EMOJI } from '../../lambdas/config.ts'
 import { ChatError } from '../../lambdas/core/errors.ts'
 import { frameBytes, historyFrame } from '../../lambdas/core/history-page.ts'
 import type { Message, StoredMessage } from '../../lambdas/core/model.ts'
@@ -51,6 +52,11 @@ async function heaviestMessage(seq = 1): Promise<Message> {
     createdAt: '2026-12-01T10:00:00.000Z',
     readAt: '2026-12-01T10:00:00.000Z',
     removed: false,
+    editedAt: '2026-12-01T10:00:00.000Z',
+    deletedAt: null,
+    // A reply's preview is at most 100 characters; a 1:1 conversation has two reactors per emoji at most.
+    replyTo: { id: uuid, senderId: uuid, preview: widest(100) },
+    reactions: DEFAULT_REACTION_EMOJI.map((emoji) => ({ emoji, userIds: [uuid, uuid] })),
     attachment: { id: uuid, fileName: '📎'.repeat(255), contentType: 'application/vnd.openxmlformats-officedocument.wordprocessingml.document', size: 26_214_400 },
   }
   return signMessage(storage, stored)
@@ -70,6 +76,10 @@ describe('no server frame exceeds 128 KB', () => {
       readAt: null,
       removed: false,
       attachment: null,
+      editedAt: null,
+      deletedAt: null,
+      replyTo: null,
+      reactions: [],
     })
     fc.assert(
       fc.property(

@@ -22,6 +22,7 @@ function counting(result: Partial<SendMessageResult>, gone: string[] = []) {
         message: {
           id: 'm-1', conversationId: 'conv', seq: 1, senderId: 'member', body: 'hi', clientMessageId: 'c',
           createdAt: '2026-12-01T10:00:00.000Z', readAt: null, removed: false, attachment: null,
+          editedAt: null, deletedAt: null, replyTo: null, reactions: [],
         },
         ...result,
       }

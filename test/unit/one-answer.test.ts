@@ -24,6 +24,10 @@ const stored: Message = {
   readAt: null,
   removed: false,
   attachment: null,
+  editedAt: null,
+  deletedAt: null,
+  replyTo: null,
+  reactions: [],
 }
 
 function recordingLog() {

@@ -16,6 +16,10 @@ const message: Message = {
   readAt: null,
   removed: false,
   attachment: null,
+  editedAt: null,
+  deletedAt: null,
+  replyTo: null,
+  reactions: [],
 }
 const listener = (connectionId: string, userId: string, joined: boolean): Listener => ({ connectionId, userId, joined })
 const caller = { connectionId: 'me', requestId: 'r-1' }

@@ -106,6 +106,12 @@ const STATEMENTS: Record<string, (store: ChatStore) => Promise<unknown>> = {
   'join-conversation-after-seq': (store) =>
     store.joinConversation({ connectionId: CONNECTION, conversationId: CONVERSATION, limit: 50, afterSeq: 7 }),
   'leave-conversation': (store) => store.leaveConversation({ connectionId: CONNECTION, conversationId: CONVERSATION }),
+  'send-message-reply': (store) =>
+    store.sendMessage({ connectionId: CONNECTION, conversationId: CONVERSATION, clientMessageId: 'client-3', body: 'yes', replyToId: MESSAGE }),
+  'edit-message': (store) =>
+    store.editMessage({ connectionId: CONNECTION, conversationId: CONVERSATION, messageId: MESSAGE, body: 'edited', editWindowSeconds: 900 }),
+  'delete-message': (store) => store.deleteMessage({ connectionId: CONNECTION, conversationId: CONVERSATION, messageId: MESSAGE }),
+  react: (store) => store.react({ connectionId: CONNECTION, conversationId: CONVERSATION, messageId: MESSAGE, emoji: '💪', on: true }),
 }
 
 function render(name: string, query: CompiledQuery): string {

@@ -1,6 +1,6 @@
 import * as z from 'zod/mini'
 import { ERROR_CODES } from './errors.ts'
-import { MessageSchema } from './model.ts'
+import { MessageSchema, ReactionSchema } from './model.ts'
 
 /**
  * The WebSocket protocol: client frames (validated by the server, unknown keys dropped so that
@@ -47,6 +47,8 @@ export const SendMessageFrame = z.object({
   // The 1..4000 rule applies after trimming and answers `too_large`, so it lives in the use case.
   body: z.optional(z.string()),
   attachmentId: z.optional(id),
+  /** A message of the same conversation this one answers. */
+  replyToId: z.optional(id),
 })
 
 export const TypingFrame = z.object({
@@ -63,6 +65,35 @@ export const MarkAsReadFrame = z.object({
   messageId: id,
 })
 
+export const EditMessageFrame = z.object({
+  action: z.literal('editMessage'),
+  requestId,
+  conversationId: id,
+  messageId: id,
+  // 1..4000 characters after trimming, as for sendMessage: checked in the use case.
+  body: z.string(),
+})
+
+export const DeleteMessageFrame = z.object({
+  action: z.literal('deleteMessage'),
+  requestId,
+  conversationId: id,
+  messageId: id,
+})
+
+/** The longest emoji sequence a reaction may name; the configured set is checked in the use case. */
+export const REACTION_EMOJI_MAX_CHARS = 32
+
+export const ReactFrame = z.object({
+  action: z.literal('react'),
+  requestId,
+  conversationId: id,
+  messageId: id,
+  emoji: z.string().check(z.minLength(1), z.maxLength(REACTION_EMOJI_MAX_CHARS)),
+  /** true adds the caller's reaction, false takes it back. */
+  on: z.boolean(),
+})
+
 /**
  * The heartbeat. API Gateway answers it itself (a MOCK integration with a route response, no
  * Lambda), with `pong`; it carries no requestId because a mock cannot echo one.
@@ -77,10 +108,13 @@ export type SendMessage = z.infer<typeof SendMessageFrame>
 export type Typing = z.infer<typeof TypingFrame>
 export type MarkAsRead = z.infer<typeof MarkAsReadFrame>
 export type Ping = z.infer<typeof PingFrame>
-export type ClientFrame = JoinConversation | LeaveConversation | SendMessage | Typing | MarkAsRead | Ping
+export type EditMessage = z.infer<typeof EditMessageFrame>
+export type DeleteMessage = z.infer<typeof DeleteMessageFrame>
+export type React = z.infer<typeof ReactFrame>
+export type ClientFrame = JoinConversation | LeaveConversation | SendMessage | Typing | MarkAsRead | Ping | EditMessage | DeleteMessage | React
 
 /** The actions served by a Lambda handler (`ping` is answered by the gateway itself). */
-export const CLIENT_ACTIONS = ['joinConversation', 'leaveConversation', 'sendMessage', 'typing', 'markAsRead'] as const
+export const CLIENT_ACTIONS = ['joinConversation', 'leaveConversation', 'sendMessage', 'typing', 'markAsRead', 'editMessage', 'deleteMessage', 'react'] as const
 export const PING_ACTION = 'ping'
 
 export const CLIENT_FRAMES = {
@@ -90,6 +124,9 @@ export const CLIENT_FRAMES = {
   typing: TypingFrame,
   markAsRead: MarkAsReadFrame,
   ping: PingFrame,
+  editMessage: EditMessageFrame,
+  deleteMessage: DeleteMessageFrame,
+  react: ReactFrame,
 } as const
 
 // ---- server → client ----
@@ -151,6 +188,34 @@ export const MessageRemovedFrame = z.object({
   messageId: z.string(),
 })
 
+/** A message's body was edited: the message as it now reads (with `editedAt`). */
+export const MessageUpdatedFrame = z.object({
+  type: z.literal('messageUpdated'),
+  conversationId,
+  message: MessageSchema,
+  /** Only on the editor's answer. */
+  requestId,
+})
+
+/** The sender deleted a message: it keeps its seq, with an empty body and `deletedAt` set. */
+export const MessageDeletedFrame = z.object({
+  type: z.literal('messageDeleted'),
+  conversationId,
+  messageId: z.string(),
+  /** Only on the deleter's answer. */
+  requestId,
+})
+
+/** A message's reactions changed: all of them, as they now stand. */
+export const ReactionChangedFrame = z.object({
+  type: z.literal('reactionChanged'),
+  conversationId,
+  messageId: z.string(),
+  reactions: z.array(ReactionSchema),
+  /** Only on the reactor's answer. */
+  requestId,
+})
+
 /** The reply to a request that has no result of its own (`markAsRead`, `typing`, `leaveConversation`). */
 export const OkFrame = z.object({
   type: z.literal('ok'),
@@ -183,6 +248,9 @@ export const SERVER_FRAMES = {
   ok: OkFrame,
   pong: PongFrame,
   error: ErrorFrame,
+  messageUpdated: MessageUpdatedFrame,
+  messageDeleted: MessageDeletedFrame,
+  reactionChanged: ReactionChangedFrame,
 } as const
 
 export type ServerFrameType = keyof typeof SERVER_FRAMES

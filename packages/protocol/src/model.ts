@@ -11,21 +11,43 @@ export const AttachmentSchema = z.object({
   downloadUrl: z.string(),
 })
 
+/** The message a reply answers, as the reply shows it. */
+export const ReplyToSchema = z.object({
+  id: z.string(),
+  senderId: z.string(),
+  /** At most 100 characters of its body; empty when that message was deleted or removed. */
+  preview: z.string().check(z.maxLength(100)),
+})
+
+/** One emoji on a message and who put it there, in the order they reacted. */
+export const ReactionSchema = z.object({
+  emoji: z.string(),
+  userIds: z.array(z.string()),
+})
+
 export const MessageSchema = z.object({
   id: z.string(),
   conversationId: z.string(),
   /** Gap-free per conversation, from 1. */
   seq: z.number(),
   senderId: z.string(),
-  /** Empty when the message was removed by a moderator. */
+  /** Empty when the message was removed by a moderator or deleted by its sender. */
   body: z.string(),
   clientMessageId: z.string(),
   createdAt: z.string(),
   readAt: z.nullable(z.string()),
   /** True when a moderator hid the message; its body is withheld from participants. */
   removed: z.boolean(),
-  /** The file the message carries, if any (withheld, like the body, when the message is removed). */
+  /** The file the message carries, if any (withheld, like the body, when the message is removed or deleted). */
   attachment: z.nullable(AttachmentSchema),
+  /** When the sender last edited the body; null if never. */
+  editedAt: z.nullable(z.string()),
+  /** When the sender deleted the message: its body is then empty, its attachment and reactions gone. */
+  deletedAt: z.nullable(z.string()),
+  /** The message of the same conversation this one answers, if any. */
+  replyTo: z.nullable(ReplyToSchema),
+  /** Emoji reactions, in the order each emoji was first used (empty on a deleted message). */
+  reactions: z.array(ReactionSchema),
 })
 
 /** An uploaded file as the database describes it. */
@@ -41,6 +63,17 @@ export interface Attachment extends AttachmentInfo {
   downloadUrl: string
 }
 
+export interface ReplyTo {
+  id: string
+  senderId: string
+  preview: string
+}
+
+export interface Reaction {
+  emoji: string
+  userIds: string[]
+}
+
 export interface Message {
   id: string
   conversationId: string
@@ -52,6 +85,10 @@ export interface Message {
   readAt: string | null
   removed: boolean
   attachment: Attachment | null
+  editedAt: string | null
+  deletedAt: string | null
+  replyTo: ReplyTo | null
+  reactions: Reaction[]
 }
 
 // The interfaces above are what code reads; the schemas are what the document says. Same shape.
