@@ -49,8 +49,9 @@ export const FUNCTIONS = [
     // path to the database and keeps sign-in working even if the NAT gateway is down.
     outsideVpc: true,
   },
-  fn('ws-connect', 'WebSocket $connect: registers the connection', 'database'),
-  fn('ws-disconnect', 'WebSocket $disconnect: forgets the connection', 'database'),
+  // connections: presence to the other participants, GetConnection on stale slots (#11 item 2, #13).
+  fn('ws-connect', 'WebSocket $connect: registers the connection', 'database', 'connections'),
+  fn('ws-disconnect', 'WebSocket $disconnect: forgets the connection', 'database', 'connections'),
   fn('ws-default', 'WebSocket $default: answers unknown actions', 'connections'),
   fn('ws-send-message', 'WebSocket sendMessage', 'database', 'connections', 'attachments', 'push'),
   fn('ws-typing', 'WebSocket typing', 'database', 'connections'),

@@ -45,7 +45,7 @@ const SERVER_SUMMARIES: Record<ServerFrameType, string> = {
   newMessage: "A stored message: the sender's acknowledgement (with its `requestId`) or a live message for a joined connection.",
   newMessageNotification: 'A new message in a conversation this connection has not joined.',
   userJoined: 'The other participant joined the conversation on a connection.',
-  userLeft: 'The other participant left the conversation on a connection.',
+  userLeft: 'The other participant left the conversation on a connection (leaveConversation), or their last connection that had joined it went away.',
   userTyping: 'The other participant is typing, or stopped.',
   messageRead: "The other participant read the messages up to `messageId`.",
   conversationClosed: 'An admin closed the conversation; it is read-only now.',
@@ -53,6 +53,9 @@ const SERVER_SUMMARIES: Record<ServerFrameType, string> = {
   ok: 'The answer to markAsRead, typing or leaveConversation when they carry a requestId.',
   pong: 'The answer to ping.',
   error: 'A refused or failed request; `requestId` when the request had one. A refused frame changes nothing.',
+  presence:
+    "The other participant came online (their first live connection opened) or went offline (their last one closed); `lastSeenAt` is null while online and for a user who does not share presence.",
+  conversationOpened: 'An admin reopened the conversation or assigned the member a new trainer: it can be used now (refresh it with joinConversation).',
 }
 
 const ERROR_MEANINGS: Record<ErrorCode, string> = {

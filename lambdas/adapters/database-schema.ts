@@ -19,6 +19,10 @@ export interface UsersTable {
   /** Send rate-limit bucket (0003): tokens left at send_tokens_at; NULL is a full bucket. */
   send_tokens: number | null
   send_tokens_at: Timestamp | null
+  /** PUT /me/presence (0008): false shows the user offline, with no last-seen time. */
+  presence_visible: Generated<boolean>
+  /** When the user's last live connection went away (0008). */
+  last_seen_at: Timestamp | null
 }
 
 export interface ConversationsTable {
@@ -104,6 +108,14 @@ export interface NotificationMutesTable {
   created_at: CreatedAt
 }
 
+/** Per-user token buckets of typing, join/leave and markAsRead (0008), one row per user and kind. */
+export interface UserLimitsTable {
+  user_id: string
+  kind: string
+  tokens: number
+  at: Timestamp
+}
+
 export interface Database {
   users: UsersTable
   conversations: ConversationsTable
@@ -113,6 +125,7 @@ export interface Database {
   attachments: AttachmentsTable
   devices: DevicesTable
   notification_mutes: NotificationMutesTable
+  user_limits: UserLimitsTable
 }
 
 export type UserRow = Selectable<UsersTable>
