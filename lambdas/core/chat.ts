@@ -83,7 +83,7 @@ export async function deliver(ports: ChatPorts, outgoing: Outgoing<ServerFrame>[
   if (report.gone.length > 0) {
     ports.metrics.count('connectionsGone', report.gone.length)
     // The other participants hear userLeft / presence for them (#13).
-    await forgetGone(ports, report.gone, caller?.deadline)
+    await forgetGone(ports, report.gone, { deadline: caller?.deadline })
   }
 }
 
@@ -224,7 +224,7 @@ export async function connect(ports: ConnectUseCasePorts, input: ConnectInput): 
       ports.log.info('reclaimed connection slots API Gateway no longer knows', { userId: result.userId, reclaimed: gone.length })
       const departures = await ports.store.forgetConnections(gone)
       result = await ports.store.connect(command)
-      await announceDepartures({ store: ports.store, delivery: ports.delivery, log: ports.log }, departures)
+      await announceDepartures({ store: ports.store, delivery: ports.delivery, log: ports.log }, departures, { connecting: input.connectionId })
     }
   }
   if (result.outcome === 'disabled') throw new ChatError('forbidden', 'This account is disabled')
@@ -235,7 +235,7 @@ export async function connect(ports: ConnectUseCasePorts, input: ConnectInput): 
     const outgoing = onlineFrames(result.userId, result.online).filter((o) => o.connectionId !== input.connectionId)
     const report = await ports.delivery.post(outgoing)
     if (report.failed.length > 0) ports.log.warn('presence delivery failed for some connections', { failed: report.failed })
-    await forgetGone({ store: ports.store, delivery: ports.delivery, log: ports.log }, report.gone)
+    await forgetGone({ store: ports.store, delivery: ports.delivery, log: ports.log }, report.gone, { connecting: input.connectionId })
   }
   return { userId: result.userId }
 }

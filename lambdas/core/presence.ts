@@ -42,14 +42,25 @@ export function departureFrames(departures: Departures): Outgoing<ServerFrame>[]
 /** Rounds of "post the departures, forget the connections that answered 410, announce those": bounded, each round deletes rows. */
 const MAX_ROUNDS = 3
 
+export interface AnnounceOptions {
+  /** Epoch milliseconds by which posts must be over. */
+  deadline?: number | undefined
+  /**
+   * A connection inside its own $connect: API Gateway refuses posts to it until the handshake is
+   * over (410), which would wrongly delete the row just registered.
+   */
+  connecting?: string | undefined
+}
+
 /**
  * Posts the frames that departures call for. Connections found gone meanwhile are forgotten in
  * turn, and their own departures announced, a bounded number of rounds.
  */
-export async function announceDepartures(ports: PresencePorts, departures: Departures, deadline?: number): Promise<void> {
+export async function announceDepartures(ports: PresencePorts, departures: Departures, options: AnnounceOptions = {}): Promise<void> {
+  const { deadline, connecting } = options
   let pending = departures
   for (let round = 1; round <= MAX_ROUNDS; round++) {
-    const outgoing = departureFrames(pending)
+    const outgoing = departureFrames(pending).filter((o) => o.connectionId !== connecting)
     if (outgoing.length === 0) return
     const report = await ports.delivery.post(outgoing, { deadline })
     if (report.failed.length > 0) ports.log.warn('presence delivery failed for some connections', { failed: report.failed })
@@ -59,7 +70,7 @@ export async function announceDepartures(ports: PresencePorts, departures: Depar
 }
 
 /** Removes connection rows API Gateway reported gone and tells the other participants. */
-export async function forgetGone(ports: PresencePorts, gone: readonly string[], deadline?: number): Promise<void> {
+export async function forgetGone(ports: PresencePorts, gone: readonly string[], options: AnnounceOptions = {}): Promise<void> {
   if (gone.length === 0) return
-  await announceDepartures(ports, await ports.store.forgetConnections(gone), deadline)
+  await announceDepartures(ports, await ports.store.forgetConnections(gone), options)
 }
