@@ -58,7 +58,8 @@ export const FUNCTIONS = [
   fn('ws-mark-as-read', 'WebSocket markAsRead', 'database', 'connections'),
   fn('ws-join-conversation', 'WebSocket joinConversation', 'database', 'connections', 'attachments'),
   fn('ws-leave-conversation', 'WebSocket leaveConversation', 'database', 'connections'),
-  fn('http-app', 'HTTP API: app routes', 'database', 'attachments', 'push'),
+  // connections: PUT /me/presence tells the other participants (#13).
+  fn('http-app', 'HTTP API: app routes', 'database', 'attachments', 'push', 'connections'),
   fn('http-admin', 'HTTP API: admin routes (role checked against the database)', 'database', 'connections'),
   {
     handler: 'attachments-sweep',

@@ -8,13 +8,16 @@ import { config } from '../config.ts'
 import { signLastMessages, signMessages, type AttachmentPolicy } from '../core/attachments.ts'
 import { assertAccess } from '../core/chat.ts'
 import { ChatError } from '../core/errors.ts'
-import type { AttachmentStorage, Log } from '../core/ports.ts'
+import type { AttachmentStorage, Delivery, Log } from '../core/ports.ts'
+import { onlineFrames } from '../core/presence.ts'
+import type { ServerFrame } from '../core/protocol.ts'
 import { registerDevice, removeDevice, type PushPorts } from '../core/push.ts'
 import { requestUpload } from '../core/uploads.ts'
 import { httpApi } from '../http/toolkit.ts'
 import { attachmentPolicy, attachmentStorage } from '../wiring/attachments.ts'
 import { createBase, type Base } from '../wiring/base.ts'
 import { lambdaDatabase } from '../wiring/database.ts'
+import { websocketDelivery } from '../wiring/delivery.ts'
 import { pushNotifier } from '../wiring/push.ts'
 
 /** The apps' REST routes (declared in lambdas/http/routes.ts), one Lambda dispatching on routeKey. */
@@ -25,6 +28,8 @@ export interface AppPorts {
   policy: AttachmentPolicy
   /** Undefined when push is not configured: the device routes then answer `unavailable`. */
   push: PushPorts | undefined
+  /** Tells the other participants when the caller shows or hides their presence (PUT /me/presence). */
+  delivery: Delivery<ServerFrame>
   log: Log
 }
 
@@ -83,6 +88,21 @@ export function createAppApi(ports: AppPorts, middlewares: MiddlewareObj[] = [])
         assertAccess(await devices.setConversationMuted(identity, params.id, body.muted), 'read')
         return { body: { conversationId: params.id, muted: body.muted } }
       },
+      async setPresence({ identity, body }) {
+        const change = await queries.setPresence(identity, body.visible)
+        if (!change) throw new ChatError('forbidden', 'This account is disabled')
+        // A connected user who hides presence goes offline for the others (with no last-seen
+        // time); one who shares it again comes online. A post that fails changes nothing stored.
+        const outgoing = onlineFrames(change.userId, change.audiences).map(({ connectionId, frame }) => ({
+          connectionId,
+          frame: body.visible ? frame : { ...frame, online: false },
+        }))
+        if (outgoing.length > 0) {
+          const report = await ports.delivery.post(outgoing)
+          if (report.failed.length > 0) ports.log.warn('presence delivery failed for some connections', { failed: report.failed })
+        }
+        return { body: { visible: body.visible } }
+      },
     },
     ports,
     middlewares,
@@ -96,6 +116,7 @@ export function appPorts(base: Base, db: Kysely<Database>): AppPorts {
     storage: attachmentStorage(base),
     policy: attachmentPolicy(base),
     push: notifier ? { notifier, devices: createDeviceStore(db) } : undefined,
+    delivery: websocketDelivery(base),
     log: base.log,
   }
 }

@@ -18,6 +18,7 @@ import {
   IdParams,
   MessageView,
   Muted,
+  PresenceVisibility,
   NextCursor,
   ReasonBody,
   SetDisabledBody,
@@ -157,6 +158,14 @@ export const HTTP_ROUTES = {
     params: IdParams,
     body: Muted,
     response: z.object({ conversationId: Id, muted: z.boolean() }),
+  },
+  setPresence: {
+    key: 'PUT /me/presence',
+    access: 'user',
+    handler: app,
+    summary: 'Shares or hides the caller\'s presence: hidden, they always appear offline with no last-seen time',
+    body: PresenceVisibility,
+    response: PresenceVisibility,
   },
 
   adminConversations: {
