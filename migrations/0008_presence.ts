@@ -8,8 +8,13 @@ export async function up(db: Kysely<any>): Promise<void> {
   const statements = [
     // PUT /me/presence {visible}: false shows the user offline, with no last-seen time, to everyone.
     sql`ALTER TABLE users ADD COLUMN presence_visible boolean NOT NULL DEFAULT true`,
-    // When the user's last live connection went away ($disconnect or a 410 cleanup).
-    sql`ALTER TABLE users ADD COLUMN last_seen_at timestamptz`,
+    // When the user's last live connection went away ($disconnect or a 410 cleanup). Its own table:
+    // written on every disconnect, it stays off the users row that sends lock.
+    sql`
+      CREATE TABLE user_presence (
+        user_id uuid PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+        last_seen_at timestamptz NOT NULL
+      )`,
     // One token bucket per user and kind ('typing', 'join', 'read'), refilled lazily by the
     // statement of the action itself (no extra round trip). A row is made on first use, full
     // minus the token spent, so the burst size stays configuration, not data.
@@ -28,5 +33,6 @@ export async function up(db: Kysely<any>): Promise<void> {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function down(db: Kysely<any>): Promise<void> {
   await sql`DROP TABLE user_limits`.execute(db)
-  await sql`ALTER TABLE users DROP COLUMN last_seen_at, DROP COLUMN presence_visible`.execute(db)
+  await sql`DROP TABLE user_presence`.execute(db)
+  await sql`ALTER TABLE users DROP COLUMN presence_visible`.execute(db)
 }

@@ -35,7 +35,11 @@ export interface ConversationEvents extends Record<string, unknown> {
   typing: { userId: string; isTyping: boolean }
   read: { messageId: string; userId: string; readAt: string }
   presence: { userId: string; joined: boolean }
+  /** The other participant came online or went offline (lastSeenAt: null while online or when they do not share it). */
+  online: { userId: string; online: boolean; lastSeenAt: string | null }
   closed: { reason: string }
+  /** An admin reopened it: it can be used again. */
+  opened: ServerFrameOf<'conversationOpened'>['conversation']
   /** The conversation cannot be joined (forbidden, not_found); it stops rejoining. */
   error: ChatClientError
 }
@@ -160,7 +164,9 @@ export class Conversation extends Emitter<ConversationEvents> {
   }
 
   /** @internal Frames about this conversation other than messages. */
-  handle(frame: ServerFrameOf<'userTyping' | 'messageRead' | 'userJoined' | 'userLeft' | 'conversationClosed' | 'messageRemoved'>): void {
+  handle(
+    frame: ServerFrameOf<'userTyping' | 'messageRead' | 'userJoined' | 'userLeft' | 'conversationClosed' | 'messageRemoved' | 'presence' | 'conversationOpened'>,
+  ): void {
     switch (frame.type) {
       case 'userTyping':
         return this.emit('typing', { userId: frame.userId, isTyping: frame.isTyping })
@@ -173,6 +179,10 @@ export class Conversation extends Emitter<ConversationEvents> {
         return this.emit('closed', { reason: frame.reason })
       case 'messageRemoved':
         return this.emit('update', { type: 'removed', conversationId: this.id, messageId: frame.messageId })
+      case 'presence':
+        return this.emit('online', { userId: frame.userId, online: frame.online, lastSeenAt: frame.lastSeenAt })
+      case 'conversationOpened':
+        return this.emit('opened', frame.conversation)
     }
   }
 

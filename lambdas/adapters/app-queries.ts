@@ -103,9 +103,10 @@ export function createAppQueries(db: Kysely<Database>) {
           OR (c.role = 'trainer' AND cv.trainer_id = c.user_id
               AND EXISTS (SELECT 1 FROM users member WHERE member.id = cv.member_id AND member.trainer_id = c.user_id))
         CROSS JOIN LATERAL (
-          SELECT o.presence_visible, o.last_seen_at,
+          SELECT o.presence_visible, p.last_seen_at,
             o.presence_visible AND EXISTS (SELECT 1 FROM connections k WHERE k.user_id = o.id AND ${liveConnection('k')}) AS online
-          FROM users o WHERE o.id = CASE WHEN cv.member_id = c.user_id THEN cv.trainer_id ELSE cv.member_id END
+          FROM users o LEFT JOIN user_presence p ON p.user_id = o.id
+          WHERE o.id = CASE WHEN cv.member_id = c.user_id THEN cv.trainer_id ELSE cv.member_id END
         ) other
         WHERE c.disabled_at IS NULL
         ORDER BY cv.updated_at DESC, cv.id DESC

@@ -203,7 +203,7 @@ function limitedOf(row: LimitedRow): { retryAfterMs?: number } {
 /**
  * One statement: delete connection rows ($disconnect, or API Gateway reported them gone) and
  * report what that means for the other participants:
- * - a user left without any live connection gets `last_seen_at` and, if they share presence, is
+ * - a user left without any live connection gets a `user_presence.last_seen_at` and, if they share presence, is
  *   reported `offline` with the other participant's live connections of each conversation;
  * - a conversation the user no longer has a joined connection in is reported `left`, with the
  *   other participant's joined connections (userLeft).
@@ -225,9 +225,10 @@ export async function forgetConnections(db: Kysely<Database>, connectionIds: rea
       WHERE k.user_id IN (SELECT user_id FROM gone) AND NOT (k.connection_id = ANY (${ids}::text[])) AND ${liveConnection('k')}
     ),
     went_offline AS (
-      UPDATE users u SET last_seen_at = now()
-      WHERE u.id IN (SELECT user_id FROM gone) AND u.id NOT IN (SELECT user_id FROM remaining)
-      RETURNING u.id, u.role, u.trainer_id, u.presence_visible, u.last_seen_at
+      INSERT INTO user_presence (user_id, last_seen_at)
+      SELECT DISTINCT g.user_id, now() FROM gone g WHERE g.user_id NOT IN (SELECT user_id FROM remaining)
+      ON CONFLICT (user_id) DO UPDATE SET last_seen_at = excluded.last_seen_at
+      RETURNING user_id, last_seen_at
     ),
     left_conversations AS (
       SELECT DISTINCT g.user_id, j.conversation_id
@@ -237,8 +238,8 @@ export async function forgetConnections(db: Kysely<Database>, connectionIds: rea
     )
     SELECT
       (SELECT coalesce(json_agg(json_build_object(
-          'userId', o.id, 'lastSeenAt', o.last_seen_at, 'audiences', ${presenceAudiences('o', ids)})), '[]'::json)
-        FROM went_offline o WHERE o.presence_visible) AS offline,
+          'userId', u.id, 'lastSeenAt', o.last_seen_at, 'audiences', ${presenceAudiences('u', ids)})), '[]'::json)
+        FROM went_offline o JOIN users u ON u.id = o.user_id WHERE u.presence_visible) AS offline,
       (SELECT coalesce(json_agg(json_build_object(
           'userId', l.user_id, 'conversationId', l.conversation_id, 'connectionIds', (
             SELECT coalesce(json_agg(k.connection_id ORDER BY k.connection_id), '[]'::json) FROM connections k

@@ -21,8 +21,6 @@ export interface UsersTable {
   send_tokens_at: Timestamp | null
   /** PUT /me/presence (0008): false shows the user offline, with no last-seen time. */
   presence_visible: Generated<boolean>
-  /** When the user's last live connection went away (0008). */
-  last_seen_at: Timestamp | null
 }
 
 export interface ConversationsTable {
@@ -116,6 +114,12 @@ export interface UserLimitsTable {
   at: Timestamp
 }
 
+/** When each user's last live connection went away (0008). */
+export interface UserPresenceTable {
+  user_id: string
+  last_seen_at: Timestamp
+}
+
 export interface Database {
   users: UsersTable
   conversations: ConversationsTable
@@ -126,6 +130,7 @@ export interface Database {
   devices: DevicesTable
   notification_mutes: NotificationMutesTable
   user_limits: UserLimitsTable
+  user_presence: UserPresenceTable
 }
 
 export type UserRow = Selectable<UsersTable>
