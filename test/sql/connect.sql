@@ -4,34 +4,54 @@ WITH upserted AS (
         VALUES ($1, $2, $3, $4)
         ON CONFLICT (subject) DO UPDATE SET email = excluded.email, display_name = excluded.display_name, updated_at = now()
           WHERE users.email IS DISTINCT FROM excluded.email OR users.display_name IS DISTINCT FROM excluded.display_name
-        RETURNING id, disabled_at
+        RETURNING id, disabled_at, role, trainer_id, presence_visible
       ),
       me AS (
-        SELECT id, disabled_at FROM upserted
+        SELECT id, disabled_at, role, trainer_id, presence_visible FROM upserted
         UNION ALL
-        SELECT id, disabled_at FROM users WHERE subject = $5 AND NOT EXISTS (SELECT 1 FROM upserted)
+        SELECT id, disabled_at, role, trainer_id, presence_visible FROM users
+        WHERE subject = $5 AND NOT EXISTS (SELECT 1 FROM upserted)
       ),
       live AS (
-        SELECT k.slot FROM connections k JOIN me ON k.user_id = me.id WHERE k.expires_at > now()
+        SELECT k.slot, k.connection_id, k.connected_at FROM connections k JOIN me ON k.user_id = me.id WHERE ("k".expires_at > now() AND "k".connected_at > now() - $6::int * interval '1 second')
       ),
       free_slot AS (
-        SELECT s AS slot FROM generate_series(1, $6::int) s
-        WHERE (SELECT count(*) FROM live) < $7
+        SELECT s AS slot FROM generate_series(1, $7::int) s
+        WHERE (SELECT count(*) FROM live) < $8
           AND NOT EXISTS (SELECT 1 FROM live WHERE live.slot = s)
         ORDER BY random() LIMIT 1
       ),
       registered AS (
         INSERT INTO connections (connection_id, user_id, expires_at, slot)
-        SELECT $8, me.id, $9, f.slot FROM me, free_slot f
+        SELECT $9, me.id, $10, f.slot FROM me, free_slot f
         WHERE me.disabled_at IS NULL AND f.slot IS NOT NULL
         ON CONFLICT (user_id, slot) DO UPDATE
           SET connection_id = excluded.connection_id, expires_at = excluded.expires_at,
             connected_at = now(), joined_conversation_ids = '{}'
-          WHERE connections.expires_at <= now()
+          WHERE NOT ("connections".expires_at > now() AND "connections".connected_at > now() - $11::int * interval '1 second')
         RETURNING connection_id
       )
       SELECT me.id AS user_id, me.disabled_at IS NOT NULL AS disabled, EXISTS (SELECT 1 FROM registered) AS registered,
-        EXISTS (SELECT 1 FROM free_slot) AS had_room
+        EXISTS (SELECT 1 FROM free_slot) AS had_room,
+        -- Presence: the user's first live connection (none in the snapshot), and they share it.
+        CASE WHEN EXISTS (SELECT 1 FROM registered) AND NOT EXISTS (SELECT 1 FROM live) AND me.presence_visible
+          THEN (
+    SELECT coalesce(json_agg(json_build_object('conversationId', cv.id, 'connectionIds', other.ids)), '[]'::json)
+    FROM conversations cv
+    CROSS JOIN LATERAL (
+      SELECT array_agg(k.connection_id ORDER BY k.connection_id) AS ids FROM connections k
+      WHERE k.user_id = CASE WHEN cv.member_id = "me".id THEN cv.trainer_id ELSE cv.member_id END
+        AND ("k".expires_at > now() AND "k".connected_at > now() - $12::int * interval '1 second') AND NOT (k.connection_id = ANY ($13::text[]))
+    ) other
+    WHERE other.ids IS NOT NULL AND (
+      ("me".role = 'user' AND cv.member_id = "me".id AND cv.trainer_id = "me".trainer_id)
+      OR ("me".role = 'trainer' AND cv.trainer_id = "me".id
+          AND EXISTS (SELECT 1 FROM users member WHERE member.id = cv.member_id AND member.trainer_id = "me".id))
+    )
+  ) ELSE '[]'::json END AS online,
+        -- At the limit: the oldest live connections, the likeliest to be gone without a $disconnect.
+        CASE WHEN me.disabled_at IS NULL AND NOT EXISTS (SELECT 1 FROM free_slot) THEN
+          ARRAY(SELECT l.connection_id FROM live l ORDER BY l.connected_at, l.connection_id LIMIT $14) END AS oldest
       FROM me;
 -- parameters:
 --   $1 = "sub-1"
@@ -39,7 +59,12 @@ WITH upserted AS (
 --   $3 = "User One"
 --   $4 = "user"
 --   $5 = "sub-1"
---   $6 = 10
+--   $6 = 7200
 --   $7 = 10
---   $8 = "conn-AbC123="
---   $9 = "2026-12-01T11:00:00.000Z"
+--   $8 = 10
+--   $9 = "conn-AbC123="
+--   $10 = "2026-12-01T11:00:00.000Z"
+--   $11 = 7200
+--   $12 = 7200
+--   $13 = []
+--   $14 = 5

@@ -43,6 +43,8 @@ const CANNED_ROW = {
   disabled: true,
   registered: false,
   had_room: false,
+  offline: [],
+  left: [],
 }
 
 /** A Kysely whose driver records each compiled statement and answers it with the canned row. */
@@ -106,6 +108,7 @@ const STATEMENTS: Record<string, (store: ChatStore) => Promise<unknown>> = {
   'join-conversation-after-seq': (store) =>
     store.joinConversation({ connectionId: CONNECTION, conversationId: CONVERSATION, limit: 50, afterSeq: 7 }),
   'leave-conversation': (store) => store.leaveConversation({ connectionId: CONNECTION, conversationId: CONVERSATION }),
+  disconnect: (store) => store.disconnect(CONNECTION),
 }
 
 function render(name: string, query: CompiledQuery): string {
