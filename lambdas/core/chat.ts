@@ -2,7 +2,7 @@ import { signMessages } from './attachments.ts'
 import { ChatError } from './errors.ts'
 import { initialRole, type Identity, type Listener } from './model.ts'
 import type { Access, Allowed, AttachmentStorage, ChatStore, Counter, Delivery, Log, Outgoing, Verdict } from './ports.ts'
-import { announceDepartures, forgetGone, onlineFrames } from './presence.ts'
+import { announceDepartures, forgetGone, onlineFrames, postPresence } from './presence.ts'
 import { HISTORY_DEFAULT_LIMIT, type ServerFrame } from './protocol.ts'
 import type { Throttle } from './throttle.ts'
 
@@ -232,10 +232,7 @@ export async function connect(ports: ConnectUseCasePorts, input: ConnectInput): 
     throw new ChatError('rate_limited', `At most ${input.maxConnectionsPerUser} live connections per user`)
   }
   if (ports.delivery && result.online.length > 0) {
-    const outgoing = onlineFrames(result.userId, result.online).filter((o) => o.connectionId !== input.connectionId)
-    const report = await ports.delivery.post(outgoing)
-    if (report.failed.length > 0) ports.log.warn('presence delivery failed for some connections', { failed: report.failed })
-    await forgetGone({ store: ports.store, delivery: ports.delivery, log: ports.log }, report.gone, { connecting: input.connectionId })
+    await postPresence({ delivery: ports.delivery, log: ports.log }, onlineFrames(result.userId, result.online), { connecting: input.connectionId })
   }
   return { userId: result.userId }
 }

@@ -39,34 +39,29 @@ export function departureFrames(departures: Departures): Outgoing<ServerFrame>[]
   return [...left, ...offline]
 }
 
-/** Rounds of "post the departures, forget the connections that answered 410, announce those": bounded, each round deletes rows. */
-const MAX_ROUNDS = 3
-
 export interface AnnounceOptions {
   /** Epoch milliseconds by which posts must be over. */
   deadline?: number | undefined
-  /**
-   * A connection inside its own $connect: API Gateway refuses posts to it until the handshake is
-   * over (410), which would wrongly delete the row just registered.
-   */
+  /** A connection inside its own $connect, never posted to (API Gateway would answer 410). */
   connecting?: string | undefined
 }
 
 /**
- * Posts the frames that departures call for. Connections found gone meanwhile are forgotten in
- * turn, and their own departures announced, a bounded number of rounds.
+ * Posts presence frames. A 410 here does not delete the row: API Gateway also answers 410 for a
+ * connection that is still inside its own `$connect` (its row is written, its handshake not yet
+ * over), and presence goes out exactly when users connect. A row that is really gone is removed
+ * by the next fan-out of a message, or reclaimed by `$connect` (GetConnection).
  */
+export async function postPresence(ports: Omit<PresencePorts, 'store'>, outgoing: Outgoing<ServerFrame>[], options: AnnounceOptions = {}): Promise<void> {
+  const posts = outgoing.filter((o) => o.connectionId !== options.connecting)
+  if (posts.length === 0) return
+  const report = await ports.delivery.post(posts, { deadline: options.deadline })
+  if (report.failed.length > 0) ports.log.warn('presence delivery failed for some connections', { failed: report.failed })
+}
+
+/** Posts the frames that departures call for (userLeft, presence offline). */
 export async function announceDepartures(ports: PresencePorts, departures: Departures, options: AnnounceOptions = {}): Promise<void> {
-  const { deadline, connecting } = options
-  let pending = departures
-  for (let round = 1; round <= MAX_ROUNDS; round++) {
-    const outgoing = departureFrames(pending).filter((o) => o.connectionId !== connecting)
-    if (outgoing.length === 0) return
-    const report = await ports.delivery.post(outgoing, { deadline })
-    if (report.failed.length > 0) ports.log.warn('presence delivery failed for some connections', { failed: report.failed })
-    if (report.gone.length === 0) return
-    pending = await ports.store.forgetConnections(report.gone)
-  }
+  await postPresence(ports, departureFrames(departures), options)
 }
 
 /** Removes connection rows API Gateway reported gone and tells the other participants. */

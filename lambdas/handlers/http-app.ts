@@ -9,7 +9,7 @@ import { signLastMessages, signMessages, type AttachmentPolicy } from '../core/a
 import { assertAccess } from '../core/chat.ts'
 import { ChatError } from '../core/errors.ts'
 import type { AttachmentStorage, Delivery, Log } from '../core/ports.ts'
-import { onlineFrames } from '../core/presence.ts'
+import { onlineFrames, postPresence } from '../core/presence.ts'
 import type { ServerFrame } from '../core/protocol.ts'
 import { registerDevice, removeDevice, type PushPorts } from '../core/push.ts'
 import { requestUpload } from '../core/uploads.ts'
@@ -97,10 +97,7 @@ export function createAppApi(ports: AppPorts, middlewares: MiddlewareObj[] = [])
           connectionId,
           frame: body.visible ? frame : { ...frame, online: false },
         }))
-        if (outgoing.length > 0) {
-          const report = await ports.delivery.post(outgoing)
-          if (report.failed.length > 0) ports.log.warn('presence delivery failed for some connections', { failed: report.failed })
-        }
+        await postPresence(ports, outgoing)
         return { body: { visible: body.visible } }
       },
     },
