@@ -55,6 +55,10 @@ export async function startBenchStack(options: { maxConnectionsPerUser: number }
     RATE_LIMIT_PER_SECOND: '1000000',
     TYPING_BURST: '1000000',
     TYPING_PER_SECOND: '1000000',
+    JOIN_BURST: '1000000',
+    JOIN_PER_SECOND: '1000000',
+    MARK_AS_READ_BURST: '1000000',
+    MARK_AS_READ_PER_SECOND: '1000000',
   })
   let stack: LocalStack
   try {

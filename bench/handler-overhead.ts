@@ -137,7 +137,9 @@ export async function measureHandlerOverhead(
           checks.expect(result.outcome === 'connected', `connect store call: ${result.outcome}`)
           return connectionId
         },
-        cleanup: (connectionId) => store.disconnect(connectionId as string),
+        cleanup: async (connectionId) => {
+          await store.disconnect(connectionId as string)
+        },
       },
       {
         name: 'handler',

@@ -74,9 +74,18 @@ const EnvSchema = z.object({
   /** Per-user token bucket for sendMessage, kept in the users row: burst size and sustained refill. */
   RATE_LIMIT_BURST: positiveInt(20),
   RATE_LIMIT_PER_SECOND: positiveNumber(1),
-  /** Per-connection bucket for typing, kept in each Lambda container's memory; excess frames are dropped. */
+  /**
+   * Typing bucket, per user in the database (the typing statement spends it) and per connection in
+   * each Lambda container's memory (sheds a flood without a round trip); excess frames are dropped.
+   */
   TYPING_BURST: positiveInt(5),
   TYPING_PER_SECOND: positiveNumber(2),
+  /** Per-user bucket shared by joinConversation and leaveConversation, in the database; over it: rate_limited. */
+  JOIN_BURST: positiveInt(60),
+  JOIN_PER_SECOND: positiveNumber(2),
+  /** Per-user bucket for markAsRead, in the database; over it: rate_limited. */
+  MARK_AS_READ_BURST: positiveInt(60),
+  MARK_AS_READ_PER_SECOND: positiveNumber(5),
 
   /** Comma-separated browser origins allowed to open the WebSocket; apps without Origin are always allowed. */
   ALLOWED_ORIGINS: z._default(csv, []),
@@ -144,6 +153,8 @@ export function parseConfig(env: Record<string, string | undefined>) {
     maxConnectionsPerUser: env_.MAX_CONNECTIONS_PER_USER,
     sendRateLimit: Object.freeze({ burst: env_.RATE_LIMIT_BURST, perSecond: env_.RATE_LIMIT_PER_SECOND }),
     typingRateLimit: Object.freeze({ burst: env_.TYPING_BURST, perSecond: env_.TYPING_PER_SECOND }),
+    joinRateLimit: Object.freeze({ burst: env_.JOIN_BURST, perSecond: env_.JOIN_PER_SECOND }),
+    markAsReadRateLimit: Object.freeze({ burst: env_.MARK_AS_READ_BURST, perSecond: env_.MARK_AS_READ_PER_SECOND }),
     allowedOrigins: Object.freeze(env_.ALLOWED_ORIGINS),
     attachments: Object.freeze({
       bucket: env_.ATTACHMENTS_BUCKET,

@@ -51,8 +51,9 @@ export const FUNCTIONS = [
     // path to the database and keeps sign-in working even if the NAT gateway is down.
     outsideVpc: true,
   },
-  fn('ws-connect', 'WebSocket $connect: registers the connection', 'database'),
-  fn('ws-disconnect', 'WebSocket $disconnect: forgets the connection', 'database'),
+  // connections: presence to the other participants, GetConnection on stale slots (#11 item 2, #13).
+  fn('ws-connect', 'WebSocket $connect: registers the connection', 'database', 'connections'),
+  fn('ws-disconnect', 'WebSocket $disconnect: forgets the connection', 'database', 'connections'),
   fn('ws-default', 'WebSocket $default: answers unknown actions', 'connections'),
   fn('ws-send-message', 'WebSocket sendMessage', 'database', 'connections', 'attachments', 'push'),
   fn('ws-typing', 'WebSocket typing', 'database', 'connections'),
@@ -62,7 +63,8 @@ export const FUNCTIONS = [
   fn('ws-edit-message', 'WebSocket editMessage', 'database', 'connections', 'attachments', 'messageRules'),
   fn('ws-delete-message', 'WebSocket deleteMessage', 'database', 'connections'),
   fn('ws-react', 'WebSocket react', 'database', 'connections', 'messageRules'),
-  fn('http-app', 'HTTP API: app routes', 'database', 'attachments', 'push'),
+  // connections: PUT /me/presence tells the other participants (#13).
+  fn('http-app', 'HTTP API: app routes', 'database', 'attachments', 'push', 'connections'),
   // Erasure (POST /admin/users/{id}/erase) deletes the user's objects and push endpoints.
   fn('http-admin', 'HTTP API: admin routes (role checked against the database)', 'database', 'connections', 'attachments', 'push'),
   {

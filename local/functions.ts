@@ -60,7 +60,12 @@ export function buildHandlers(
   const chat = chatPorts(base, db)
   const handlers: LocalHandlers = {
     'ws-authorizer': createAuthorizer({ verifier, allowedOrigins: config.allowedOrigins, log: base.log }),
-    'ws-connect': createConnectHandler({ store: chatStore(base, db), log: base.log, maxConnectionsPerUser: config.maxConnectionsPerUser }),
+    'ws-connect': createConnectHandler({
+      store: chatStore(base, db),
+      delivery: chat.delivery,
+      log: base.log,
+      maxConnectionsPerUser: config.maxConnectionsPerUser,
+    }),
     'ws-disconnect': createDisconnectHandler(chat),
     'ws-default': createDefaultHandler({ delivery: websocketDelivery(base), log: base.log }),
     'ws-send-message': createSendMessageHandler(sendMessagePorts(base, db)),

@@ -353,6 +353,10 @@ async function prepareDatabase(dataDir: string, options: LocalStackOptions, stat
       await seedDemoData(opened.db)
       logger.step(`demo data seeded (${elapsed()})`)
     }
+    // No socket survives a restart of the local stack, and a crash loses every $disconnect: rows
+    // left by an earlier run would hold their users' connection slots (#11 item 2).
+    const cleared = await clearConnections(opened.db)
+    if (cleared > 0) logger.step(`cleared ${cleared} connection${cleared === 1 ? '' : 's'} left by an earlier run`)
   } catch (error) {
     await opened.close()
     throw error
@@ -381,6 +385,12 @@ async function seedFromTemplate(pgdata: string, base: string, logger: LocalLog):
     await rm(pgdata, { recursive: true, force: true })
     logger.write('warn', 'database', `no migrated template (${firstLine(error)}); creating the database in place`)
   }
+}
+
+/** Deletes every connection row: at start-up, the gateway has no socket yet. */
+async function clearConnections(db: Kysely<Database>): Promise<number> {
+  const result = await db.deleteFrom('connections').executeTakeFirst()
+  return Number(result.numDeletedRows)
 }
 
 function firstLine(error: unknown): string {

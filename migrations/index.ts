@@ -8,6 +8,7 @@ import * as m0006 from './0006_message_state.ts'
 import * as m0010 from './0010_erasure.ts'
 import * as m0011 from './0011_identity.ts'
 import * as m0007 from './0007_message_features.ts'
+import * as m0008 from './0008_presence.ts'
 
 /**
  * The static list of migrations. Bundled Lambdas cannot read a folder at run time, so every
@@ -23,6 +24,7 @@ export const migrations: Record<string, Migration> = {
   '0010_erasure': m0010,
   '0011_identity': m0011,
   '0007_message_features': m0007,
+  '0008_presence': m0008,
 }
 
 export const migrationProvider: MigrationProvider = {

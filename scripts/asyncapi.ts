@@ -51,7 +51,7 @@ const SERVER_SUMMARIES: Record<ServerFrameType, string> = {
   newMessage: "A stored message: the sender's acknowledgement (with its `requestId`) or a live message for a joined connection.",
   newMessageNotification: 'A new message in a conversation this connection has not joined.',
   userJoined: 'The other participant joined the conversation on a connection.',
-  userLeft: 'The other participant left the conversation on a connection.',
+  userLeft: 'The other participant left the conversation on a connection (leaveConversation), or their last connection that had joined it went away.',
   userTyping: 'The other participant is typing, or stopped.',
   messageRead: "The other participant read the messages up to `messageId`.",
   conversationClosed: 'An admin closed the conversation; it is read-only now.',
@@ -62,6 +62,9 @@ const SERVER_SUMMARIES: Record<ServerFrameType, string> = {
   messageUpdated: "A message was edited: the message as it now reads, with `editedAt`. The answer to editMessage (with its `requestId`), or live for a joined connection.",
   messageDeleted: 'A message was deleted by its sender: it keeps its seq; its body is empty and its attachment and reactions gone. The answer to deleteMessage (with its `requestId`), or live for a joined connection.',
   reactionChanged: "A message's reactions changed: all of them as they now stand. The answer to react (with its `requestId`), or live for a joined connection.",
+  presence:
+    "The other participant came online (their first live connection opened) or went offline (their last one closed); `lastSeenAt` is null while online and for a user who does not share presence.",
+  conversationOpened: 'An admin reopened the conversation or assigned the member a new trainer: it can be used now (refresh it with joinConversation).',
 }
 
 const ERROR_MEANINGS: Record<ErrorCode, string> = {

@@ -52,6 +52,10 @@ export interface ClientEvents extends Record<string, unknown> {
   sent: Message
   /** A new message in a conversation this client has not opened. */
   notification: ServerFrameOf<'newMessageNotification'>
+  /** The other participant of one of the user's conversations came online or went offline (any conversation, opened or not). */
+  presence: ServerFrameOf<'presence'>
+  /** An admin reopened a conversation or assigned a new trainer: the conversation can be used now (refresh the list). */
+  conversationOpened: ServerFrameOf<'conversationOpened'>['conversation']
   /** Something is being retried (diagnostics). */
   retry: { reason: string; clientMessageId?: string; delayMs: number }
   /** The client gave up (a refused token twice) or an unexpected server error arrived. */
@@ -553,6 +557,14 @@ export class ChatClient extends Emitter<ClientEvents> {
       case 'messageDeleted':
       case 'reactionChanged':
         this.conversations.get(frame.conversationId)?.handle(frame)
+        return
+      case 'presence':
+        this.emit('presence', frame)
+        this.conversations.get(frame.conversationId)?.handle(frame)
+        return
+      case 'conversationOpened':
+        this.emit('conversationOpened', frame.conversation)
+        this.conversations.get(frame.conversation.id)?.handle(frame)
         return
       case 'error':
         // The token expired or was revoked: this connection is useless; the loop reconnects with a fresh token.

@@ -37,7 +37,7 @@ export type MessageUpdate =
   | { type: 'reactions'; conversationId: string; messageId: string; reactions: Reaction[] }
 
 type HandledFrame = ServerFrameOf<
-  'userTyping' | 'messageRead' | 'userJoined' | 'userLeft' | 'conversationClosed' | 'messageRemoved' | 'messageUpdated' | 'messageDeleted' | 'reactionChanged'
+  'userTyping' | 'messageRead' | 'userJoined' | 'userLeft' | 'conversationClosed' | 'messageRemoved' | 'messageUpdated' | 'messageDeleted' | 'reactionChanged' | 'presence' | 'conversationOpened'
 >
 
 export interface ConversationEvents extends Record<string, unknown> {
@@ -48,7 +48,11 @@ export interface ConversationEvents extends Record<string, unknown> {
   typing: { userId: string; isTyping: boolean }
   read: { messageId: string; userId: string; readAt: string }
   presence: { userId: string; joined: boolean }
+  /** The other participant came online or went offline (lastSeenAt: null while online or when they do not share it). */
+  online: { userId: string; online: boolean; lastSeenAt: string | null }
   closed: { reason: string }
+  /** An admin reopened it: it can be used again. */
+  opened: ServerFrameOf<'conversationOpened'>['conversation']
   /** The conversation cannot be joined (forbidden, not_found); it stops rejoining. */
   error: ChatClientError
 }
@@ -210,6 +214,10 @@ export class Conversation extends Emitter<ConversationEvents> {
         return this.emit('update', { type: 'deleted', conversationId: this.id, messageId: frame.messageId })
       case 'reactionChanged':
         return this.emit('update', { type: 'reactions', conversationId: this.id, messageId: frame.messageId, reactions: frame.reactions })
+      case 'presence':
+        return this.emit('online', { userId: frame.userId, online: frame.online, lastSeenAt: frame.lastSeenAt })
+      case 'conversationOpened':
+        return this.emit('opened', frame.conversation)
     }
   }
 

@@ -14,6 +14,7 @@ import type {
 import { ChatError } from '../core/errors.ts'
 import type { ConversationStatus, Identity, Role } from '../core/model.ts'
 import { callerFromIdentity } from './app-queries.ts'
+import { forgetConnections } from './chat-store.ts'
 import type { Database } from './database-schema.ts'
 import { isUniqueViolation, replyToJson, single, toIso, type MessageJson } from './sql-fragments.ts'
 
@@ -45,10 +46,7 @@ export function createAdminStore(db: Kysely<Database>): AdminStore {
       }
     },
 
-    async forgetConnections(connectionIds) {
-      if (connectionIds.length === 0) return
-      await db.deleteFrom('connections').where('connection_id', 'in', [...connectionIds]).execute()
-    },
+    forgetConnections: (connectionIds) => forgetConnections(db, connectionIds),
   }
 }
 
@@ -422,14 +420,16 @@ function createAdminTransaction(trx: Kysely<Database>): AdminTransaction {
     },
 
     async reopenConversation(conversationId) {
-      const { rows } = await sql<ConversationRow>`
+      const { rows } = await sql<ConversationRow & { connection_ids: string[] }>`
         WITH reopened AS (
           UPDATE conversations SET status = 'open', closed_at = NULL, closed_reason = NULL, updated_at = now()
           WHERE id = ${conversationId}
           RETURNING *
         )
-        SELECT ${conversationColumns} FROM reopened cv ${conversationParticipants}`.execute(trx)
-      return toConversation(single(rows))
+        SELECT ${conversationColumns}, ${participantConnections} AS connection_ids
+        FROM reopened cv ${conversationParticipants}`.execute(trx)
+      const row = single(rows)
+      return { value: toConversation(row), connectionIds: row.connection_ids }
     },
 
     async closeConversationsOf(userId, reason, spareTrainerId) {
@@ -463,7 +463,7 @@ function createAdminTransaction(trx: Kysely<Database>): AdminTransaction {
     },
 
     async openConversation(memberId, trainerId) {
-      const { rows } = await sql<{ id: string; outcome: 'existing' | 'reopened' | 'created' }>`
+      const { rows } = await sql<{ id: string; outcome: 'existing' | 'reopened' | 'created'; connection_ids: string[] }>`
         WITH latest AS (
           SELECT id, status FROM conversations
           WHERE member_id = ${memberId} AND trainer_id = ${trainerId}
@@ -481,11 +481,18 @@ function createAdminTransaction(trx: Kysely<Database>): AdminTransaction {
           SELECT ${memberId}, ${trainerId} WHERE NOT EXISTS (SELECT 1 FROM latest)
           RETURNING id
         )
-        SELECT id, 'existing' AS outcome FROM latest WHERE status = 'open'
-        UNION ALL SELECT id, 'reopened' FROM reopened
-        UNION ALL SELECT id, 'created' FROM created`.execute(trx)
+        SELECT o.id, o.outcome, (
+          -- Both participants' live connections, to hear conversationOpened after the commit (#13).
+          SELECT coalesce(json_agg(k.connection_id), '[]'::json) FROM connections k
+          WHERE k.user_id IN (${memberId}, ${trainerId}) AND k.expires_at > now()
+        ) AS connection_ids
+        FROM (
+          SELECT id, 'existing' AS outcome FROM latest WHERE status = 'open'
+          UNION ALL SELECT id, 'reopened' FROM reopened
+          UNION ALL SELECT id, 'created' FROM created
+        ) o`.execute(trx)
       const row = single(rows)
-      return { conversationId: row.id, outcome: row.outcome }
+      return { conversationId: row.id, outcome: row.outcome, connectionIds: row.connection_ids }
     },
 
     async setRole(userId, role) {

@@ -1,9 +1,9 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely'
 import { initialRole, type ConversationSummary, type Identity, type StoredMessage, type User } from '../core/model.ts'
-import type { Verdict } from '../core/ports.ts'
+import type { ConversationAudience, Verdict } from '../core/ports.ts'
 import type { Database } from './database-schema.ts'
 import { knownUser } from './users-upsert.ts'
-import { messageJson, participantAccess, toIso, toMessage, type MessageJson } from './sql-fragments.ts'
+import { liveConnection, messageJson, participantAccess, presenceAudiences, toIso, toMessage, type MessageJson } from './sql-fragments.ts'
 
 /**
  * Queries behind the apps' REST routes. Each is one statement that starts by resolving the
@@ -34,6 +34,14 @@ export interface MessagePage {
   verdict: Verdict
   messages: StoredMessage[]
   hasMore: boolean
+}
+
+/** What PUT /me/presence changed, and who must hear about it. */
+export interface PresenceChange {
+  userId: string
+  changed: boolean
+  /** The other participants' live connections, when the change is visible to them (the caller is connected). */
+  audiences: ConversationAudience[]
 }
 
 const MAX_CONVERSATIONS = 500
@@ -74,9 +82,13 @@ export function createAppQueries(db: Kysely<Database>) {
         updated_at: Date | string
         last_message: MessageJson | null
         unread_count: number
+        online: boolean
+        last_seen_at: Date | string | null
       }>`
         WITH ${callerFromIdentity(identity)}
         SELECT cv.id, cv.member_id, cv.trainer_id, cv.status, cv.updated_at,
+          -- Presence (#13): the other participant, unless they turned sharing off (PUT /me/presence).
+          other.online, CASE WHEN other.presence_visible AND NOT other.online THEN other.last_seen_at END AS last_seen_at,
           (SELECT ${messageJson('m')} FROM messages m WHERE m.conversation_id = cv.id AND m.seq = cv.last_seq) AS last_message,
           (SELECT count(*) FROM messages u
             WHERE u.conversation_id = cv.id AND u.sender_id <> c.user_id AND u.read_at IS NULL AND u.hidden_at IS NULL)::int AS unread_count
@@ -85,6 +97,12 @@ export function createAppQueries(db: Kysely<Database>) {
           (c.role = 'user' AND cv.member_id = c.user_id AND cv.trainer_id = c.trainer_id)
           OR (c.role = 'trainer' AND cv.trainer_id = c.user_id
               AND EXISTS (SELECT 1 FROM users member WHERE member.id = cv.member_id AND member.trainer_id = c.user_id))
+        CROSS JOIN LATERAL (
+          SELECT o.presence_visible, p.last_seen_at,
+            o.presence_visible AND EXISTS (SELECT 1 FROM connections k WHERE k.user_id = o.id AND ${liveConnection('k')}) AS online
+          FROM users o LEFT JOIN user_presence p ON p.user_id = o.id
+          WHERE o.id = CASE WHEN cv.member_id = c.user_id THEN cv.trainer_id ELSE cv.member_id END
+        ) other
         WHERE c.disabled_at IS NULL
         ORDER BY cv.updated_at DESC, cv.id DESC
         LIMIT ${MAX_CONVERSATIONS}`.execute(db)
@@ -96,7 +114,36 @@ export function createAppQueries(db: Kysely<Database>) {
         lastMessage: row.last_message ? toMessage(row.last_message) : null,
         unreadCount: Number(row.unread_count),
         updatedAt: toIso(row.updated_at),
+        online: row.online,
+        lastSeenAt: row.last_seen_at === null ? null : toIso(row.last_seen_at),
       }))
+    },
+
+    /**
+     * PUT /me/presence: shares or hides the caller's presence. One statement; when it changed and
+     * the caller has a live connection, it also returns the other participants' live connections,
+     * which hear the caller come online (shared again) or go offline (hidden). null: disabled.
+     */
+    async setPresence(identity: Identity, visible: boolean): Promise<PresenceChange | null> {
+      const { rows } = await sql<{ user_id: string; disabled: boolean; changed: boolean; audiences: ConversationAudience[] }>`
+        WITH ${callerFromIdentity(identity)},
+        updated AS (
+          UPDATE users u SET presence_visible = ${visible}, updated_at = now()
+          FROM caller c
+          WHERE u.id = c.user_id AND c.disabled_at IS NULL AND u.presence_visible IS DISTINCT FROM ${visible}
+          RETURNING u.id, u.role, u.trainer_id
+        )
+        SELECT c.user_id, c.disabled_at IS NOT NULL AS disabled, EXISTS (SELECT 1 FROM updated) AS changed,
+          (SELECT CASE WHEN EXISTS (SELECT 1 FROM connections k WHERE k.user_id = up.id AND ${liveConnection('k')})
+             THEN ${presenceAudiences('up')} ELSE '[]'::json END FROM updated up) AS audiences
+        FROM caller c`.execute(db)
+      const row = rows[0]
+      if (!row || row.disabled) return null
+      return {
+        userId: row.user_id,
+        changed: row.changed,
+        audiences: (row.audiences ?? []).filter((audience) => audience.connectionIds.length > 0),
+      }
     },
 
     /** A page of history older than `before` (a seq), newest page first, returned oldest first. */

@@ -6,11 +6,14 @@ import type {
   ChatStore,
   ConnectCommand,
   ConnectResult,
+  ConversationAudience,
   ConversationCommand,
   DeleteMessageResult,
   EditMessageCommand,
   EditMessageResult,
+  Departures,
   JoinResult,
+  LimitedListenersResult,
   MarkAsReadResult,
   MessageCommand,
   MessageVerdict,
@@ -25,28 +28,43 @@ import type { Reaction } from '../core/model.ts'
 import type { Database } from './database-schema.ts'
 import { isEmailTaken, knownUser } from './users-upsert.ts'
 import {
+  allowanceRetryMs,
   connectionAccess,
   historyPageBytes,
   isUniqueViolation,
   listenersJson,
+  liveConnection,
+  presenceAudiences,
   messageJson,
   sendAllowance,
   single,
   toIso,
   toListeners,
   toMessage,
+  userAllowance,
   type MessageJson,
   type SendRateLimit,
+  type UserLimit,
 } from './sql-fragments.ts'
+
+/** A per-user limit's sizes (its kind is fixed by the action). */
+export type UserLimitRate = Omit<UserLimit, 'kind'>
 
 export interface ChatStoreOptions {
   /** The per-user send token bucket (config RATE_LIMIT_BURST / RATE_LIMIT_PER_SECOND). */
   sendRateLimit?: SendRateLimit
   /** How long after its upload was requested an attachment may be sent (config ATTACHMENT_USE_WITHIN_SECONDS). */
   attachmentUseWithinSeconds?: number
+  /** Per-user buckets (#11 item 13): typing (config TYPING_*), join and leave (JOIN_*), markAsRead (MARK_AS_READ_*). */
+  typingLimit?: UserLimitRate
+  joinLimit?: UserLimitRate
+  readLimit?: UserLimitRate
 }
 
 const DEFAULT_SEND_RATE_LIMIT: SendRateLimit = { burst: 20, perSecond: 1 }
+const DEFAULT_TYPING_LIMIT: UserLimitRate = { burst: 5, perSecond: 2 }
+const DEFAULT_JOIN_LIMIT: UserLimitRate = { burst: 60, perSecond: 2 }
+const DEFAULT_READ_LIMIT: UserLimitRate = { burst: 60, perSecond: 5 }
 const DEFAULT_ATTACHMENT_USE_WITHIN_SECONDS = 24 * 60 * 60
 
 /**
@@ -56,28 +74,36 @@ const DEFAULT_ATTACHMENT_USE_WITHIN_SECONDS = 24 * 60 * 60
 export function createChatStore(db: Kysely<Database>, options: ChatStoreOptions = {}): ChatStore {
   const sendRateLimit = options.sendRateLimit ?? DEFAULT_SEND_RATE_LIMIT
   const attachmentUseWithinSeconds = options.attachmentUseWithinSeconds ?? DEFAULT_ATTACHMENT_USE_WITHIN_SECONDS
+  const typingLimit: UserLimit = { kind: 'typing', ...(options.typingLimit ?? DEFAULT_TYPING_LIMIT) }
+  const joinLimit: UserLimit = { kind: 'join', ...(options.joinLimit ?? DEFAULT_JOIN_LIMIT) }
+  const readLimit: UserLimit = { kind: 'read', ...(options.readLimit ?? DEFAULT_READ_LIMIT) }
   return {
     connect: (command) => connect(db, command),
 
-    async disconnect(connectionId) {
-      await db.deleteFrom('connections').where('connection_id', '=', connectionId).execute()
-    },
+    disconnect: (connectionId) => forgetConnections(db, [connectionId]),
 
     sendMessage: (command) => sendMessage(db, command, sendRateLimit, attachmentUseWithinSeconds),
 
     async typing({ connectionId, conversationId }) {
-      const { rows } = await sql<AccessRow & { listeners: unknown }>`
-        WITH ${connectionAccess(connectionId, conversationId)}
-        SELECT a.verdict, a.user_id, ${listenersJson('other', true)} AS listeners FROM access a`.execute(db)
+      // Per-user limit (#11 item 13): without a token, no listeners are returned, so nothing is relayed.
+      const { rows } = await sql<AccessRow & LimitedRow & { listeners: unknown }>`
+        WITH ${connectionAccess(connectionId, conversationId)},
+        ${userAllowance(typingLimit, ['ok'])}
+        SELECT a.verdict, a.user_id,
+          CASE WHEN EXISTS (SELECT 1 FROM allowance) THEN ${listenersJson('other', true)} ELSE '[]'::json END AS listeners,
+          ${limitedColumns(typingLimit)}
+        FROM access a`.execute(db)
       const row = single(rows)
-      return allowedOf(row, () => ({ listeners: toListeners(row.listeners) }))
+      return allowedOf(row, () => ({ listeners: toListeners(row.listeners), ...limitedOf(row) })) satisfies LimitedListenersResult
     },
 
     async markAsRead({ connectionId, conversationId, messageId }) {
+      // Per-user limit (#11 item 13): `allowance` gates the update; refused, nothing is marked.
       const { rows } = await sql<
-        AccessRow & { listeners: unknown; message_found: boolean; marked_count: number; read_at: Date | string }
+        AccessRow & LimitedRow & { listeners: unknown; message_found: boolean; marked_count: number; read_at: Date | string }
       >`
         WITH ${connectionAccess(connectionId, conversationId)},
+        ${userAllowance(readLimit, ['ok', 'closed'])},
         target_message AS (
           SELECT m.seq FROM messages m JOIN access a ON m.conversation_id = a.conversation_id
           WHERE m.id = ${messageId} AND a.verdict IN ('ok', 'closed')
@@ -87,12 +113,14 @@ export function createChatStore(db: Kysely<Database>, options: ChatStoreOptions 
           FROM access a, target_message t
           WHERE m.conversation_id = ${conversationId} AND m.sender_id <> a.user_id
             AND m.seq <= t.seq AND m.read_at IS NULL
+            AND EXISTS (SELECT 1 FROM allowance)
           RETURNING m.id
         )
         SELECT a.verdict, a.user_id, ${listenersJson('both', true)} AS listeners,
           EXISTS (SELECT 1 FROM target_message) AS message_found,
           (SELECT count(*) FROM marked)::int AS marked_count,
-          now() AS read_at
+          now() AS read_at,
+          ${limitedColumns(readLimit)}
         FROM access a`.execute(db)
       const row = single(rows)
       return allowedOf(row, () => ({
@@ -100,6 +128,7 @@ export function createChatStore(db: Kysely<Database>, options: ChatStoreOptions 
         messageFound: row.message_found,
         markedCount: Number(row.marked_count),
         readAt: toIso(row.read_at),
+        ...limitedOf(row),
       })) satisfies MarkAsReadResult
     },
 
@@ -109,12 +138,15 @@ export function createChatStore(db: Kysely<Database>, options: ChatStoreOptions 
       const page = latest
         ? sql`ORDER BY m.seq DESC LIMIT ${limit + 1}`
         : sql`AND m.seq > ${afterSeq} ORDER BY m.seq ASC LIMIT ${limit + 1}`
-      const { rows } = await sql<AccessRow & { listeners: unknown; messages: MessageJson[]; fetched: number | string }>`
+      // Per-user limit (#11 item 13), shared with leaveConversation: `allowance` gates the join and
+      // the history query, so a refused join neither subscribes, nor reads, nor tells anyone.
+      const { rows } = await sql<AccessRow & LimitedRow & { listeners: unknown; messages: MessageJson[]; fetched: number | string }>`
         WITH ${connectionAccess(connectionId, conversationId)},
+        ${userAllowance(joinLimit, ['ok', 'closed'])},
         joined AS (
           UPDATE connections k
           SET joined_conversation_ids = array_append(array_remove(k.joined_conversation_ids, a.conversation_id), a.conversation_id)
-          FROM access a
+          FROM access a, allowance
           WHERE k.connection_id = ${connectionId} AND a.verdict IN ('ok', 'closed')
           RETURNING 1
         ),
@@ -123,47 +155,124 @@ export function createChatStore(db: Kysely<Database>, options: ChatStoreOptions 
           -- (conversation_id, seq) index and stop after limit+1 rows instead of sorting them all.
           SELECT m.* FROM messages m
           WHERE m.conversation_id = ${conversationId}
-            AND EXISTS (SELECT 1 FROM access a WHERE a.verdict IN ('ok', 'closed')) ${page}
+            AND EXISTS (SELECT 1 FROM access a WHERE a.verdict IN ('ok', 'closed'))
+            AND EXISTS (SELECT 1 FROM allowance) ${page}
         ),
         ${historyPageBytes(latest ? 'newest' : 'oldest')}
-        SELECT a.verdict, a.user_id, ${listenersJson('other', true)} AS listeners,
+        SELECT a.verdict, a.user_id,
+          CASE WHEN EXISTS (SELECT 1 FROM allowance) THEN ${listenersJson('other', true)} ELSE '[]'::json END AS listeners,
           (SELECT coalesce(json_agg(w.message ORDER BY w.seq), '[]'::json) FROM walked w
             WHERE w.n <= ${limit} AND (w.n = 1 OR w.bytes <= ${sql.lit(HISTORY_STATEMENT_BUDGET_BYTES)})) AS messages,
           (SELECT count(*) FROM page) AS fetched,
-          (SELECT count(*) FROM joined) AS joined
+          (SELECT count(*) FROM joined) AS joined,
+          ${limitedColumns(joinLimit)}
         FROM access a`.execute(db)
       const row = single(rows)
       const messages = row.messages.map(toMessage)
       // More when the extra row came back, or when the byte budget ended the page early.
       const hasMore = Number(row.fetched ?? 0) > messages.length
-      return allowedOf(row, () => ({ listeners: toListeners(row.listeners), messages, hasMore })) satisfies JoinResult
+      return allowedOf(row, () => ({ listeners: toListeners(row.listeners), messages, hasMore, ...limitedOf(row) })) satisfies JoinResult
     },
 
     async leaveConversation({ connectionId, conversationId }: ConversationCommand) {
-      const { rows } = await sql<AccessRow & { listeners: unknown }>`
+      // Per-user limit shared with joinConversation (#11 item 13): refused, the connection stays joined.
+      const { rows } = await sql<AccessRow & LimitedRow & { listeners: unknown }>`
         WITH ${connectionAccess(connectionId, conversationId)},
+        ${userAllowance(joinLimit, ['ok', 'closed'])},
         left_conversation AS (
           UPDATE connections k SET joined_conversation_ids = array_remove(k.joined_conversation_ids, a.conversation_id)
-          FROM access a
+          FROM access a, allowance
           WHERE k.connection_id = ${connectionId} AND a.verdict IN ('ok', 'closed')
           RETURNING 1
         )
-        SELECT a.verdict, a.user_id, ${listenersJson('other', true)} AS listeners,
-          (SELECT count(*) FROM left_conversation) AS left_count
+        SELECT a.verdict, a.user_id,
+          CASE WHEN EXISTS (SELECT 1 FROM allowance) THEN ${listenersJson('other', true)} ELSE '[]'::json END AS listeners,
+          (SELECT count(*) FROM left_conversation) AS left_count,
+          ${limitedColumns(joinLimit)}
         FROM access a`.execute(db)
       const row = single(rows)
-      return allowedOf(row, () => ({ listeners: toListeners(row.listeners) }))
+      return allowedOf(row, () => ({ listeners: toListeners(row.listeners), ...limitedOf(row) })) satisfies LimitedListenersResult
     },
 
     editMessage: (command) => editMessage(db, command),
     deleteMessage: (command) => deleteMessage(db, command),
     react: (command) => react(db, command),
 
-    async forgetConnections(connectionIds) {
-      if (connectionIds.length === 0) return
-      await db.deleteFrom('connections').where('connection_id', 'in', [...connectionIds]).execute()
-    },
+    forgetConnections: (connectionIds) => forgetConnections(db, connectionIds),
   }
+}
+
+interface LimitedRow {
+  limited: boolean
+  retry_after_ms: number | null
+}
+
+/** Columns `limited` and `retry_after_ms`: the caller was a participant, but the bucket had no whole token. */
+function limitedColumns(limit: UserLimit): RawBuilder<unknown> {
+  return sql`a.verdict IN ('ok', 'closed') AND NOT EXISTS (SELECT 1 FROM allowance) AS limited,
+          ${allowanceRetryMs(limit)} AS retry_after_ms`
+}
+
+function limitedOf(row: LimitedRow): { retryAfterMs?: number } {
+  return row.limited ? { retryAfterMs: Math.max(1, Number(row.retry_after_ms ?? 1)) } : {}
+}
+
+/**
+ * One statement: delete connection rows ($disconnect, or API Gateway reported them gone) and
+ * report what that means for the other participants:
+ * - a user left without any live connection gets a `user_presence.last_seen_at` and, if they share presence, is
+ *   reported `offline` with the other participant's live connections of each conversation;
+ * - a conversation the user no longer has a joined connection in is reported `left`, with the
+ *   other participant's joined connections (userLeft).
+ * The statement's snapshot still holds the rows it deletes, so every read leaves them out. Two
+ * last connections of one user deleted at the same instant by two statements each see the other
+ * still there, and neither reports the user offline: GET /conversations, which reads the rows,
+ * still shows the truth, and the next connection or disconnect of that user corrects the frames.
+ */
+export async function forgetConnections(db: Kysely<Database>, connectionIds: readonly string[]): Promise<Departures> {
+  if (connectionIds.length === 0) return { offline: [], left: [] }
+  const ids = [...connectionIds]
+  const { rows } = await sql<{ offline: Departures['offline']; left: Departures['left'] }>`
+    WITH gone AS (
+      DELETE FROM connections WHERE connection_id = ANY (${ids}::text[])
+      RETURNING user_id, joined_conversation_ids
+    ),
+    remaining AS (
+      SELECT k.user_id, k.joined_conversation_ids FROM connections k
+      WHERE k.user_id IN (SELECT user_id FROM gone) AND NOT (k.connection_id = ANY (${ids}::text[])) AND ${liveConnection('k')}
+    ),
+    went_offline AS (
+      INSERT INTO user_presence (user_id, last_seen_at)
+      SELECT DISTINCT g.user_id, now() FROM gone g WHERE g.user_id NOT IN (SELECT user_id FROM remaining)
+      ON CONFLICT (user_id) DO UPDATE SET last_seen_at = excluded.last_seen_at
+      RETURNING user_id, last_seen_at
+    ),
+    left_conversations AS (
+      SELECT DISTINCT g.user_id, j.conversation_id
+      FROM gone g CROSS JOIN LATERAL unnest(g.joined_conversation_ids) AS j (conversation_id)
+      WHERE NOT EXISTS (
+        SELECT 1 FROM remaining r WHERE r.user_id = g.user_id AND j.conversation_id = ANY (r.joined_conversation_ids))
+    )
+    SELECT
+      (SELECT coalesce(json_agg(json_build_object(
+          'userId', u.id, 'lastSeenAt', o.last_seen_at, 'audiences', ${presenceAudiences('u', ids)})), '[]'::json)
+        FROM went_offline o JOIN users u ON u.id = o.user_id WHERE u.presence_visible) AS offline,
+      (SELECT coalesce(json_agg(json_build_object(
+          'userId', l.user_id, 'conversationId', l.conversation_id, 'connectionIds', (
+            SELECT coalesce(json_agg(k.connection_id ORDER BY k.connection_id), '[]'::json) FROM connections k
+            WHERE k.user_id = CASE WHEN cv.member_id = l.user_id THEN cv.trainer_id ELSE cv.member_id END
+              AND l.conversation_id = ANY (k.joined_conversation_ids) AND ${liveConnection('k')}
+              AND NOT (k.connection_id = ANY (${ids}::text[]))))), '[]'::json)
+        FROM left_conversations l JOIN conversations cv ON cv.id = l.conversation_id) AS left`.execute(db)
+  const row = single(rows)
+  return {
+    offline: row.offline.map((o) => ({ ...o, lastSeenAt: toIso(o.lastSeenAt), audiences: toAudiences(o.audiences) })),
+    left: row.left.filter((l) => l.connectionIds.length > 0),
+  }
+}
+
+function toAudiences(json: unknown): ConversationAudience[] {
+  return ((json ?? []) as ConversationAudience[]).filter((audience) => audience.connectionIds.length > 0)
 }
 
 interface AccessRow {
@@ -456,18 +565,25 @@ function retryAfterMs(tokens: number, limit: SendRateLimit): number {
  * nothing (its conflicting row is live); it runs again on a fresh snapshot, a second round trip
  * only on that race. Slots are picked at random so that racers rarely collide, and every round
  * seats at least one racer, so the attempts are bounded by the limit.
+ *
+ * Stale rows never lock a user out (#11 item 2): a row older than API Gateway's 2-hour maximum
+ * is not live (liveConnection) and its slot is taken over; at the limit the statement returns the
+ * user's oldest live connections, which the use case checks with GetConnection before refusing.
+ * Presence (#13): when this is the user's first live connection and they share presence, it also
+ * returns the other participants' live connections, to tell them the user is online.
  */
 async function connect(db: Kysely<Database>, command: ConnectCommand): Promise<ConnectResult> {
   const { identity, connectionId, tokenExpiresAt, maxConnectionsPerUser, initialRole } = command
   for (let attempt = 1; ; attempt++) {
-    let rows: Array<{ user_id: string; disabled: boolean; registered: boolean; had_room: boolean }>
+    type ConnectRow = { user_id: string; disabled: boolean; registered: boolean; had_room: boolean; online: unknown; oldest: string[] | null }
+    let rows: ConnectRow[]
     try {
-      ;({ rows } = await sql<{ user_id: string; disabled: boolean; registered: boolean; had_room: boolean }>`
+      ;({ rows } = await sql<ConnectRow>`
       -- The users upsert (users-upsert.ts, shared with REST): creates the user on first contact.
       WITH ${knownUser(identity, initialRole)},
-      me AS (SELECT id, disabled_at FROM known_user),
+      me AS (SELECT id, disabled_at, role, trainer_id, presence_visible FROM known_user),
       live AS (
-        SELECT k.slot FROM connections k JOIN me ON k.user_id = me.id WHERE k.expires_at > now()
+        SELECT k.slot, k.connection_id, k.connected_at FROM connections k JOIN me ON k.user_id = me.id WHERE ${liveConnection('k')}
       ),
       free_slot AS (
         SELECT s AS slot FROM generate_series(1, ${maxConnectionsPerUser}::int) s
@@ -482,11 +598,17 @@ async function connect(db: Kysely<Database>, command: ConnectCommand): Promise<C
         ON CONFLICT (user_id, slot) DO UPDATE
           SET connection_id = excluded.connection_id, expires_at = excluded.expires_at,
             connected_at = now(), joined_conversation_ids = '{}'
-          WHERE connections.expires_at <= now()
+          WHERE NOT ${liveConnection('connections')}
         RETURNING connection_id
       )
       SELECT me.id AS user_id, me.disabled_at IS NOT NULL AS disabled, EXISTS (SELECT 1 FROM registered) AS registered,
-        EXISTS (SELECT 1 FROM free_slot) AS had_room
+        EXISTS (SELECT 1 FROM free_slot) AS had_room,
+        -- Presence: the user's first live connection (none in the snapshot), and they share it.
+        CASE WHEN EXISTS (SELECT 1 FROM registered) AND NOT EXISTS (SELECT 1 FROM live) AND me.presence_visible
+          THEN ${presenceAudiences('me')} ELSE '[]'::json END AS online,
+        -- At the limit: the oldest live connections, the likeliest to be gone without a $disconnect.
+        CASE WHEN me.disabled_at IS NULL AND NOT EXISTS (SELECT 1 FROM free_slot) THEN
+          ARRAY(SELECT l.connection_id FROM live l ORDER BY l.connected_at, l.connection_id LIMIT ${STALE_PROBE_COUNT}) END AS oldest
       FROM me`.execute(db))
     } catch (error) {
       // A racing first contact took the same verified email: run again, keeping no email.
@@ -502,10 +624,13 @@ async function connect(db: Kysely<Database>, command: ConnectCommand): Promise<C
       continue
     }
     if (row.disabled) return { outcome: 'disabled', userId: row.user_id }
-    if (!row.registered) return { outcome: 'too_many_connections', userId: row.user_id }
-    return { outcome: 'connected', userId: row.user_id }
+    if (!row.registered) return { outcome: 'too_many_connections', userId: row.user_id, oldest: row.oldest ?? [] }
+    return { outcome: 'connected', userId: row.user_id, online: toAudiences(row.online) }
   }
 }
+
+/** How many of a user's oldest connections $connect checks with GetConnection when the user is at the limit. */
+const STALE_PROBE_COUNT = 5
 
 // ---- The attachment and push parts of the send statement (used by it alone) ----
 

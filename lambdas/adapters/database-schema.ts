@@ -23,6 +23,8 @@ export interface UsersTable {
   erased_at: Timestamp | null
   /** Whether `email` came from a token with email_verified (0011); verified emails are unique, case-insensitively. */
   email_verified: Generated<boolean>
+  /** PUT /me/presence (0008): false shows the user offline, with no last-seen time. */
+  presence_visible: Generated<boolean>
 }
 
 export interface ConversationsTable {
@@ -131,6 +133,20 @@ export interface PendingDeletionsTable {
   done_at: Timestamp | null
 }
 
+/** Per-user token buckets of typing, join/leave and markAsRead (0008), one row per user and kind. */
+export interface UserLimitsTable {
+  user_id: string
+  kind: string
+  tokens: number
+  at: Timestamp
+}
+
+/** When each user's last live connection went away (0008). */
+export interface UserPresenceTable {
+  user_id: string
+  last_seen_at: Timestamp
+}
+
 export interface Database {
   users: UsersTable
   conversations: ConversationsTable
@@ -142,6 +158,8 @@ export interface Database {
   notification_mutes: NotificationMutesTable
   pending_deletions: PendingDeletionsTable
   message_edits: MessageEditsTable
+  user_limits: UserLimitsTable
+  user_presence: UserPresenceTable
 }
 
 export type UserRow = Selectable<UsersTable>

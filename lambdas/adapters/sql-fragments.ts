@@ -229,3 +229,78 @@ export function historyPageBytes(from: 'newest' | 'oldest'): RawBuilder<unknown>
     ) j
   )`
 }
+
+// ---- Presence and per-user limits (#13, #11 items 2 and 13) ----
+
+/**
+ * API Gateway closes every connection after 2 hours, so a row older than that is certainly
+ * gone, whatever `$disconnect` did (it is best effort, and a crash of the local stack loses it).
+ */
+export const MAX_CONNECTION_SECONDS = 7200
+
+/** Whether connection row `alias` can still be live: its token has not expired and it is younger than API Gateway's maximum. */
+export function liveConnection(alias: string): RawBuilder<unknown> {
+  const k = sql.ref(alias)
+  return sql`(${k}.expires_at > now() AND ${k}.connected_at > now() - ${MAX_CONNECTION_SECONDS}::int * interval '1 second')`
+}
+
+/**
+ * Scalar JSON array `[{conversationId, connectionIds}]`: for each conversation user `alias`
+ * (a row with id, role, trainer_id) may use (the rule of GET /conversations), the other
+ * participant's live connections, leaving out `excluded` (rows the statement is deleting).
+ * Conversations where the other participant has no live connection are left out.
+ */
+export function presenceAudiences(alias: string, excluded: readonly string[] = []): RawBuilder<unknown> {
+  const u = sql.ref(alias)
+  return sql`(
+    SELECT coalesce(json_agg(json_build_object('conversationId', cv.id, 'connectionIds', other.ids)), '[]'::json)
+    FROM conversations cv
+    CROSS JOIN LATERAL (
+      SELECT array_agg(k.connection_id ORDER BY k.connection_id) AS ids FROM connections k
+      WHERE k.user_id = CASE WHEN cv.member_id = ${u}.id THEN cv.trainer_id ELSE cv.member_id END
+        AND ${liveConnection('k')} AND NOT (k.connection_id = ANY (${[...excluded]}::text[]))
+    ) other
+    WHERE other.ids IS NOT NULL AND (
+      (${u}.role = 'user' AND cv.member_id = ${u}.id AND cv.trainer_id = ${u}.trainer_id)
+      OR (${u}.role = 'trainer' AND cv.trainer_id = ${u}.id
+          AND EXISTS (SELECT 1 FROM users member WHERE member.id = cv.member_id AND member.trainer_id = ${u}.id))
+    )
+  )`
+}
+
+/** A per-user token bucket (table user_limits): its kind and sizes. */
+export interface UserLimit {
+  kind: 'typing' | 'join' | 'read'
+  burst: number
+  perSecond: number
+}
+
+/**
+ * CTE `allowance (user_id)`: spends one token of the caller's `limit` bucket, one row when it
+ * did. Only a caller whose verdict is in `verdicts` reaches the bucket, so refusals cost nothing;
+ * a caller without a whole token changes nothing (the upsert's WHERE fails). The upsert locks the
+ * user's bucket row and reads its latest committed version, so the same user's actions racing in
+ * other Lambdas (or on other connections) share one exact bucket. Actions gate their effects on
+ * `EXISTS (SELECT 1 FROM allowance)`; `allowanceRetryMs` says when a refused one may try again.
+ */
+export function userAllowance(limit: UserLimit, verdicts: readonly string[]): RawBuilder<unknown> {
+  const burst = sql`${limit.burst}::float8`
+  const refilled = sql`least(${burst}, l.tokens + greatest(0, extract(epoch FROM now() - l.at))::float8 * ${limit.perSecond}::float8)`
+  return sql`
+    allowance AS (
+      INSERT INTO user_limits AS l (user_id, kind, tokens, at)
+      SELECT a.user_id, ${limit.kind}, ${burst} - 1, now() FROM access a WHERE a.verdict = ANY (${[...verdicts]}::text[])
+      ON CONFLICT (user_id, kind) DO UPDATE SET tokens = ${refilled} - 1, at = greatest(l.at, now())
+        WHERE ${refilled} >= 1
+      RETURNING l.user_id
+    )`
+}
+
+/** Scalar: milliseconds until the caller's bucket (from `access`) holds a whole token again, read in the statement's snapshot. */
+export function allowanceRetryMs(limit: UserLimit): RawBuilder<unknown> {
+  const tokens = sql`least(${limit.burst}::float8, l.tokens + greatest(0, extract(epoch FROM now() - l.at))::float8 * ${limit.perSecond}::float8)`
+  return sql`(
+    SELECT greatest(1, ceil((1 - ${tokens}) / ${limit.perSecond}::float8 * 1000))::int
+    FROM user_limits l JOIN access a ON l.user_id = a.user_id WHERE l.kind = ${limit.kind}
+  )`
+}

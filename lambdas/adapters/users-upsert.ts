@@ -5,7 +5,7 @@ import type { Identity, Role } from '../core/model.ts'
 /**
  * The one users upsert, shared by `$connect`'s statement and every REST statement (through
  * callerFromIdentity), so both sign-ins write the same row from the same token (#11 item 8, #17).
- * CTEs `upserted` and `known_user (id, role, disabled_at, email, display_name, trainer_id)`.
+ * CTEs `upserted` and `known_user (id, role, disabled_at, email, display_name, trainer_id, presence_visible)`.
  *
  * - First contact creates the user with the role from their groups; later contacts never change
  *   the role (the database decides roles) but keep the display name current.
@@ -33,12 +33,12 @@ export function knownUser(identity: Identity, role: Role): RawBuilder<unknown> {
           display_name = excluded.display_name, updated_at = now()
         WHERE (excluded.email <> '' AND (users.email IS DISTINCT FROM excluded.email OR NOT users.email_verified))
           OR users.display_name IS DISTINCT FROM excluded.display_name
-      RETURNING id, role, disabled_at, email, display_name, trainer_id
+      RETURNING id, role, disabled_at, email, display_name, trainer_id, presence_visible
     ),
     known_user AS (
-      SELECT id, role, disabled_at, email, display_name, trainer_id FROM upserted
+      SELECT id, role, disabled_at, email, display_name, trainer_id, presence_visible FROM upserted
       UNION ALL
-      SELECT id, role, disabled_at, email, display_name, trainer_id
+      SELECT id, role, disabled_at, email, display_name, trainer_id, presence_visible
       FROM users WHERE subject = ${identity.subject} AND NOT EXISTS (SELECT 1 FROM upserted)
     )`
 }

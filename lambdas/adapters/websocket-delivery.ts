@@ -1,6 +1,7 @@
 import {
   ApiGatewayManagementApiClient,
   DeleteConnectionCommand,
+  GetConnectionCommand,
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi'
 import type { Delivery, DeliveryReport, Outgoing, PostOptions } from '../core/ports.ts'
@@ -52,6 +53,21 @@ export function createWebSocketDelivery<F>(client: ApiGatewayManagementApiClient
       } catch (error) {
         if (!isGone(error)) log.warn('DeleteConnection failed', { connectionId, ...describeError(error) })
       }
+    },
+
+    /** GetConnection for each, in parallel: only a 410 counts as gone; any other failure keeps the row. */
+    async probe(connectionIds: readonly string[]): Promise<string[]> {
+      const results = await Promise.allSettled(
+        connectionIds.map((connectionId) => client.send(new GetConnectionCommand({ ConnectionId: connectionId }))),
+      )
+      const gone: string[] = []
+      results.forEach((result, index) => {
+        if (result.status === 'fulfilled') return
+        const connectionId = connectionIds[index] as string
+        if (isGone(result.reason)) gone.push(connectionId)
+        else log.warn('GetConnection failed', { connectionId, ...describeError(result.reason) })
+      })
+      return gone
     },
   }
 }

@@ -1,6 +1,7 @@
 import { ChatError } from './errors.ts'
 import type { AttachmentInfo, ConversationStatus, Identity, Message, Role } from './model.ts'
-import type { Delivery, Log } from './ports.ts'
+import type { Delivery, Departures, Log } from './ports.ts'
+import { forgetGone } from './presence.ts'
 import type { ServerFrame } from './protocol.ts'
 
 /**
@@ -177,13 +178,16 @@ export interface AdminTransaction {
   ): Promise<{ actor: Actor; user: UserState | null; trainer: UserState | null }>
 
   closeConversation(conversationId: string, reason: string): Promise<Notified<AdminConversation>>
-  reopenConversation(conversationId: string): Promise<AdminConversation>
+  reopenConversation(conversationId: string): Promise<Notified<AdminConversation>>
   /** Closes every open conversation the user takes part in (optionally sparing one trainer's); returns their ids. */
   closeConversationsOf(userId: string, reason: string, spareTrainerId?: string): Promise<Notified<string>[]>
   hideMessage(messageId: string, hiddenBy: string, reason: string): Promise<Notified<AdminMessage>>
   setTrainer(memberId: string, trainerId: string): Promise<void>
   /** Makes sure the pair has an open conversation: the open one, else the most recent closed one reopened, else a new one. */
-  openConversation(memberId: string, trainerId: string): Promise<{ conversationId: string; outcome: 'existing' | 'reopened' | 'created' }>
+  openConversation(
+    memberId: string,
+    trainerId: string,
+  ): Promise<{ conversationId: string; outcome: 'existing' | 'reopened' | 'created'; /** Both participants' live connections. */ connectionIds: string[] }>
   /** Sets the role; anyone who is no longer a member loses their assigned trainer. */
   setRole(userId: string, role: Role): Promise<void>
   /** Disables the account (disabled_at = now()) or enables it again (disabled_at = NULL). */
@@ -202,7 +206,8 @@ export interface AdminStore {
    * database aborts it for a conflict with a concurrent transaction, so it must touch only `tx`.
    */
   transaction<T>(work: (tx: AdminTransaction) => Promise<T>): Promise<T>
-  forgetConnections(connectionIds: readonly string[]): Promise<void>
+  /** Removes connection rows API Gateway reported gone; what that means for the other participants. */
+  forgetConnections(connectionIds: readonly string[]): Promise<Departures>
 }
 
 export interface AdminPorts {
@@ -297,14 +302,15 @@ export async function closeConversation(
 /**
  * Reopen a closed conversation. Refused (409) when the pair already has another open one (one
  * open conversation per member and trainer) or when the member has since moved to another
- * trainer: a reopened conversation neither participant could use would only mislead.
+ * trainer: a reopened conversation neither participant could use would only mislead. After the
+ * commit, both participants' live connections hear `conversationOpened` (#13).
  */
 export async function reopenConversation(
   ports: AdminPorts,
   identity: Identity,
   input: { conversationId: string },
 ): Promise<AdminConversation> {
-  return ports.store.transaction(async (tx) => {
+  const reopened = await ports.store.transaction(async (tx) => {
     const { actor, conversation } = await tx.loadConversation(identity, input.conversationId)
     requireAdmin(actor)
     if (!conversation) throw new ChatError('not_found', 'Conversation not found')
@@ -331,6 +337,14 @@ export async function reopenConversation(
     })
     return reopened
   })
+  await notify(ports, reopened.connectionIds, conversationOpened(reopened.value))
+  return reopened.value
+}
+
+/** The `conversationOpened` frame for a conversation as admins see it. */
+function conversationOpened(conversation: AdminConversation): ServerFrame {
+  const { id, status, member, trainer, updatedAt } = conversation
+  return { type: 'conversationOpened', conversation: { id, userId: member.id, trainerId: trainer.id, status, updatedAt } }
 }
 
 /** Hide a message: participants see it as removed (body withheld); admins keep the original. */
@@ -375,7 +389,8 @@ export interface TrainerAssignment {
  * 3. otherwise the open conversation with the previous trainer is closed (`trainer_reassigned`),
  *    the assignment changes, and the pair's conversation is reused (open, else the most recent
  *    closed one reopened) or created; all with the audit row, in one transaction;
- * 4. after the commit, the closed conversations' participants hear `conversationClosed`.
+ * 4. after the commit, the closed conversations' participants hear `conversationClosed`, and the
+ *    member's and the new trainer's live connections hear `conversationOpened` (#13).
  */
 export async function assignTrainer(
   ports: AdminPorts,
@@ -402,7 +417,7 @@ export async function assignTrainer(
         conversation: await tx.latestConversation(user.id, trainer.id),
         closedConversationIds: [],
       }
-      return { assignment: unchanged, closed: [] }
+      return { assignment: unchanged, closed: [], opened: [] }
     }
 
     const closed = await tx.closeConversationsOf(user.id, CLOSED_BY_REASSIGNMENT, trainer.id)
@@ -428,11 +443,13 @@ export async function assignTrainer(
       conversation: await tx.conversation(opened.conversationId),
       closedConversationIds,
     }
-    return { assignment, closed }
+    return { assignment, closed, opened: opened.connectionIds }
   })
   for (const { value: conversationId, connectionIds } of outcome.closed) {
     await notify(ports, connectionIds, { type: 'conversationClosed', conversationId, reason: CLOSED_BY_REASSIGNMENT })
   }
+  const { conversation } = outcome.assignment
+  if (conversation) await notify(ports, outcome.opened, conversationOpened(conversation))
   return outcome.assignment
 }
 
@@ -540,6 +557,7 @@ async function disconnectAll(ports: AdminPorts, connectionIds: readonly string[]
 async function notify(ports: AdminPorts, connectionIds: readonly string[], frame: ServerFrame): Promise<void> {
   if (connectionIds.length === 0) return
   const report = await ports.delivery.post(connectionIds.map((connectionId) => ({ connectionId, frame })))
-  if (report.gone.length > 0) await ports.store.forgetConnections(report.gone)
   if (report.failed.length > 0) ports.log.warn('delivery failed for some connections', { failed: report.failed })
+  // The other participants hear userLeft / presence for connections found gone (#13).
+  await forgetGone(ports, report.gone)
 }

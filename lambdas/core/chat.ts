@@ -3,6 +3,7 @@ import { ChatError } from './errors.ts'
 import { historyFrame } from './history-page.ts'
 import { initialRole, type Identity, type Listener } from './model.ts'
 import type { Access, Allowed, AttachmentStorage, ChatStore, Counter, Delivery, Log, Outgoing, Verdict } from './ports.ts'
+import { announceDepartures, forgetGone, onlineFrames, postPresence } from './presence.ts'
 import { HISTORY_DEFAULT_LIMIT, type ServerFrame } from './protocol.ts'
 import type { Throttle } from './throttle.ts'
 
@@ -82,8 +83,18 @@ export async function deliver(ports: ChatPorts, outgoing: Outgoing<ServerFrame>[
   }
   if (report.gone.length > 0) {
     ports.metrics.count('connectionsGone', report.gone.length)
-    await ports.store.forgetConnections(report.gone)
+    // The other participants hear userLeft / presence for them (#13).
+    await forgetGone(ports, report.gone, { deadline: caller?.deadline })
   }
+}
+
+/**
+ * Refuses an action the user's per-user limit stopped (#11 item 13); nothing was done. Typing is
+ * not refused but dropped (see typing).
+ */
+function assertWithinLimit(result: { retryAfterMs?: number | undefined }, what: string): void {
+  if (result.retryAfterMs === undefined) return
+  throw new ChatError('rate_limited', `Too many ${what} requests; retry later`, { retryAfterMs: result.retryAfterMs })
 }
 
 export function toOthers(listeners: Listener[], caller: Caller, frame: ServerFrame): Outgoing<ServerFrame>[] {
@@ -106,6 +117,11 @@ export async function typing(
   const result = await ports.store.typing({ connectionId: caller.connectionId, conversationId: input.conversationId })
   assertAllowed(result, 'write')
   caller.answered?.()
+  // Over the user's limit (all their connections together): dropped like the in-memory excess.
+  if (result.retryAfterMs !== undefined) {
+    await deliver(ports, okFor(caller))
+    return
+  }
   const frame: ServerFrame = {
     type: 'userTyping',
     conversationId: input.conversationId,
@@ -122,6 +138,7 @@ export async function markAsRead(
 ): Promise<void> {
   const result = await ports.store.markAsRead({ connectionId: caller.connectionId, ...input })
   assertAllowed(result, 'read')
+  assertWithinLimit(result, 'markAsRead')
   if (!result.messageFound) throw new ChatError('not_found', 'Message not found in this conversation')
   caller.answered?.()
   if (result.markedCount === 0) {
@@ -150,6 +167,7 @@ export async function joinConversation(
     ...(input.afterSeq === undefined ? {} : { afterSeq: input.afterSeq }),
   })
   assertAllowed(result, 'read')
+  assertWithinLimit(result, 'joinConversation and leaveConversation')
   // The statement already bounded the page by bytes; the frame is measured once more as sent
   // (history-page.ts), so nothing it carries can take it past API Gateway's 128 KB.
   const { frame: history, dropped } = historyFrame(
@@ -174,6 +192,7 @@ export async function leaveConversation(
 ): Promise<void> {
   const result = await ports.store.leaveConversation({ connectionId: caller.connectionId, conversationId: input.conversationId })
   assertAllowed(result, 'read')
+  assertWithinLimit(result, 'joinConversation and leaveConversation')
   caller.answered?.()
   const left: ServerFrame = { type: 'userLeft', conversationId: input.conversationId, userId: result.userId }
   await deliver(ports, [...okFor(caller), ...toOthers(result.listeners, caller, left)], caller)
@@ -186,14 +205,51 @@ export interface ConnectInput {
   maxConnectionsPerUser: number
 }
 
-/** $connect: registers the connection, creating the user on first contact. */
-export async function connect(store: ChatStore, input: ConnectInput): Promise<{ userId: string }> {
-  const result = await store.connect({ ...input, initialRole: initialRole(input.identity.groups) })
+export interface ConnectUseCasePorts {
+  store: ChatStore
+  /** Without it (no Management API), $connect neither announces presence nor checks for stale connections. */
+  delivery?: Delivery<ServerFrame> | undefined
+  log: Log
+}
+
+/**
+ * $connect: registers the connection, creating the user on first contact.
+ * 1. One statement registers it, or reports the user at the limit with their oldest connections.
+ * 2. At the limit, those are checked with GetConnection: the ones API Gateway no longer knows
+ *    (410: their $disconnect was lost) are forgotten and the statement runs again (#11 item 2).
+ * 3. On the user's first live connection, the other participants' connections hear `presence`
+ *    online (#13). Never the connecting connection itself: API Gateway does not allow posting to
+ *    a connection from its own $connect.
+ */
+export async function connect(ports: ConnectUseCasePorts, input: ConnectInput): Promise<{ userId: string }> {
+  const command = { ...input, initialRole: initialRole(input.identity.groups) }
+  let result = await ports.store.connect(command)
+  if (result.outcome === 'too_many_connections' && result.oldest.length > 0 && ports.delivery?.probe) {
+    const gone = await ports.delivery.probe(result.oldest)
+    if (gone.length > 0) {
+      ports.log.info('reclaimed connection slots API Gateway no longer knows', { userId: result.userId, reclaimed: gone.length })
+      const departures = await ports.store.forgetConnections(gone)
+      result = await ports.store.connect(command)
+      await announceDepartures({ store: ports.store, delivery: ports.delivery, log: ports.log }, departures, { connecting: input.connectionId })
+    }
+  }
   if (result.outcome === 'disabled') throw new ChatError('forbidden', 'This account is disabled')
   if (result.outcome === 'too_many_connections') {
     throw new ChatError('rate_limited', `At most ${input.maxConnectionsPerUser} live connections per user`)
   }
+  if (ports.delivery && result.online.length > 0) {
+    await postPresence({ delivery: ports.delivery, log: ports.log }, onlineFrames(result.userId, result.online), { connecting: input.connectionId })
+  }
   return { userId: result.userId }
+}
+
+/**
+ * $disconnect: forgets the connection; when it was the user's last connection that joined a
+ * conversation, the other participant's joined connections hear `userLeft`, and when it was
+ * their last live connection, the other participants hear `presence` offline (#13).
+ */
+export async function disconnect(ports: Omit<ChatPorts, 'metrics'>, connectionId: string): Promise<void> {
+  await announceDepartures(ports, await ports.store.disconnect(connectionId))
 }
 
 /** The `ok` a request without a result of its own gets, when it carries a requestId (one reply per request). */

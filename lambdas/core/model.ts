@@ -28,6 +28,10 @@ export interface ConversationSummary {
   lastMessage: Message | null
   unreadCount: number
   updatedAt: string
+  /** The other participant has a live connection and shares presence (#13). */
+  online: boolean
+  /** When the other participant's last connection closed; null while online, never seen, or not shared. */
+  lastSeenAt: string | null
 }
 
 export const PLATFORMS = ['ios', 'android'] as const

@@ -74,9 +74,19 @@ export interface ConversationCommand {
 /** Live connections of the other participant that joined the conversation. */
 export type ListenersResult = Access<{ listeners: Listener[] }>
 
-export type JoinResult = Access<{ listeners: Listener[]; messages: StoredMessage[]; hasMore: boolean }>
+/**
+ * Set when the user's per-user limit of the action (typing, join/leave, markAsRead) refused it:
+ * nothing was done, and a whole token is there again after this many milliseconds.
+ */
+export interface Limited {
+  retryAfterMs?: number
+}
 
-export type MarkAsReadResult = Access<{
+export type LimitedListenersResult = Access<{ listeners: Listener[] } & Limited>
+
+export type JoinResult = Access<{ listeners: Listener[]; messages: StoredMessage[]; hasMore: boolean } & Limited>
+
+export type MarkAsReadResult = Access<Limited & {
   listeners: Listener[]
   messageFound: boolean
   /** How many messages became read; 0 when they already were. */
@@ -138,23 +148,41 @@ export interface ConnectCommand {
   maxConnectionsPerUser: number
 }
 
+/** A conversation and the live connections of its other participant that must hear about a change. */
+export interface ConversationAudience {
+  conversationId: string
+  connectionIds: string[]
+}
+
 export type ConnectResult =
-  | { outcome: 'connected'; userId: string }
-  | { outcome: 'disabled' | 'too_many_connections'; userId: string }
+  /** `online`: set when this is the user's first live connection and they share presence. */
+  | { outcome: 'connected'; userId: string; online: ConversationAudience[] }
+  | { outcome: 'disabled'; userId: string }
+  /** `oldest`: the user's oldest live connections, to check with GetConnection before refusing. */
+  | { outcome: 'too_many_connections'; userId: string; oldest: string[] }
+
+/** What the deletion of connection rows means for the other participants. */
+export interface Departures {
+  /** Users whose last live connection went away and who share presence: `presence` offline to the others. */
+  offline: Array<{ userId: string; lastSeenAt: string; audiences: ConversationAudience[] }>
+  /** A user no longer has a connection that joined the conversation: `userLeft` to the other participant's joined connections. */
+  left: Array<{ userId: string; conversationId: string; connectionIds: string[] }>
+}
 
 export interface ChatStore {
   connect(command: ConnectCommand): Promise<ConnectResult>
-  disconnect(connectionId: string): Promise<void>
+  /** $disconnect: deletes the connection's row. */
+  disconnect(connectionId: string): Promise<Departures>
   sendMessage(command: SendMessageCommand): Promise<SendMessageResult>
-  typing(command: ConversationCommand): Promise<ListenersResult>
+  typing(command: ConversationCommand): Promise<LimitedListenersResult>
   markAsRead(command: ConversationCommand & { messageId: string }): Promise<MarkAsReadResult>
   joinConversation(command: ConversationCommand & { limit: number; afterSeq?: number }): Promise<JoinResult>
-  leaveConversation(command: ConversationCommand): Promise<ListenersResult>
+  leaveConversation(command: ConversationCommand): Promise<LimitedListenersResult>
   editMessage(command: EditMessageCommand): Promise<EditMessageResult>
   deleteMessage(command: MessageCommand): Promise<DeleteMessageResult>
   react(command: ReactCommand): Promise<ReactResult>
   /** Removes connection rows that API Gateway reported gone. */
-  forgetConnections(connectionIds: readonly string[]): Promise<void>
+  forgetConnections(connectionIds: readonly string[]): Promise<Departures>
 }
 
 export interface Outgoing<F> {
@@ -180,6 +208,11 @@ export interface Delivery<F> {
   post(outgoing: readonly Outgoing<F>[], options?: PostOptions): Promise<DeliveryReport>
   /** Closes a connection from the server side (DeleteConnection). */
   disconnect(connectionId: string): Promise<void>
+  /**
+   * Asks API Gateway about each connection (GetConnection) and returns those it no longer knows
+   * (410). Optional: without it, $connect refuses a user at the limit without checking.
+   */
+  probe?(connectionIds: readonly string[]): Promise<string[]>
 }
 
 /** Why an attachment may not be used, decided in the send statement. */

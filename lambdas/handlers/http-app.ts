@@ -9,8 +9,10 @@ import { config } from '../config.ts'
 import { signLastMessages, signMessages, type AttachmentPolicy } from '../core/attachments.ts'
 import { assertAccess } from '../core/chat.ts'
 import { ChatError } from '../core/errors.ts'
-import type { AttachmentStorage, Log } from '../core/ports.ts'
 import { exportDocument, exportMessages } from '../core/privacy.ts'
+import type { AttachmentStorage, Delivery, Log } from '../core/ports.ts'
+import { onlineFrames, postPresence } from '../core/presence.ts'
+import type { ServerFrame } from '../core/protocol.ts'
 import { registerDevice, removeDevice, type PushPorts } from '../core/push.ts'
 import { requestUpload } from '../core/uploads.ts'
 import { encodeExportCursor } from '../http/privacy-schemas.ts'
@@ -19,6 +21,7 @@ import { attachmentPolicy, attachmentStorage } from '../wiring/attachments.ts'
 import type { TokenAgePolicy } from '../core/identity.ts'
 import { createBase, tokenAgePolicy, type Base } from '../wiring/base.ts'
 import { lambdaDatabase } from '../wiring/database.ts'
+import { websocketDelivery } from '../wiring/delivery.ts'
 import { pushNotifier } from '../wiring/push.ts'
 
 /** The apps' REST routes (declared in lambdas/http/routes.ts), one Lambda dispatching on routeKey. */
@@ -29,6 +32,8 @@ export interface AppPorts {
   policy: AttachmentPolicy
   /** Undefined when push is not configured: the device routes then answer `unavailable`. */
   push: PushPorts | undefined
+  /** Tells the other participants when the caller shows or hides their presence (PUT /me/presence). */
+  delivery: Delivery<ServerFrame>
   log: Log
   /** The token age rule for the claims API Gateway verified (default: 24 h, 30 s tolerance). */
   tokenAge?: TokenAgePolicy
@@ -98,6 +103,18 @@ export function createAppApi(ports: AppPorts, middlewares: MiddlewareObj[] = [])
         const page = await exportMessages(exports, identity, { limit: query.limit, after: query.cursor })
         return { body: { messages: page.messages, nextCursor: encodeExportCursor(page.nextKey) } }
       },
+      async setPresence({ identity, body }) {
+        const change = await queries.setPresence(identity, body.visible)
+        if (!change) throw new ChatError('forbidden', 'This account is disabled')
+        // A connected user who hides presence goes offline for the others (with no last-seen
+        // time); one who shares it again comes online. A post that fails changes nothing stored.
+        const outgoing = onlineFrames(change.userId, change.audiences).map(({ connectionId, frame }) => ({
+          connectionId,
+          frame: body.visible ? frame : { ...frame, online: false },
+        }))
+        await postPresence(ports, outgoing)
+        return { body: { visible: body.visible } }
+      },
     },
     ports,
     middlewares,
@@ -111,6 +128,7 @@ export function appPorts(base: Base, db: Kysely<Database>): AppPorts {
     storage: attachmentStorage(base),
     policy: attachmentPolicy(base),
     push: notifier ? { notifier, devices: createDeviceStore(db) } : undefined,
+    delivery: websocketDelivery(base),
     log: base.log,
     tokenAge: tokenAgePolicy(base.config),
   }

@@ -4,10 +4,12 @@ import * as z from 'zod/mini'
 import { config } from '../config.ts'
 import { connect } from '../core/chat.ts'
 import { describeError, publicError } from '../core/errors.ts'
-import type { ChatStore, Log } from '../core/ports.ts'
+import type { ChatStore, Delivery, Log } from '../core/ports.ts'
+import type { ServerFrame } from '../core/protocol.ts'
 import type { WebSocketEvent, WebSocketResult } from '../websocket/toolkit.ts'
 import { createBase } from '../wiring/base.ts'
 import { chatStore, lambdaDatabase } from '../wiring/database.ts'
+import { websocketDelivery } from '../wiring/delivery.ts'
 
 /** What the `$connect` authorizer put in the context (see ws-authorizer.ts). */
 const AuthorizerContext = z.object({
@@ -20,14 +22,18 @@ const AuthorizerContext = z.object({
 
 export interface ConnectPorts {
   store: ChatStore
+  /** Presence frames to the other participants, GetConnection for stale slots; optional (see core/chat.ts connect). */
+  delivery?: Delivery<ServerFrame> | undefined
   log: Log
   maxConnectionsPerUser: number
 }
 
 /**
  * Route `$connect`: the authorizer has already verified the token. One statement creates the
- * user on first contact and registers the connection (with the token's expiry). A non-2xx
- * answer makes API Gateway refuse the handshake.
+ * user on first contact and registers the connection (with the token's expiry); at the limit,
+ * connections API Gateway no longer knows are reclaimed first. The other participants hear
+ * `presence` when this is the user's first connection. A non-2xx answer makes API Gateway
+ * refuse the handshake.
  */
 export function createConnectHandler(ports: ConnectPorts, middlewares: MiddlewareObj[] = []) {
   const connectRoute = async (event: WebSocketEvent): Promise<WebSocketResult> => {
@@ -35,7 +41,7 @@ export function createConnectHandler(ports: ConnectPorts, middlewares: Middlewar
     if (!context.success) return { statusCode: 401, body: 'Unauthorized' }
     const { sub, email, name, groups, tokenExpiresAt } = context.data
     try {
-      await connect(ports.store, {
+      await connect(ports, {
         connectionId: event.requestContext.connectionId,
         identity: { subject: sub, email, displayName: name, groups: parseGroups(groups) },
         tokenExpiresAt: new Date(tokenExpiresAt),
@@ -70,6 +76,7 @@ function safeJson(text: string): unknown {
 const base = createBase(config())
 export const handler = createConnectHandler({
   store: chatStore(base, lambdaDatabase(base)),
+  delivery: websocketDelivery(base),
   log: base.log,
   maxConnectionsPerUser: base.config.maxConnectionsPerUser,
 }, base.middlewares)

@@ -18,6 +18,7 @@ import {
   IdParams,
   MessageView,
   Muted,
+  PresenceVisibility,
   NextCursor,
   ReasonBody,
   SetDisabledBody,
@@ -175,6 +176,14 @@ export const HTTP_ROUTES = {
     summary: "The next page of the caller's export: messages they sent and received, in (conversation, seq) order, with attachment download URLs",
     query: ExportMessagesQuery,
     response: ExportMessagesView,
+  },
+  setPresence: {
+    key: 'PUT /me/presence',
+    access: 'user',
+    handler: app,
+    summary: 'Shares or hides the caller\'s presence: hidden, they always appear offline with no last-seen time',
+    body: PresenceVisibility,
+    response: PresenceVisibility,
   },
 
   adminConversations: {

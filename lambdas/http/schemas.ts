@@ -44,6 +44,8 @@ const DeviceToken = z.string().check(z.minLength(1), z.maxLength(4096))
 export const DeviceRequest = z.object({ platform: z.enum(PLATFORMS), token: DeviceToken })
 export const DeviceParams = z.object({ token: DeviceToken })
 export const Muted = z.object({ muted: z.boolean() })
+/** PUT /me/presence: false shows the caller offline, with no last-seen time, to everyone. */
+export const PresenceVisibility = z.object({ visible: z.boolean() })
 
 // ---- Keyset pagination (admin lists) ----
 
@@ -139,6 +141,10 @@ export const ConversationSummaryView = z.object({
   lastMessage: z.nullable(MessageView),
   unreadCount: z.int(),
   updatedAt: IsoTimestamp,
+  /** The other participant has a live connection and shares presence. */
+  online: z.boolean(),
+  /** When the other participant's last connection closed; null while online, never seen, or when they do not share presence. */
+  lastSeenAt: z.nullable(IsoTimestamp),
 })
 
 export const UploadView = z.object({

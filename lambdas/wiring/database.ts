@@ -14,8 +14,14 @@ export function lambdaDatabase(base: Base): Kysely<Database> {
 
 /** The chat statements over a database, with the configured limits. */
 export function chatStore(base: Base, db: Kysely<Database>): ChatStore {
-  const { sendRateLimit, attachments } = base.config
-  return createChatStore(db, { sendRateLimit, attachmentUseWithinSeconds: attachments.useWithinSeconds })
+  const { sendRateLimit, attachments, typingRateLimit, joinRateLimit, markAsReadRateLimit } = base.config
+  return createChatStore(db, {
+    sendRateLimit,
+    attachmentUseWithinSeconds: attachments.useWithinSeconds,
+    typingLimit: typingRateLimit,
+    joinLimit: joinRateLimit,
+    readLimit: markAsReadRateLimit,
+  })
 }
 
 /** The chat use cases' ports over a database: the one-statement store, the fan-out and the log. */

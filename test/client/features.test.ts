@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test'
 import { startTestStack, type TestStack } from '../helpers/stack.ts'
 import { startExchange, until, type Exchange } from './support.ts'
 
-/** The rest of the SDK's surface, end to end: files, read receipts, typing, older history. */
+/** The rest of the SDK's surface, end to end: files, read receipts, typing, older history, presence, lifecycle. */
 
 let stack: TestStack
 let exchange: Exchange
@@ -79,4 +79,29 @@ test('replies, edits, deletes and reactions: each method resolves with what now 
   await until(() => updates.length >= 3, 'the trainer heard the edit, the reaction and the delete')
   // Each frame is posted in parallel with the answer to its request, so they may overtake each other.
   assert.deepEqual(updates.map((u) => `${u.type} ${u.messageId}`).sort(), [`deleted ${plan.id}`, `edited ${plan.id}`, `reactions ${answer.id}`].sort())
+})
+
+test('presence and conversationOpened reach the app as events, on the client and on the conversation', async () => {
+  const { member, pair } = exchange
+  const onClient: Array<{ online: boolean }> = []
+  const onConversation: Array<{ userId: string; online: boolean; lastSeenAt: string | null }> = []
+  const opened: string[] = []
+  member.client.on('presence', (frame) => onClient.push(frame))
+  member.client.conversation(pair.conversationId).on('online', (change) => onConversation.push(change))
+  member.client.on('conversationOpened', (conversation) => opened.push(conversation.id))
+
+  // The trainer hides presence, then shares it again: the member hears offline, then online.
+  assert.equal((await stack.api('/me/presence', { method: 'PUT', email: pair.trainer.email, body: { visible: false } })).status, 200)
+  assert.equal((await stack.api('/me/presence', { method: 'PUT', email: pair.trainer.email, body: { visible: true } })).status, 200)
+  await until(() => onConversation.length === 2, 'two presence changes')
+  assert.deepEqual(onConversation, [
+    { userId: pair.trainer.id, online: false, lastSeenAt: null },
+    { userId: pair.trainer.id, online: true, lastSeenAt: null },
+  ])
+  assert.deepEqual(onClient.map((frame) => frame.online), [false, true])
+
+  const admin = { email: 'admin@example.com' }
+  assert.equal((await stack.api(`/admin/conversations/${pair.conversationId}/close`, { ...admin, method: 'POST', body: { reason: 'pause' } })).status, 200)
+  assert.equal((await stack.api(`/admin/conversations/${pair.conversationId}/reopen`, { ...admin, method: 'POST' })).status, 200)
+  await until(() => opened.includes(pair.conversationId), 'conversationOpened')
 })

@@ -13,6 +13,8 @@ import { copyTemplate, templatesEnabled } from './pglite-template.ts'
 process.env.LOG_LEVEL ??= 'error'
 // Tests send far faster than a person types; files that test the send rate limit set their own.
 process.env.RATE_LIMIT_BURST ??= '10000'
+process.env.JOIN_BURST ??= '10000'
+process.env.MARK_AS_READ_BURST ??= '10000'
 // The tests' own SDK clients (S3, SNS against the local AWS edge) sign with these, as the stack's handlers do.
 process.env.AWS_ACCESS_KEY_ID ??= 'test'
 process.env.AWS_SECRET_ACCESS_KEY ??= 'test'

@@ -336,6 +336,8 @@ export async function runLoadTest(stack: TestStack, options: LoadTestOptions): P
         if (typeof frame.requestId === 'string' && client.requests.has(frame.requestId)) continue
         // The other participant joining after us is announced; that is presence, not a message.
         if (frame.type === 'userJoined' && frame.conversationId === conversationId && frame.userId !== client.userId) continue
+        // So is the other participant's connection opening or closing (#13 presence).
+        if (frame.type === 'presence' && frame.conversationId === conversationId && frame.userId !== client.userId) continue
         const message = frame.type === 'newMessage' ? frame.message : undefined
         const row = message ? storedById.get(message.id) : undefined
         if (!message || !row || row.conversation_id !== conversationId || row.sender_id === client.userId || message.seq !== row.seq) {

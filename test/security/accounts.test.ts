@@ -85,6 +85,7 @@ const HTTP_SAMPLES: Record<Exclude<HttpRouteName, 'health' | 'openApi'>, Sample 
   hideMessage: { who: 'admin', path: () => `/admin/messages/${ids.message}`, body: () => ({ reason: 'Spam' }) },
   audit: { who: 'admin', path: () => '/admin/audit' },
   exportMe: { who: 'member', path: () => '/me/export' },
+  setPresence: { who: 'member', path: () => '/me/presence', body: () => ({ visible: false }) },
   exportMessages: { who: 'member', path: () => '/me/export/messages' },
   eraseUser: { who: 'admin', path: () => `/admin/users/${ids.member}/erase`, body: () => ({ reason: 'Asked to be forgotten' }) },
 }
@@ -128,6 +129,9 @@ const WS_SAMPLES: Record<string, (() => Record<string, unknown>) | 'handshake' |
   sendMessage: () => ({ action: 'sendMessage', conversationId: ids.conversation, clientMessageId: randomUUID(), body: 'still here?' }),
   typing: () => ({ action: 'typing', conversationId: ids.conversation, isTyping: true }),
   markAsRead: () => ({ action: 'markAsRead', conversationId: ids.conversation, messageId: ids.message }),
+  editMessage: () => ({ action: 'editMessage', conversationId: ids.conversation, messageId: ids.message, body: 'Edited' }),
+  deleteMessage: () => ({ action: 'deleteMessage', conversationId: ids.conversation, messageId: ids.message }),
+  react: () => ({ action: 'react', conversationId: ids.conversation, messageId: ids.message, emoji: '👍', on: true }),
 }
 
 describe('WebSocket: every action refuses a disabled account and changes nothing', () => {

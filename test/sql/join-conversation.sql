@@ -25,19 +25,28 @@ WITH
         END AS verdict
       FROM (SELECT 1) AS one LEFT JOIN caller ON true LEFT JOIN target ON true
     ),
+
+    allowance AS (
+      INSERT INTO user_limits AS l (user_id, kind, tokens, at)
+      SELECT a.user_id, $3, $4::float8 - 1, now() FROM access a WHERE a.verdict = ANY ($5::text[])
+      ON CONFLICT (user_id, kind) DO UPDATE SET tokens = least($6::float8, l.tokens + greatest(0, extract(epoch FROM now() - l.at))::float8 * $7::float8) - 1, at = greatest(l.at, now())
+        WHERE least($8::float8, l.tokens + greatest(0, extract(epoch FROM now() - l.at))::float8 * $9::float8) >= 1
+      RETURNING l.user_id
+    ),
         joined AS (
           UPDATE connections k
           SET joined_conversation_ids = array_append(array_remove(k.joined_conversation_ids, a.conversation_id), a.conversation_id)
-          FROM access a
-          WHERE k.connection_id = $3 AND a.verdict IN ('ok', 'closed')
+          FROM access a, allowance
+          WHERE k.connection_id = $10 AND a.verdict IN ('ok', 'closed')
           RETURNING 1
         ),
         page AS (
           -- Filter on the parameter, not a join with access: only then does the planner walk the
           -- (conversation_id, seq) index and stop after limit+1 rows instead of sorting them all.
           SELECT m.* FROM messages m
-          WHERE m.conversation_id = $4
-            AND EXISTS (SELECT 1 FROM access a WHERE a.verdict IN ('ok', 'closed')) ORDER BY m.seq DESC LIMIT $5
+          WHERE m.conversation_id = $11
+            AND EXISTS (SELECT 1 FROM access a WHERE a.verdict IN ('ok', 'closed'))
+            AND EXISTS (SELECT 1 FROM allowance) ORDER BY m.seq DESC LIMIT $12
         ),
         walked AS (
     SELECT j.seq, j.message,
@@ -66,22 +75,39 @@ WITH
       FROM page p
     ) j
   )
-        SELECT a.verdict, a.user_id, (
+        SELECT a.verdict, a.user_id,
+          CASE WHEN EXISTS (SELECT 1 FROM allowance) THEN (
     SELECT coalesce(json_agg(json_build_object(
       'connectionId', k.connection_id, 'userId', k.user_id,
       'joined', a.conversation_id = ANY (k.joined_conversation_ids))), '[]'::json)
     FROM connections k
     WHERE k.user_id = CASE WHEN a.user_id = a.member_id THEN a.trainer_id ELSE a.member_id END AND k.expires_at > now() AND a.conversation_id = ANY (k.joined_conversation_ids)
-  ) AS listeners,
+  ) ELSE '[]'::json END AS listeners,
           (SELECT coalesce(json_agg(w.message ORDER BY w.seq), '[]'::json) FROM walked w
-            WHERE w.n <= $6 AND (w.n = 1 OR w.bytes <= 98304)) AS messages,
+            WHERE w.n <= $13 AND (w.n = 1 OR w.bytes <= 98304)) AS messages,
           (SELECT count(*) FROM page) AS fetched,
-          (SELECT count(*) FROM joined) AS joined
+          (SELECT count(*) FROM joined) AS joined,
+          a.verdict IN ('ok', 'closed') AND NOT EXISTS (SELECT 1 FROM allowance) AS limited,
+          (
+    SELECT greatest(1, ceil((1 - least($14::float8, l.tokens + greatest(0, extract(epoch FROM now() - l.at))::float8 * $15::float8)) / $16::float8 * 1000))::int
+    FROM user_limits l JOIN access a ON l.user_id = a.user_id WHERE l.kind = $17
+  ) AS retry_after_ms
         FROM access a;
 -- parameters:
 --   $1 = "conn-AbC123="
 --   $2 = "11111111-1111-4111-8111-111111111111"
---   $3 = "conn-AbC123="
---   $4 = "11111111-1111-4111-8111-111111111111"
---   $5 = 51
---   $6 = 50
+--   $3 = "join"
+--   $4 = 60
+--   $5 = ["ok","closed"]
+--   $6 = 60
+--   $7 = 2
+--   $8 = 60
+--   $9 = 2
+--   $10 = "conn-AbC123="
+--   $11 = "11111111-1111-4111-8111-111111111111"
+--   $12 = 51
+--   $13 = 50
+--   $14 = 60
+--   $15 = 2
+--   $16 = 2
+--   $17 = "join"

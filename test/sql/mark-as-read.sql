@@ -25,15 +25,24 @@ WITH
         END AS verdict
       FROM (SELECT 1) AS one LEFT JOIN caller ON true LEFT JOIN target ON true
     ),
+
+    allowance AS (
+      INSERT INTO user_limits AS l (user_id, kind, tokens, at)
+      SELECT a.user_id, $3, $4::float8 - 1, now() FROM access a WHERE a.verdict = ANY ($5::text[])
+      ON CONFLICT (user_id, kind) DO UPDATE SET tokens = least($6::float8, l.tokens + greatest(0, extract(epoch FROM now() - l.at))::float8 * $7::float8) - 1, at = greatest(l.at, now())
+        WHERE least($8::float8, l.tokens + greatest(0, extract(epoch FROM now() - l.at))::float8 * $9::float8) >= 1
+      RETURNING l.user_id
+    ),
         target_message AS (
           SELECT m.seq FROM messages m JOIN access a ON m.conversation_id = a.conversation_id
-          WHERE m.id = $3 AND a.verdict IN ('ok', 'closed')
+          WHERE m.id = $10 AND a.verdict IN ('ok', 'closed')
         ),
         marked AS (
           UPDATE messages m SET read_at = now()
           FROM access a, target_message t
-          WHERE m.conversation_id = $4 AND m.sender_id <> a.user_id
+          WHERE m.conversation_id = $11 AND m.sender_id <> a.user_id
             AND m.seq <= t.seq AND m.read_at IS NULL
+            AND EXISTS (SELECT 1 FROM allowance)
           RETURNING m.id
         )
         SELECT a.verdict, a.user_id, (
@@ -45,10 +54,26 @@ WITH
   ) AS listeners,
           EXISTS (SELECT 1 FROM target_message) AS message_found,
           (SELECT count(*) FROM marked)::int AS marked_count,
-          now() AS read_at
+          now() AS read_at,
+          a.verdict IN ('ok', 'closed') AND NOT EXISTS (SELECT 1 FROM allowance) AS limited,
+          (
+    SELECT greatest(1, ceil((1 - least($12::float8, l.tokens + greatest(0, extract(epoch FROM now() - l.at))::float8 * $13::float8)) / $14::float8 * 1000))::int
+    FROM user_limits l JOIN access a ON l.user_id = a.user_id WHERE l.kind = $15
+  ) AS retry_after_ms
         FROM access a;
 -- parameters:
 --   $1 = "conn-AbC123="
 --   $2 = "11111111-1111-4111-8111-111111111111"
---   $3 = "22222222-2222-4222-8222-222222222222"
---   $4 = "11111111-1111-4111-8111-111111111111"
+--   $3 = "read"
+--   $4 = 60
+--   $5 = ["ok","closed"]
+--   $6 = 60
+--   $7 = 5
+--   $8 = 60
+--   $9 = 5
+--   $10 = "22222222-2222-4222-8222-222222222222"
+--   $11 = "11111111-1111-4111-8111-111111111111"
+--   $12 = 60
+--   $13 = 5
+--   $14 = 5
+--   $15 = "read"

@@ -24,14 +24,40 @@ WITH
           ELSE 'ok'
         END AS verdict
       FROM (SELECT 1) AS one LEFT JOIN caller ON true LEFT JOIN target ON true
+    ),
+
+    allowance AS (
+      INSERT INTO user_limits AS l (user_id, kind, tokens, at)
+      SELECT a.user_id, $3, $4::float8 - 1, now() FROM access a WHERE a.verdict = ANY ($5::text[])
+      ON CONFLICT (user_id, kind) DO UPDATE SET tokens = least($6::float8, l.tokens + greatest(0, extract(epoch FROM now() - l.at))::float8 * $7::float8) - 1, at = greatest(l.at, now())
+        WHERE least($8::float8, l.tokens + greatest(0, extract(epoch FROM now() - l.at))::float8 * $9::float8) >= 1
+      RETURNING l.user_id
     )
-        SELECT a.verdict, a.user_id, (
+        SELECT a.verdict, a.user_id,
+          CASE WHEN EXISTS (SELECT 1 FROM allowance) THEN (
     SELECT coalesce(json_agg(json_build_object(
       'connectionId', k.connection_id, 'userId', k.user_id,
       'joined', a.conversation_id = ANY (k.joined_conversation_ids))), '[]'::json)
     FROM connections k
     WHERE k.user_id = CASE WHEN a.user_id = a.member_id THEN a.trainer_id ELSE a.member_id END AND k.expires_at > now() AND a.conversation_id = ANY (k.joined_conversation_ids)
-  ) AS listeners FROM access a;
+  ) ELSE '[]'::json END AS listeners,
+          a.verdict IN ('ok', 'closed') AND NOT EXISTS (SELECT 1 FROM allowance) AS limited,
+          (
+    SELECT greatest(1, ceil((1 - least($10::float8, l.tokens + greatest(0, extract(epoch FROM now() - l.at))::float8 * $11::float8)) / $12::float8 * 1000))::int
+    FROM user_limits l JOIN access a ON l.user_id = a.user_id WHERE l.kind = $13
+  ) AS retry_after_ms
+        FROM access a;
 -- parameters:
 --   $1 = "conn-AbC123="
 --   $2 = "11111111-1111-4111-8111-111111111111"
+--   $3 = "typing"
+--   $4 = 5
+--   $5 = ["ok"]
+--   $6 = 5
+--   $7 = 2
+--   $8 = 5
+--   $9 = 2
+--   $10 = 5
+--   $11 = 2
+--   $12 = 2
+--   $13 = "typing"

@@ -45,6 +45,7 @@ function fakePorts(sendResult: Partial<SendMessageResult>, gone: string[] = []) 
     },
     async forgetConnections(ids: readonly string[]) {
       forgotten.push(...ids)
+      return { offline: [], left: [] }
     },
   } as unknown as ChatStore
   const delivery: Delivery<ServerFrame> = {

@@ -27,7 +27,9 @@ function counting(result: Partial<SendMessageResult>, gone: string[] = []) {
         ...result,
       }
     },
-    async forgetConnections() {},
+    async forgetConnections() {
+      return { offline: [], left: [] }
+    },
   } as unknown as ChatStore
   const ports: SendMessagePorts = {
     store,

@@ -49,7 +49,9 @@ describe('one request, one answer', () => {
       async sendMessage() {
         return { verdict: 'ok', userId: 'member', message: stored, duplicate: false, listeners: [{ connectionId: 'trainer-conn', userId: 'trainer', joined: true }] }
       },
-      async forgetConnections() {},
+      async forgetConnections() {
+      return { offline: [], left: [] }
+    },
     } as unknown as ChatStore
     // The sender's frames arrive; the trainer's post never finishes (a throttled, hung endpoint).
     const delivery: Delivery<ServerFrame> = {

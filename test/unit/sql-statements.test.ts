@@ -43,6 +43,8 @@ const CANNED_ROW = {
   disabled: true,
   registered: false,
   had_room: false,
+  offline: [],
+  left: [],
 }
 
 /** A Kysely whose driver records each compiled statement and answers it with the canned row. */
@@ -112,6 +114,7 @@ const STATEMENTS: Record<string, (store: ChatStore) => Promise<unknown>> = {
     store.editMessage({ connectionId: CONNECTION, conversationId: CONVERSATION, messageId: MESSAGE, body: 'edited', editWindowSeconds: 900 }),
   'delete-message': (store) => store.deleteMessage({ connectionId: CONNECTION, conversationId: CONVERSATION, messageId: MESSAGE }),
   react: (store) => store.react({ connectionId: CONNECTION, conversationId: CONVERSATION, messageId: MESSAGE, emoji: '💪', on: true }),
+  disconnect: (store) => store.disconnect(CONNECTION),
 }
 
 function render(name: string, query: CompiledQuery): string {

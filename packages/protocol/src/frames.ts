@@ -1,6 +1,6 @@
 import * as z from 'zod/mini'
 import { ERROR_CODES } from './errors.ts'
-import { MessageSchema, ReactionSchema } from './model.ts'
+import { ConversationSchema, MessageSchema, ReactionSchema } from './model.ts'
 
 /**
  * The WebSocket protocol: client frames (validated by the server, unknown keys dropped so that
@@ -216,6 +216,25 @@ export const ReactionChangedFrame = z.object({
   requestId,
 })
 
+/**
+ * The other participant came online (their first live connection opened) or went offline (their
+ * last one closed). `lastSeenAt` is when their last connection closed: null while online, for a
+ * user never seen, and always for a user who turned sharing off (they always appear offline).
+ */
+export const PresenceFrame = z.object({
+  type: z.literal('presence'),
+  conversationId,
+  userId,
+  online: z.boolean(),
+  lastSeenAt: z.nullable(z.string()),
+})
+
+/** An admin reopened the conversation or assigned the member a new trainer: it can be used now. */
+export const ConversationOpenedFrame = z.object({
+  type: z.literal('conversationOpened'),
+  conversation: ConversationSchema,
+})
+
 /** The reply to a request that has no result of its own (`markAsRead`, `typing`, `leaveConversation`). */
 export const OkFrame = z.object({
   type: z.literal('ok'),
@@ -251,6 +270,8 @@ export const SERVER_FRAMES = {
   messageUpdated: MessageUpdatedFrame,
   messageDeleted: MessageDeletedFrame,
   reactionChanged: ReactionChangedFrame,
+  presence: PresenceFrame,
+  conversationOpened: ConversationOpenedFrame,
 } as const
 
 export type ServerFrameType = keyof typeof SERVER_FRAMES

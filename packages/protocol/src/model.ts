@@ -50,6 +50,18 @@ export const MessageSchema = z.object({
   reactions: z.array(ReactionSchema),
 })
 
+/** A conversation as `conversationOpened` carries it: who takes part and its state. */
+export const ConversationSchema = z.object({
+  id: z.string(),
+  /** The member. */
+  userId: z.string(),
+  trainerId: z.string(),
+  status: z.enum(['open', 'closed']),
+  updatedAt: z.string(),
+})
+
+export type ConversationRef = z.infer<typeof ConversationSchema>
+
 /** An uploaded file as the database describes it. */
 export interface AttachmentInfo {
   id: string
