@@ -26,29 +26,33 @@ import { isUniqueViolation, single, toIso, type MessageJson } from './sql-fragme
  */
 export function createAdminStore(db: Kysely<Database>): AdminStore {
   return {
-    async transaction(work) {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return await db
-            .transaction()
-            .setIsolationLevel('serializable')
-            .execute((trx) => work(createAdminTransaction(trx)))
-        } catch (error) {
-          const code = (error as { code?: unknown } | null)?.code
-          if (RETRYABLE.has(code) && attempt < MAX_ATTEMPTS) continue
-          // A unique violation here is the one-open-conversation index losing a race that SSI did not catch.
-          if (RETRYABLE.has(code) || isUniqueViolation(error)) {
-            throw new ChatError('conflict', 'A concurrent change got in the way; try again', undefined, { cause: error })
-          }
-          throw error
-        }
-      }
-    },
+    transaction: (work) => runSerializable(db, (trx) => work(createAdminTransaction(trx))),
 
     async forgetConnections(connectionIds) {
       if (connectionIds.length === 0) return
       await db.deleteFrom('connections').where('connection_id', 'in', [...connectionIds]).execute()
     },
+  }
+}
+
+/**
+ * Runs `work` in one SERIALIZABLE transaction, again (up to MAX_ATTEMPTS) when Postgres aborts
+ * it for a conflict with a concurrent one; shared with the stores whose requests use the admin
+ * statements (report-store.ts).
+ */
+export async function runSerializable<T>(db: Kysely<Database>, work: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await db.transaction().setIsolationLevel('serializable').execute(work)
+    } catch (error) {
+      const code = (error as { code?: unknown } | null)?.code
+      if (RETRYABLE.has(code) && attempt < MAX_ATTEMPTS) continue
+      // A unique violation here is the one-open-conversation index losing a race that SSI did not catch.
+      if (RETRYABLE.has(code) || isUniqueViolation(error)) {
+        throw new ChatError('conflict', 'A concurrent change got in the way; try again', undefined, { cause: error })
+      }
+      throw error
+    }
   }
 }
 
@@ -60,22 +64,22 @@ const MAX_ATTEMPTS = 3
 // ---- Fragments ----
 
 /** The caller's columns, from the `caller` CTE aliased `c`. */
-const actorColumns = sql`c.user_id AS actor_id, c.role AS actor_role, c.disabled_at AS actor_disabled_at`
+export const actorColumns = sql`c.user_id AS actor_id, c.role AS actor_role, c.disabled_at AS actor_disabled_at`
 /** Reads return nothing to a non-admin even if a use case forgot to check. */
-const callerIsAdmin = sql`c.role = 'admin' AND c.disabled_at IS NULL`
+export const callerIsAdmin = sql`c.role = 'admin' AND c.disabled_at IS NULL`
 
 /** A timestamp with Postgres' full microsecond precision, as an ISO 8601 string for cursors. */
-function preciseIso(column: RawBuilder<unknown>): RawBuilder<string> {
+export function preciseIso(column: RawBuilder<unknown>): RawBuilder<string> {
   return sql<string>`to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`
 }
 
 /** Columns of a conversation `cv` with its member `m` and trainer `t`. */
-const conversationColumns = sql`
+export const conversationColumns = sql`
   cv.id, cv.status, cv.closed_at, cv.closed_reason, cv.last_seq, cv.last_message_at, cv.created_at, cv.updated_at,
   m.id AS member_id, m.email AS member_email, m.display_name AS member_display_name,
   t.id AS trainer_id, t.email AS trainer_email, t.display_name AS trainer_display_name,
   ${preciseIso(sql`cv.updated_at`)} AS sort_at`
-const conversationParticipants = sql`JOIN users m ON m.id = cv.member_id JOIN users t ON t.id = cv.trainer_id`
+export const conversationParticipants = sql`JOIN users m ON m.id = cv.member_id JOIN users t ON t.id = cv.trainer_id`
 
 /** Columns of a user `u` with their trainer `t`. */
 const userColumns = sql`
@@ -89,7 +93,7 @@ const participantConnections = sql`(
 )`
 
 /** A message `p` as moderators see it (original body), with the moderator `h` who hid it. */
-const adminMessageJson = sql`json_build_object(
+export const adminMessageJson = sql`json_build_object(
   'id', p.id, 'conversationId', p.conversation_id, 'seq', p.seq, 'senderId', p.sender_id, 'body', p.body,
   'clientMessageId', p.client_message_id, 'createdAt', p.created_at, 'readAt', p.read_at,
   'removed', p.hidden_at IS NOT NULL, 'hiddenAt', p.hidden_at, 'hiddenReason', p.hidden_reason,
@@ -105,13 +109,13 @@ const adminMessageJson = sql`json_build_object(
 
 type Time = Date | string
 
-interface ActorRow {
+export interface ActorRow {
   actor_id: string
   actor_role: Role
   actor_disabled_at: Time | null
 }
 
-interface ConversationRow {
+export interface ConversationRow {
   id: string
   status: ConversationStatus
   closed_at: Time | null
@@ -156,7 +160,7 @@ interface AuditRow {
 }
 
 /** The participant's message JSON plus what only moderators see. */
-interface AdminMessageJson extends Omit<MessageJson, 'attachment'> {
+export interface AdminMessageJson extends Omit<MessageJson, 'attachment'> {
   hiddenAt: string | null
   hiddenReason: string | null
   hiddenBy: UserRef | null
@@ -164,15 +168,15 @@ interface AdminMessageJson extends Omit<MessageJson, 'attachment'> {
 }
 
 /** A LEFT JOIN LATERAL from `caller` yields one all-null row when the page is empty. */
-type Optional<T> = { [K in keyof T]: T[K] | null }
+export type Optional<T> = { [K in keyof T]: T[K] | null }
 
-const isoOrNull = (value: Time | null) => (value === null ? null : toIso(value))
+export const isoOrNull = (value: Time | null) => (value === null ? null : toIso(value))
 
-function toActor(row: ActorRow): Actor {
+export function toActor(row: ActorRow): Actor {
   return { userId: row.actor_id, role: row.actor_role, disabledAt: isoOrNull(row.actor_disabled_at) }
 }
 
-function toConversation(row: ConversationRow): AdminConversation {
+export function toConversation(row: ConversationRow): AdminConversation {
   return {
     id: row.id,
     status: row.status,
@@ -215,7 +219,7 @@ function toAuditEntry(row: AuditRow): AuditEntry {
   }
 }
 
-function toAdminMessage(json: AdminMessageJson): AdminMessage {
+export function toAdminMessage(json: AdminMessageJson): AdminMessage {
   return {
     ...json,
     createdAt: toIso(json.createdAt),
@@ -225,7 +229,7 @@ function toAdminMessage(json: AdminMessageJson): AdminMessage {
 }
 
 /** Splits a page fetched with one extra row into its items and the key to continue after. */
-function paginate<R extends { id: string | null }, T, K>(
+export function paginate<R extends { id: string | null }, T, K>(
   rows: Optional<R>[],
   limit: number,
   map: (row: R) => T,
@@ -239,7 +243,7 @@ function paginate<R extends { id: string | null }, T, K>(
 
 // ---- The transaction's statements ----
 
-function createAdminTransaction(trx: Kysely<Database>): AdminTransaction {
+export function createAdminTransaction(trx: Kysely<Database>): AdminTransaction {
   const conversation = async (conversationId: string) => {
     const { rows } = await sql<ConversationRow>`
       SELECT ${conversationColumns} FROM conversations cv ${conversationParticipants}

@@ -2,6 +2,7 @@ import type { MiddlewareObj } from '@middy/core'
 import type { Kysely } from 'kysely'
 import { createAdminStore } from '../adapters/admin-store.ts'
 import type { Database } from '../adapters/database-schema.ts'
+import { createReportStore } from '../adapters/report-store.ts'
 import { config } from '../config.ts'
 import {
   assignTrainer,
@@ -16,6 +17,7 @@ import {
   setUserDisabled,
   type AdminPorts,
 } from '../core/admin.ts'
+import { listReports, resolveReport, type ReportStore } from '../core/reports.ts'
 import { encodeCursor } from '../http/schemas.ts'
 import { httpApi } from '../http/toolkit.ts'
 import { createBase, type Base } from '../wiring/base.ts'
@@ -27,7 +29,13 @@ import { websocketDelivery } from '../wiring/delivery.ts'
  * dispatching on routeKey. The gateway only proves the token is valid; each use case checks the
  * caller's role in the database, in the transaction that does the work.
  */
-export function createAdminApi(ports: AdminPorts, middlewares: MiddlewareObj[] = []) {
+/** The admin ports and the report store (the moderation queue's statements beside the admin ones). */
+export interface AdminApiPorts extends AdminPorts {
+  reports: ReportStore
+}
+
+export function createAdminApi(ports: AdminApiPorts, middlewares: MiddlewareObj[] = []) {
+  const reportPorts = { store: ports.reports, delivery: ports.delivery, log: ports.log }
   return httpApi(
     'http-admin',
     {
@@ -66,14 +74,21 @@ export function createAdminApi(ports: AdminPorts, middlewares: MiddlewareObj[] =
         const page = await listAudit(ports, identity, { limit: query.limit, after: query.cursor })
         return { body: { entries: page.entries, nextCursor: encodeCursor(page.nextKey) } }
       },
+      async adminReports({ identity, query }) {
+        const page = await listReports(reportPorts, identity, { status: query.status, limit: query.limit, after: query.cursor })
+        return { body: { reports: page.reports, nextCursor: encodeCursor(page.nextKey) } }
+      },
+      async resolveReport({ identity, params, body }) {
+        return { body: await resolveReport(reportPorts, identity, { reportId: params.id, ...body }) }
+      },
     },
     ports,
     middlewares,
   )
 }
 
-export function adminPorts(base: Base, db: Kysely<Database>): AdminPorts {
-  return { store: createAdminStore(db), delivery: websocketDelivery(base), log: base.log }
+export function adminPorts(base: Base, db: Kysely<Database>): AdminApiPorts {
+  return { store: createAdminStore(db), reports: createReportStore(db), delivery: websocketDelivery(base), log: base.log }
 }
 
 const base = createBase(config())

@@ -4,13 +4,18 @@ import { createAppQueries } from '../adapters/app-queries.ts'
 import { createAttachmentStore } from '../adapters/attachment-store.ts'
 import type { Database } from '../adapters/database-schema.ts'
 import { createDeviceStore } from '../adapters/device-store.ts'
+import { createReportStore } from '../adapters/report-store.ts'
+import { createSearchStore } from '../adapters/search-store.ts'
 import { config } from '../config.ts'
 import { signLastMessages, signMessages, type AttachmentPolicy } from '../core/attachments.ts'
 import { assertAccess } from '../core/chat.ts'
 import { ChatError } from '../core/errors.ts'
 import type { AttachmentStorage, Log } from '../core/ports.ts'
 import { registerDevice, removeDevice, type PushPorts } from '../core/push.ts'
+import { fileReport } from '../core/reports.ts'
+import { searchConversation, searchEverywhere } from '../core/search.ts'
 import { requestUpload } from '../core/uploads.ts'
+import { encodeCursor } from '../http/schemas.ts'
 import { httpApi } from '../http/toolkit.ts'
 import { attachmentPolicy, attachmentStorage } from '../wiring/attachments.ts'
 import { createBase, type Base } from '../wiring/base.ts'
@@ -32,6 +37,8 @@ export function createAppApi(ports: AppPorts, middlewares: MiddlewareObj[] = [])
   const queries = createAppQueries(ports.db)
   const devices = createDeviceStore(ports.db)
   const uploads = { store: createAttachmentStore(ports.db), storage: ports.storage, policy: ports.policy, log: ports.log }
+  const search = createSearchStore(ports.db)
+  const reports = createReportStore(ports.db)
 
   return httpApi(
     'http-app',
@@ -82,6 +89,17 @@ export function createAppApi(ports: AppPorts, middlewares: MiddlewareObj[] = [])
       async muteConversation({ identity, params, body }) {
         assertAccess(await devices.setConversationMuted(identity, params.id, body.muted), 'read')
         return { body: { conversationId: params.id, muted: body.muted } }
+      },
+      async searchConversation({ identity, params, query }) {
+        const page = await searchConversation(search, identity, { conversationId: params.id, ...query })
+        return { body: { hits: page.hits, nextCursor: encodeCursor(page.nextKey) } }
+      },
+      async search({ identity, query }) {
+        const page = await searchEverywhere(search, identity, query)
+        return { body: { hits: page.hits, nextCursor: encodeCursor(page.nextKey) } }
+      },
+      async reportMessage({ identity, params, body }) {
+        return { status: 201, body: await fileReport(reports, identity, { messageId: params.id, ...body }) }
       },
     },
     ports,

@@ -1,0 +1,130 @@
+import { sql, type Kysely, type RawBuilder } from 'kysely'
+import type { Identity } from '../core/model.ts'
+import type { Verdict } from '../core/ports.ts'
+import type { Highlight, HitKey, SearchHit, SearchStore, SeqKey } from '../core/search.ts'
+import { callerFromIdentity } from './app-queries.ts'
+import type { Database } from './database-schema.ts'
+import { participantAccess, single, toIso } from './sql-fragments.ts'
+
+/**
+ * Message search on PostgreSQL's full text search (also in PGlite): `messages.search` is a
+ * tsvector generated from the body, indexed by a GIN index that leaves out hidden and deleted
+ * messages (migration 0009); the query is `websearch_to_tsquery` (quoted phrases, `or`, `-word`),
+ * so any text a person types is a valid query. Each page is one statement that checks the
+ * caller's access, finds the page (newest first, one extra row to know whether more follow) and
+ * builds the snippets of that page only.
+ */
+
+const CONFIG = sql`'english'::regconfig`
+
+// ts_headline marks matches with characters no body keeps (they are translated to spaces first),
+// and '<' travels as a third one: PostgreSQL's parser would take `<b>` in a body for markup and
+// drop it from the snippet. The adapter turns the marks into highlight ranges.
+const START = '\uE000'
+const STOP = '\uE001'
+const LT = '\uE002'
+const HEADLINE_OPTIONS = `StartSel=${START}, StopSel=${STOP}, MaxWords=30, MinWords=12, ShortWord=2, HighlightAll=false`
+
+function tsquery(q: string): RawBuilder<unknown> {
+  return sql`websearch_to_tsquery(${CONFIG}, ${q})`
+}
+
+/** The hit JSON of a page row `p`, with its snippet. */
+function hitJson(q: string): RawBuilder<unknown> {
+  return sql`json_build_object(
+    'conversationId', p.conversation_id, 'messageId', p.id, 'seq', p.seq, 'senderId', p.sender_id,
+    'createdAt', p.created_at, 'sortAt', to_char(p.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+    'headline', ts_headline(${CONFIG}, translate(p.body, ${`${START}${STOP}${LT}<`}, ${`   ${LT}`}), ${tsquery(q)}, ${HEADLINE_OPTIONS}))`
+}
+
+/** What participants may find: the partial index's predicate, repeated so the planner uses it. */
+const findable = sql`m.hidden_at IS NULL AND m.deleted_at IS NULL`
+
+interface HitJson {
+  conversationId: string
+  messageId: string
+  seq: number
+  senderId: string
+  createdAt: string
+  sortAt: string
+  headline: string
+}
+
+export function createSearchStore(db: Kysely<Database>): SearchStore {
+  return {
+    async inConversation(identity, conversationId, page) {
+      const before = page.before ? sql`AND m.seq < ${page.before.seq}` : sql``
+      const { rows } = await sql<{ verdict: Verdict; hits: HitJson[] }>`
+        WITH ${callerFromIdentity(identity)}, ${participantAccess(conversationId)}
+        SELECT a.verdict,
+          (SELECT coalesce(json_agg(${hitJson(page.q)} ORDER BY p.seq DESC), '[]'::json)
+           FROM (
+             SELECT m.id, m.conversation_id, m.seq, m.sender_id, m.created_at, m.body FROM messages m
+             WHERE m.conversation_id = a.conversation_id AND a.verdict IN ('ok', 'closed')
+               AND m.search @@ ${tsquery(page.q)} AND ${findable} ${before}
+             ORDER BY m.seq DESC LIMIT ${page.limit + 1}
+           ) p) AS hits
+        FROM access a`.execute(db)
+      const row = single(rows)
+      return { verdict: row.verdict, ...paginate(row.hits, page.limit, (hit): SeqKey => ({ seq: hit.seq })) }
+    },
+
+    async everywhere(identity, page) {
+      const after = page.after ? sql`AND (m.created_at, m.id) < (${page.after.at}::timestamptz, ${page.after.id}::uuid)` : sql``
+      const { rows } = await sql<{ disabled: boolean; hits: HitJson[] }>`
+        WITH ${callerFromIdentity(identity)},
+        readable AS (
+          -- The participant rule of history (sql-fragments.ts participantAccess), for every conversation at once.
+          SELECT cv.id FROM caller c
+          JOIN conversations cv ON
+            (c.role = 'user' AND cv.member_id = c.user_id AND cv.trainer_id = c.trainer_id)
+            OR (c.role = 'trainer' AND cv.trainer_id = c.user_id
+                AND EXISTS (SELECT 1 FROM users member WHERE member.id = cv.member_id AND member.trainer_id = c.user_id))
+          WHERE c.disabled_at IS NULL
+        )
+        SELECT c.disabled_at IS NOT NULL AS disabled,
+          (SELECT coalesce(json_agg(${hitJson(page.q)} ORDER BY p.created_at DESC, p.id DESC), '[]'::json)
+           FROM (
+             SELECT m.id, m.conversation_id, m.seq, m.sender_id, m.created_at, m.body FROM messages m
+             WHERE m.conversation_id IN (SELECT id FROM readable)
+               AND m.search @@ ${tsquery(page.q)} AND ${findable} ${after}
+             ORDER BY m.created_at DESC, m.id DESC LIMIT ${page.limit + 1}
+           ) p) AS hits
+        FROM caller c`.execute(db)
+      const row = single(rows)
+      return { disabled: row.disabled, ...paginate(row.hits, page.limit, (hit): HitKey => ({ at: hit.sortAt, id: hit.messageId })) }
+    },
+  }
+}
+
+function paginate<K>(rows: HitJson[], limit: number, keyOf: (hit: HitJson) => K): { hits: SearchHit[]; nextKey: K | null } {
+  const page = rows.slice(0, limit)
+  const last = page.at(-1)
+  return { hits: page.map(toHit), nextKey: rows.length > limit && last ? keyOf(last) : null }
+}
+
+function toHit(json: HitJson): SearchHit {
+  return {
+    conversationId: json.conversationId,
+    messageId: json.messageId,
+    seq: json.seq,
+    senderId: json.senderId,
+    createdAt: toIso(json.createdAt),
+    ...parseHeadline(json.headline),
+  }
+}
+
+/** ts_headline's output with our marks → the plain snippet and its highlighted ranges. */
+export function parseHeadline(headline: string): { snippet: string; highlights: Highlight[] } {
+  let snippet = ''
+  let start: number | undefined
+  const highlights: Highlight[] = []
+  for (const char of headline) {
+    if (char === START) start = snippet.length
+    else if (char === STOP) {
+      if (start !== undefined && snippet.length > start) highlights.push({ start, end: snippet.length })
+      start = undefined
+    } else snippet += char === LT ? '<' : char
+  }
+  return { snippet, highlights }
+}
