@@ -23,7 +23,9 @@ const CONFIG = sql`'english'::regconfig`
 const START = '\uE000'
 const STOP = '\uE001'
 const LT = '\uE002'
-const HEADLINE_OPTIONS = `StartSel=${START}, StopSel=${STOP}, MaxWords=30, MinWords=12, ShortWord=2, HighlightAll=false`
+const MARKS = `StartSel=${START}, StopSel=${STOP}`
+/** A chat message this short is its own snippet; a longer one is cut to the words around a match. */
+const WHOLE_BODY_CHARS = 280
 
 function tsquery(q: string): RawBuilder<unknown> {
   return sql`websearch_to_tsquery(${CONFIG}, ${q})`
@@ -34,7 +36,9 @@ function hitJson(q: string): RawBuilder<unknown> {
   return sql`json_build_object(
     'conversationId', p.conversation_id, 'messageId', p.id, 'seq', p.seq, 'senderId', p.sender_id,
     'createdAt', p.created_at, 'sortAt', to_char(p.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-    'headline', ts_headline(${CONFIG}, translate(p.body, ${`${START}${STOP}${LT}<`}, ${`   ${LT}`}), ${tsquery(q)}, ${HEADLINE_OPTIONS}))`
+    'headline', ts_headline(${CONFIG}, translate(p.body, ${`${START}${STOP}${LT}<`}, ${`   ${LT}`}), ${tsquery(q)},
+      CASE WHEN length(p.body) <= ${WHOLE_BODY_CHARS} THEN ${`${MARKS}, HighlightAll=true`}
+        ELSE ${`${MARKS}, MaxWords=35, MinWords=15, ShortWord=2`} END))`
 }
 
 /** What participants may find: the partial index's predicate, repeated so the planner uses it. */
