@@ -129,6 +129,7 @@ describe('GET /conversations/{id}/messages/search', () => {
   })
 
   test('is one statement', async () => {
+    await stack.ws.idle()
     stack.statements.length = 0
     const { status } = await search('user1@example.com', `/conversations/${conversation1}/messages/search?q=plan`)
     assert.equal(status, 200)
@@ -261,6 +262,7 @@ describe('GET /search', () => {
   })
 
   test('is one statement', async () => {
+    await stack.ws.idle()
     stack.statements.length = 0
     const { status } = await search('trainer2@example.com', '/search?q=plan')
     assert.equal(status, 200)
