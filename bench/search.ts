@@ -147,7 +147,7 @@ export async function measureSearch(plan: SearchPlan, checks: Checks): Promise<S
  * conversation (spread over its whole history) and RARE_HITS of the others hold the rare word.
  * Then ANALYZE, as autovacuum would.
  */
-async function populate(open: Pick<Fixture, 'db' | 'close'>, messages: number, conversations: number): Promise<Fixture> {
+export async function populate(open: Pick<Fixture, 'db' | 'close'>, messages: number, conversations: number): Promise<Fixture> {
   const { db } = open
   const prefix = 'search'
   const { rows: trainers } = await sql<{ id: string }>`

@@ -12,7 +12,8 @@ import { participantAccess, single, toIso } from './sql-fragments.ts'
  * messages (migration 0009); the query is `websearch_to_tsquery` (quoted phrases, `or`, `-word`),
  * so any text a person types is a valid query. Each page is one statement that checks the
  * caller's access, finds the page (newest first, one extra row to know whether more follow) and
- * builds the snippets of that page only.
+ * builds the snippets of that page only. How it finds the page so that its cost does not grow
+ * with the table: candidateHits and everywhere below.
  */
 
 const CONFIG = sql`'english'::regconfig`
@@ -54,20 +55,50 @@ interface HitJson {
   headline: string
 }
 
+/** How many of a conversation's newest messages are read before turning to the GIN index. */
+const RECENT_WINDOW = 500
+
+/**
+ * CTEs `recent`, `older` and `found` (the candidate hits) for the conversations in CTE
+ * `scope (id)`, after `cursor` (a condition on `m`). A word found in many messages is found
+ * among the newest ones: the last RECENT_WINDOW messages of each conversation are read through
+ * the (conversation_id, seq) index and filtered. Only when that yields no full page, the GIN
+ * index finds the rest (`older`: materialized and with no condition on the conversation, so the
+ * planner has only the GIN index to choose, whatever it guesses a rare word's frequency or a
+ * conversation's size to be), kept when of the scope. A page then costs what its answer needs
+ * (the window, or the word's matches), not what the table holds. The one costly case left: a
+ * word rare in the conversation but frequent in the whole table costs its matches everywhere.
+ */
+function candidateHits(q: string, limit: number, cursor: RawBuilder<unknown>): RawBuilder<unknown> {
+  const columns = sql`m.id, m.conversation_id, m.seq, m.sender_id, m.created_at, m.body`
+  return sql`
+    recent AS MATERIALIZED (
+      SELECT x.* FROM scope cv CROSS JOIN LATERAL (
+        SELECT ${columns}, m.search, m.hidden_at, m.deleted_at FROM messages m
+        WHERE m.conversation_id = cv.id ${cursor}
+        ORDER BY m.seq DESC LIMIT ${RECENT_WINDOW}
+      ) x
+    ),
+    recent_hits AS (SELECT ${columns} FROM recent m WHERE m.search @@ ${tsquery(q)} AND ${findable}),
+    older AS MATERIALIZED (
+      SELECT ${columns} FROM messages m
+      WHERE (SELECT count(*) FROM recent_hits) <= ${limit}
+        AND m.search @@ ${tsquery(q)} AND ${findable} ${cursor}
+    ),
+    found AS (SELECT * FROM recent_hits UNION SELECT * FROM older m WHERE m.conversation_id IN (SELECT id FROM scope))`
+}
+
 export function createSearchStore(db: Kysely<Database>): SearchStore {
   return {
     async inConversation(identity, conversationId, page) {
       const before = page.before ? sql`AND m.seq < ${page.before.seq}` : sql``
       const { rows } = await sql<{ verdict: Verdict; hits: HitJson[] }>`
-        WITH ${callerFromIdentity(identity)}, ${participantAccess(conversationId)}
+        WITH ${callerFromIdentity(identity)}, ${participantAccess(conversationId)},
+        scope AS (SELECT a.conversation_id AS id FROM access a WHERE a.verdict IN ('ok', 'closed')),
+        ${candidateHits(page.q, page.limit, before)}
         SELECT a.verdict,
           (SELECT coalesce(json_agg(${hitJson(page.q)} ORDER BY p.seq DESC), '[]'::json)
-           FROM (
-             SELECT m.id, m.conversation_id, m.seq, m.sender_id, m.created_at, m.body FROM messages m
-             WHERE m.conversation_id = a.conversation_id AND a.verdict IN ('ok', 'closed')
-               AND m.search @@ ${tsquery(page.q)} AND ${findable} ${before}
-             ORDER BY m.seq DESC LIMIT ${page.limit + 1}
-           ) p) AS hits
+           FROM (SELECT * FROM found ORDER BY seq DESC LIMIT ${page.limit + 1}) p) AS hits
         FROM access a`.execute(db)
       const row = single(rows)
       return { verdict: row.verdict, ...paginate(row.hits, page.limit, (hit): SeqKey => ({ seq: hit.seq })) }
@@ -77,32 +108,33 @@ export function createSearchStore(db: Kysely<Database>): SearchStore {
       const after = page.after ? sql`AND (m.created_at, m.id) < (${page.after.at}::timestamptz, ${page.after.id}::uuid)` : sql``
       const order = sql`ORDER BY m.created_at DESC, m.id DESC LIMIT ${page.limit + 1}`
       // The participant rule of history (sql-fragments.ts participantAccess), in the plan that fits
-      // each role; the branch for the caller's other role reads nothing (its join to caller is empty).
-      // A member has one conversation with their trainer (and closed ones with them): each is read
-      // through its (conversation_id, seq) index, so other people's messages cost nothing. A
-      // trainer may have thousands of members: the GIN index finds the matches and each is
-      // checked against the rule by primary key.
+      // each role; the branch for the caller's other role reads nothing (its input is empty).
+      // A member has one conversation with their trainer (and closed ones with them): candidateHits
+      // reads those alone. A trainer may have thousands of members: the GIN index finds the
+      // matches (materialized, so it is not replaced by a walk over every conversation) and each
+      // is checked against the rule by primary key, a scalar subquery the planner keeps per row.
       const { rows } = await sql<{ disabled: boolean; hits: HitJson[] }>`
         WITH ${callerFromIdentity(identity)},
-        found AS (
-          SELECT x.* FROM caller c
+        scope AS (
+          SELECT cv.id FROM caller c
           JOIN conversations cv ON c.role = 'user' AND c.disabled_at IS NULL AND cv.member_id = c.user_id AND cv.trainer_id = c.trainer_id
-          CROSS JOIN LATERAL (
-            SELECT m.id, m.conversation_id, m.seq, m.sender_id, m.created_at, m.body FROM messages m
-            WHERE m.conversation_id = cv.id AND m.search @@ ${tsquery(page.q)} AND ${findable} ${after}
-            ${order}
-          ) x
-          UNION ALL
-          SELECT m.id, m.conversation_id, m.seq, m.sender_id, m.created_at, m.body FROM caller c
-          JOIN messages m ON c.role = 'trainer' AND c.disabled_at IS NULL
+        ),
+        ${candidateHits(page.q, page.limit, after)},
+        matches AS MATERIALIZED (
+          SELECT m.id, m.conversation_id, m.seq, m.sender_id, m.created_at, m.body FROM messages m
+          WHERE (SELECT c.role = 'trainer' AND c.disabled_at IS NULL FROM caller c)
             AND m.search @@ ${tsquery(page.q)} AND ${findable} ${after}
-            AND EXISTS (
-              SELECT 1 FROM conversations cv JOIN users member ON member.id = cv.member_id
-              WHERE cv.id = m.conversation_id AND cv.trainer_id = c.user_id AND member.trainer_id = c.user_id)
+        ),
+        readable AS (
+          SELECT m.* FROM found m
+          UNION ALL
+          SELECT m.* FROM matches m, caller c
+          WHERE (SELECT cv.trainer_id = c.user_id AND member.trainer_id = c.user_id
+                 FROM conversations cv JOIN users member ON member.id = cv.member_id WHERE cv.id = m.conversation_id)
         )
         SELECT c.disabled_at IS NOT NULL AS disabled,
           (SELECT coalesce(json_agg(${hitJson(page.q)} ORDER BY p.created_at DESC, p.id DESC), '[]'::json)
-           FROM (SELECT m.* FROM found m ${order}) p) AS hits
+           FROM (SELECT m.* FROM readable m ${order}) p) AS hits
         FROM caller c`.execute(db)
       const row = single(rows)
       return { disabled: row.disabled, ...paginate(row.hits, page.limit, (hit): HitKey => ({ at: hit.sortAt, id: hit.messageId })) }

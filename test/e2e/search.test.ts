@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { sql } from 'kysely'
 import { after, before, describe, test } from 'node:test'
 import { ADMIN, databaseSnapshot, userId } from '../helpers/admin.ts'
 import { startTestStack, type TestStack } from '../helpers/stack.ts'
@@ -126,6 +127,34 @@ describe('GET /conversations/{id}/messages/search', () => {
     assert.deepEqual(swim.body.hits.map((hit: Hit) => hit.messageId), [sent.other?.id])
     const old = await search('user1@example.com', `/conversations/${conversation1}/messages/search?q=${q('see you')}`)
     assert.deepEqual(old.body.hits, [])
+  })
+
+  test('past the newest 500 messages (read directly) the index finds the rest: every hit once, in order, across that boundary', async () => {
+    // user2's conversation gets 700 more messages; "kettlebell" is in a few, old and new.
+    const trainer2 = await userId(stack, 'trainer2@example.com')
+    const kettlebell = [5, 150, 199, 201, 650]
+    await sql`
+      INSERT INTO messages (conversation_id, seq, sender_id, body, client_message_id)
+      SELECT ${conversation2}::uuid, s, ${trainer2}::uuid,
+        'Set ' || s || CASE WHEN s - 1 = ANY (${kettlebell}::int[]) THEN ': kettlebell swings' ELSE ': rowing' END, 'bulk-' || s
+      FROM generate_series(2, 701) s`.execute(stack.db)
+    await stack.db.updateTable('conversations').set({ last_seq: 701 }).where('id', '=', conversation2).execute()
+
+    const seen: number[] = []
+    let cursor: string | null = null
+    do {
+      const page: { body: { hits: Hit[]; nextCursor: string | null } } = await search(
+        'user2@example.com',
+        `/conversations/${conversation2}/messages/search?q=kettlebell&limit=2${cursor ? `&cursor=${cursor}` : ''}`,
+      )
+      seen.push(...page.body.hits.map((hit) => hit.seq))
+      cursor = page.body.nextCursor
+    } while (cursor)
+    assert.deepEqual(seen, [...kettlebell].reverse().map((n) => n + 1))
+    const common = await search('user2@example.com', `/conversations/${conversation2}/messages/search?q=rowing&limit=3`)
+    assert.deepEqual(common.body.hits.map((hit: Hit) => hit.seq), [701, 700, 699])
+    const everywhere = await search('user2@example.com', `/search?q=kettlebell&limit=50`)
+    assert.equal(everywhere.body.hits.length, kettlebell.length)
   })
 
   test('is one statement', async () => {
