@@ -11,7 +11,7 @@ import { atMost, type Checks, type Row, type Section } from './report.ts'
 import { ms, ratio, rotate, roundSummary, scale, settle, summarize, type Summary } from './stats.ts'
 
 /**
- * Figure 5: message search (lambdas/adapters/search-store.ts) when the messages table holds 10^3
+ * Figure 7: message search (lambdas/adapters/search-store.ts) when the messages table holds 10^3
  * and 10^6 rows: a page of hits for a word found in a fixed number of messages (what a person
  * looks for: last month's deadlift plan), in one conversation (the member's) and across every
  * conversation of a trainer with one member per conversation; and a page for a word in every
@@ -118,7 +118,7 @@ export async function measureSearch(plan: SearchPlan, checks: Checks): Promise<S
       return { query: query.name, small: roundSummary(s), large: roundSummary(l), ratioP50: l.p50 / s.p50, ratioP99: l.p99 / s.p99 }
     })
     const rows: Row[] = results.map((result) => ({
-      figure: '5 Search at scale',
+      figure: '7 Search at scale',
       case: result.query,
       measured:
         `${scale(plan.smallMessages)} messages: p50 ${ms(result.small.p50)} / p99 ${ms(result.small.p99)}; ` +
