@@ -12,6 +12,7 @@ import { measureHistory, type HistoryPlan } from './history.ts'
 import { createInvoker } from './invoke.ts'
 import { Checks, formatTable, type Row, type Section, type SummaryEntry } from './report.ts'
 import { countRoundTrips } from './round-trips.ts'
+import { measureSearch, type SearchPlan } from './search.ts'
 
 /**
  * `npm run bench [-- --quick] [-- --check] [-- --record] [-- --only=cold,handler,e2e,fanout,history]`
@@ -24,7 +25,7 @@ import { countRoundTrips } from './round-trips.ts'
 
 process.env.LOG_LEVEL ??= 'error'
 
-const SECTIONS = ['cold', 'history', 'roundtrips', 'handler', 'fanout', 'e2e'] as const
+const SECTIONS = ['cold', 'history', 'roundtrips', 'handler', 'fanout', 'e2e', 'search'] as const
 type SectionName = (typeof SECTIONS)[number]
 
 interface Plan {
@@ -38,6 +39,7 @@ interface Plan {
   endToEnd: EndToEndPlan
   fanOut: FanOutPlan
   history: HistoryPlan
+  search: SearchPlan
 }
 
 const PLANS: Record<Plan['mode'], Plan> = {
@@ -50,6 +52,7 @@ const PLANS: Record<Plan['mode'], Plan> = {
     endToEnd: { levels: [1, 50, 250], warmupMs: 1_000, durationMs: 5_000 },
     fanOut: { sizes: [1, 10, 100], warmup: 5, reps: 40 },
     history: { smallMessages: 1_000, largeMessages: 1_000_000, smallConversations: 1_000, largeConversations: 100_000, iterations: 200, timeLimitMs: 30_000 },
+    search: { smallMessages: 1_000, largeMessages: 1_000_000, conversations: { small: 100, large: 10_000 }, iterations: 100, timeLimitMs: 20_000 },
   },
   // Under 60 s on 2 cores even when they are busy: small sizes, and every section bounded in time.
   quick: {
@@ -61,12 +64,13 @@ const PLANS: Record<Plan['mode'], Plan> = {
     endToEnd: { levels: [1, 20], warmupMs: 200, durationMs: 800 },
     fanOut: { sizes: [1, 10, 100], warmup: 2, reps: 8 },
     history: { smallMessages: 1_000, largeMessages: 10_000, smallConversations: 1_000, largeConversations: 10_000, iterations: 20, timeLimitMs: 3_000 },
+    search: { smallMessages: 1_000, largeMessages: 10_000, conversations: { small: 100, large: 1_000 }, iterations: 20, timeLimitMs: 2_000 },
   },
 }
 
 function parseArgs(argv: string[]): { plan: Plan; only: Set<SectionName>; check: boolean; record: boolean } {
   let mode: Plan['mode'] = 'default'
-  let only = new Set<SectionName>(SECTIONS)
+  let only: Set<SectionName> | undefined
   let check = false
   let record = false
   for (const arg of argv) {
@@ -83,6 +87,8 @@ function parseArgs(argv: string[]): { plan: Plan; only: Set<SectionName>; check:
       process.exit(0)
     } else throw new Error(`unknown argument ${arg}`)
   }
+  // Loading search's databases alone takes longer than --quick's 50 s: it runs there only when named.
+  only ??= new Set<SectionName>(mode === 'quick' ? SECTIONS.filter((name) => name !== 'search') : SECTIONS)
   return { plan: PLANS[mode], only, check, record }
 }
 
@@ -241,6 +247,8 @@ async function main(): Promise<number> {
       await section('history', 'history at scale', () => measureHistory(plan.history, state.checks))
       await section('roundtrips', 'round trips', () => countRoundTrips(bench, invoker))
       await section('e2e', 'end to end', () => measureEndToEnd(bench, pool, plan.endToEnd, state.checks))
+      // Search runs on databases of its own too, last: it has a target but a long load.
+      await section('search', 'search at scale', () => measureSearch(plan.search, state.checks))
       for (const line of bench.gatewayLog) state.checks.fail(`gateway: ${line}`)
     } finally {
       await pool.stop()
@@ -248,6 +256,7 @@ async function main(): Promise<number> {
     }
   } else {
     await section('history', 'history at scale', () => measureHistory(plan.history, state.checks))
+    await section('search', 'search at scale', () => measureSearch(plan.search, state.checks))
   }
 
   const final = report(state, 'complete')

@@ -5,10 +5,11 @@ import * as m0003 from './0003_rate_limits.ts'
 import * as m0004 from './0004_attachments.ts'
 import * as m0005 from './0005_push_devices.ts'
 import * as m0006 from './0006_message_state.ts'
-import * as m0010 from './0010_erasure.ts'
-import * as m0011 from './0011_identity.ts'
 import * as m0007 from './0007_message_features.ts'
 import * as m0008 from './0008_presence.ts'
+import * as m0009 from './0009_search_reports.ts'
+import * as m0010 from './0010_erasure.ts'
+import * as m0011 from './0011_identity.ts'
 
 /**
  * The static list of migrations. Bundled Lambdas cannot read a folder at run time, so every
@@ -21,10 +22,11 @@ export const migrations: Record<string, Migration> = {
   '0004_attachments': m0004,
   '0005_push_devices': m0005,
   '0006_message_state': m0006,
-  '0010_erasure': m0010,
-  '0011_identity': m0011,
   '0007_message_features': m0007,
   '0008_presence': m0008,
+  '0009_search_reports': m0009,
+  '0010_erasure': m0010,
+  '0011_identity': m0011,
 }
 
 export const migrationProvider: MigrationProvider = {

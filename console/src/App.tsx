@@ -1,6 +1,7 @@
 import ForumIcon from '@mui/icons-material/Forum'
 import HistoryIcon from '@mui/icons-material/History'
 import PeopleIcon from '@mui/icons-material/People'
+import ReportIcon from '@mui/icons-material/Report'
 import { useMemo } from 'react'
 import { Admin, CustomRoutes, Resource } from 'react-admin'
 import { BrowserRouter, Route } from 'react-router-dom'
@@ -13,6 +14,7 @@ import { AuditList } from './pages/audit.tsx'
 import { ConversationList, ConversationShow } from './pages/conversations.tsx'
 import { Dashboard } from './pages/Dashboard.tsx'
 import { LoginPage } from './pages/LoginPage.tsx'
+import { ReportList } from './pages/reports.tsx'
 import { UserList, UserShow } from './pages/users.tsx'
 import { ConsoleLayout } from './Layout.tsx'
 import { theme } from './theme.ts'
@@ -46,6 +48,7 @@ export function App({ config }: { config: ConsoleConfig }) {
                 <Resource key="conversations" name="conversations" list={ConversationList} show={ConversationShow} icon={ForumIcon} />,
                 <Resource key="users" name="users" list={UserList} show={UserShow} icon={PeopleIcon} recordRepresentation="email" />,
                 <Resource key="audit" name="audit" options={{ label: 'Audit log' }} list={AuditList} icon={HistoryIcon} />,
+                <Resource key="reports" name="reports" list={ReportList} icon={ReportIcon} />,
               ]
             : [
                 <CustomRoutes key="others">

@@ -1,6 +1,6 @@
 import type { DataProvider, GetListParams, GetListResult, RaRecord } from 'react-admin'
 import type { Fetcher } from './api.ts'
-import type { AdminMessage, AdminUser, AuditEntry, Conversation, Me, Role } from './types.ts'
+import type { AdminMessage, AdminReport, AdminUser, AuditEntry, Conversation, Me, ReportAction, Role } from './types.ts'
 
 /**
  * react-admin over the admin routes. Lists page with the API's keyset cursors: page n is fetched
@@ -20,7 +20,7 @@ interface Page<T> {
   nextCursor: string | null
 }
 
-type ListKind = 'conversations' | 'users' | 'audit'
+type ListKind = 'conversations' | 'users' | 'audit' | 'reports'
 
 export interface ConsoleDataProvider extends DataProvider {
   me(): Promise<Me>
@@ -30,10 +30,10 @@ export interface ConsoleDataProvider extends DataProvider {
   assignTrainer(userId: string, trainerId: string, reason: string): Promise<unknown>
   changeRole(userId: string, role: Role, reason: string): Promise<AdminUser>
   setDisabled(userId: string, disabled: boolean, reason: string): Promise<AdminUser>
+  resolveReport(id: string, action: ReportAction, note: string): Promise<AdminReport>
   /** Every row of a list that matches, up to MAX_SCAN (the dashboard's counts). */
   scan<T>(kind: ListKind, query: Record<string, string>): Promise<{ rows: T[]; complete: boolean }>
   history(conversationId: string): Promise<AdminMessage[]>
-  hasRoute(path: string): Promise<boolean>
 }
 
 export function createDataProvider(api: Fetcher): ConsoleDataProvider {
@@ -123,6 +123,8 @@ export function createDataProvider(api: Fetcher): ConsoleDataProvider {
           perPage,
         )
       }
+      case 'reports':
+        return cursorPage<AdminReport & RaRecord>('reports', defined(filter, ['status']), page, perPage)
       case 'messages': {
         const conversationId = filter.conversationId
         if (typeof conversationId !== 'string') throw new Error('messages are listed per conversation')
@@ -186,11 +188,8 @@ export function createDataProvider(api: Fetcher): ConsoleDataProvider {
     assignTrainer: (userId, trainerId, reason) => post('PUT', `/admin/users/${userId}/trainer`, { trainerId, ...(reason ? { reason } : {}) }),
     changeRole: (userId, role, reason) => post<AdminUser>('PUT', `/admin/users/${userId}/role`, { role, ...(reason ? { reason } : {}) }),
     setDisabled: (userId, disabled, reason) => post<AdminUser>('PUT', `/admin/users/${userId}/disabled`, { disabled, ...(reason ? { reason } : {}) }),
+    resolveReport: (id, action, note) => post<AdminReport>('POST', `/admin/reports/${id}/resolve`, { action, note }),
     scan: scan as ConsoleDataProvider['scan'],
     history,
-    async hasRoute(path) {
-      const document = await api<{ paths?: Record<string, unknown> }>('GET', '/openapi.json')
-      return Object.keys(document.paths ?? {}).some((route) => route === path || route.startsWith(`${path}/`))
-    },
   }
 }

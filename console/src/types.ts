@@ -49,7 +49,7 @@ export interface AuditEntry {
   id: string
   actor: Person
   action: string
-  targetType: 'conversation' | 'message' | 'user'
+  targetType: 'conversation' | 'message' | 'user' | 'report'
   targetId: string
   reason: string | null
   details: Record<string, unknown>
@@ -73,4 +73,25 @@ export const AUDIT_ACTIONS = [
   'user.disabled',
   'user.enabled',
   'user.erased',
+  'report.resolved',
 ] as const
+
+export const REPORT_ACTIONS = ['dismiss', 'hide_message', 'close_conversation', 'disable_user'] as const
+export type ReportAction = (typeof REPORT_ACTIONS)[number]
+
+export interface AdminReport {
+  id: string
+  messageId: string
+  conversationId: string
+  reason: 'harassment' | 'spam' | 'inappropriate' | 'other'
+  note: string | null
+  status: 'open' | 'resolved'
+  createdAt: string
+  reporter: Person
+  message: AdminMessage
+  conversation: Conversation
+  resolvedAt: string | null
+  resolvedBy: Person | null
+  resolution: ReportAction | null
+  resolutionNote: string | null
+}

@@ -27,26 +27,30 @@ import { isUniqueViolation, replyToJson, single, toIso, type MessageJson } from 
  */
 export function createAdminStore(db: Kysely<Database>): AdminStore {
   return {
-    async transaction(work) {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return await db
-            .transaction()
-            .setIsolationLevel('serializable')
-            .execute((trx) => work(createAdminTransaction(trx)))
-        } catch (error) {
-          const code = (error as { code?: unknown } | null)?.code
-          if (RETRYABLE.has(code) && attempt < MAX_ATTEMPTS) continue
-          // A unique violation here is the one-open-conversation index losing a race that SSI did not catch.
-          if (RETRYABLE.has(code) || isUniqueViolation(error)) {
-            throw new ChatError('conflict', 'A concurrent change got in the way; try again', undefined, { cause: error })
-          }
-          throw error
-        }
-      }
-    },
+    transaction: (work) => runSerializable(db, (trx) => work(createAdminTransaction(trx))),
 
     forgetConnections: (connectionIds) => forgetConnections(db, connectionIds),
+  }
+}
+
+/**
+ * Runs `work` in one SERIALIZABLE transaction, again (up to MAX_ATTEMPTS) when Postgres aborts
+ * it for a conflict with a concurrent one; shared with the stores whose requests use the admin
+ * statements (report-store.ts).
+ */
+export async function runSerializable<T>(db: Kysely<Database>, work: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await db.transaction().setIsolationLevel('serializable').execute(work)
+    } catch (error) {
+      const code = (error as { code?: unknown } | null)?.code
+      if (RETRYABLE.has(code) && attempt < MAX_ATTEMPTS) continue
+      // A unique violation here is the one-open-conversation index losing a race that SSI did not catch.
+      if (RETRYABLE.has(code) || isUniqueViolation(error)) {
+        throw new ChatError('conflict', 'A concurrent change got in the way; try again', undefined, { cause: error })
+      }
+      throw error
+    }
   }
 }
 
@@ -58,22 +62,22 @@ const MAX_ATTEMPTS = 3
 // ---- Fragments ----
 
 /** The caller's columns, from the `caller` CTE aliased `c`. */
-const actorColumns = sql`c.user_id AS actor_id, c.role AS actor_role, c.disabled_at AS actor_disabled_at`
+export const actorColumns = sql`c.user_id AS actor_id, c.role AS actor_role, c.disabled_at AS actor_disabled_at`
 /** Reads return nothing to a non-admin even if a use case forgot to check. */
-const callerIsAdmin = sql`c.role = 'admin' AND c.disabled_at IS NULL`
+export const callerIsAdmin = sql`c.role = 'admin' AND c.disabled_at IS NULL`
 
 /** A timestamp with Postgres' full microsecond precision, as an ISO 8601 string for cursors. */
-function preciseIso(column: RawBuilder<unknown>): RawBuilder<string> {
+export function preciseIso(column: RawBuilder<unknown>): RawBuilder<string> {
   return sql<string>`to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`
 }
 
 /** Columns of a conversation `cv` with its member `m` and trainer `t`. */
-const conversationColumns = sql`
+export const conversationColumns = sql`
   cv.id, cv.status, cv.closed_at, cv.closed_reason, cv.last_seq, cv.last_message_at, cv.created_at, cv.updated_at,
   m.id AS member_id, m.email AS member_email, m.display_name AS member_display_name,
   t.id AS trainer_id, t.email AS trainer_email, t.display_name AS trainer_display_name,
   ${preciseIso(sql`cv.updated_at`)} AS sort_at`
-const conversationParticipants = sql`JOIN users m ON m.id = cv.member_id JOIN users t ON t.id = cv.trainer_id`
+export const conversationParticipants = sql`JOIN users m ON m.id = cv.member_id JOIN users t ON t.id = cv.trainer_id`
 
 /** Columns of a user `u` with their trainer `t`. */
 const userColumns = sql`
@@ -90,7 +94,7 @@ const participantConnections = sql`(
  * A message `p` as moderators see it (the original body and attachment, even when hidden or
  * deleted), with the moderator `h` who hid it and every earlier version of an edited one.
  */
-const adminMessageJson = sql`json_build_object(
+export const adminMessageJson = sql`json_build_object(
   'id', p.id, 'conversationId', p.conversation_id, 'seq', p.seq, 'senderId', p.sender_id, 'body', p.body,
   'clientMessageId', p.client_message_id, 'createdAt', p.created_at, 'readAt', p.read_at,
   'removed', p.hidden_at IS NOT NULL, 'hiddenAt', p.hidden_at, 'hiddenReason', p.hidden_reason,
@@ -113,13 +117,13 @@ const adminMessageJson = sql`json_build_object(
 
 type Time = Date | string
 
-interface ActorRow {
+export interface ActorRow {
   actor_id: string
   actor_role: Role
   actor_disabled_at: Time | null
 }
 
-interface ConversationRow {
+export interface ConversationRow {
   id: string
   status: ConversationStatus
   closed_at: Time | null
@@ -164,7 +168,7 @@ interface AuditRow {
 }
 
 /** The participant's message JSON plus what only moderators see. */
-interface AdminMessageJson extends Omit<MessageJson, 'attachment'> {
+export interface AdminMessageJson extends Omit<MessageJson, 'attachment'> {
   hiddenAt: string | null
   hiddenReason: string | null
   hiddenBy: UserRef | null
@@ -173,15 +177,15 @@ interface AdminMessageJson extends Omit<MessageJson, 'attachment'> {
 }
 
 /** A LEFT JOIN LATERAL from `caller` yields one all-null row when the page is empty. */
-type Optional<T> = { [K in keyof T]: T[K] | null }
+export type Optional<T> = { [K in keyof T]: T[K] | null }
 
-const isoOrNull = (value: Time | null) => (value === null ? null : toIso(value))
+export const isoOrNull = (value: Time | null) => (value === null ? null : toIso(value))
 
-function toActor(row: ActorRow): Actor {
+export function toActor(row: ActorRow): Actor {
   return { userId: row.actor_id, role: row.actor_role, disabledAt: isoOrNull(row.actor_disabled_at) }
 }
 
-function toConversation(row: ConversationRow): AdminConversation {
+export function toConversation(row: ConversationRow): AdminConversation {
   return {
     id: row.id,
     status: row.status,
@@ -224,7 +228,7 @@ function toAuditEntry(row: AuditRow): AuditEntry {
   }
 }
 
-function toAdminMessage(json: AdminMessageJson): AdminMessage {
+export function toAdminMessage(json: AdminMessageJson): AdminMessage {
   return {
     ...json,
     createdAt: toIso(json.createdAt),
@@ -237,7 +241,7 @@ function toAdminMessage(json: AdminMessageJson): AdminMessage {
 }
 
 /** Splits a page fetched with one extra row into its items and the key to continue after. */
-function paginate<R extends { id: string | null }, T, K>(
+export function paginate<R extends { id: string | null }, T, K>(
   rows: Optional<R>[],
   limit: number,
   map: (row: R) => T,
@@ -251,7 +255,7 @@ function paginate<R extends { id: string | null }, T, K>(
 
 // ---- The transaction's statements ----
 
-function createAdminTransaction(trx: Kysely<Database>): AdminTransaction {
+export function createAdminTransaction(trx: Kysely<Database>): AdminTransaction {
   const conversation = async (conversationId: string) => {
     const { rows } = await sql<ConversationRow>`
       SELECT ${conversationColumns} FROM conversations cv ${conversationParticipants}

@@ -24,8 +24,11 @@ export function connectionAccess(connectionId: string, conversationId: string): 
     ${participantAccess(conversationId)}`
 }
 
-/** CTEs `target` and `access` given a `caller (user_id, role, disabled_at, expires_at)` CTE. */
-export function participantAccess(conversationId: string): RawBuilder<unknown> {
+/**
+ * CTEs `target` and `access` given a `caller (user_id, role, disabled_at, expires_at)` CTE. The
+ * conversation is an id, or an expression such as the conversation of a message (a scalar subquery).
+ */
+export function participantAccess(conversationId: string | RawBuilder<unknown>): RawBuilder<unknown> {
   return sql`
     target AS (
       SELECT cv.id, cv.member_id, cv.trainer_id, cv.status, m.trainer_id AS assigned_trainer_id

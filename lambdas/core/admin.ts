@@ -30,8 +30,9 @@ export const AUDIT_ACTIONS = [
   'user.enabled',
   // Written by core/privacy.ts.
   'user.erased',
+  'report.resolved',
 ] as const
-export const AUDIT_TARGETS = ['conversation', 'message', 'user'] as const
+export const AUDIT_TARGETS = ['conversation', 'message', 'user', 'report'] as const
 export type AuditAction = (typeof AUDIT_ACTIONS)[number]
 
 // ---- What admins see (lambdas/http/schemas.ts describes the same shapes for the OpenAPI document) ----
@@ -284,19 +285,85 @@ export async function closeConversation(
     requireAdmin(actor)
     if (!conversation) throw new ChatError('not_found', 'Conversation not found')
     if (conversation.status === 'closed') throw new ChatError('conflict', 'The conversation is already closed')
-    const result = await tx.closeConversation(conversation.id, input.reason)
-    await tx.record({
-      actorId: actor.userId,
-      action: 'conversation.closed',
-      targetType: 'conversation',
-      targetId: conversation.id,
-      reason: input.reason,
-      details: { memberId: conversation.memberId, trainerId: conversation.trainerId },
-    })
-    return result
+    return closeConversationStep(tx, actor, conversation, input.reason)
   })
-  await notify(ports, closed.connectionIds, { type: 'conversationClosed', conversationId: input.conversationId, reason: input.reason })
+  await announceClosed(ports, closed, input.reason)
   return closed.value
+}
+
+// ---- Steps shared with other use cases (core/reports.ts): each runs inside the caller's transaction, after its checks ----
+
+/** The parts of the admin ports that tell live connections about a committed change. */
+export type Announcer = Pick<AdminPorts, 'delivery' | 'log'> & { store: Pick<AdminStore, 'forgetConnections'> }
+
+/** Closes an open conversation and writes its audit row. */
+export async function closeConversationStep(
+  tx: AdminTransaction,
+  actor: Actor,
+  conversation: Pick<ConversationState, 'id' | 'memberId' | 'trainerId'>,
+  reason: string,
+): Promise<Notified<AdminConversation>> {
+  const result = await tx.closeConversation(conversation.id, reason)
+  await tx.record({
+    actorId: actor.userId,
+    action: 'conversation.closed',
+    targetType: 'conversation',
+    targetId: conversation.id,
+    reason,
+    details: { memberId: conversation.memberId, trainerId: conversation.trainerId },
+  })
+  return result
+}
+
+/** After the commit: both participants' live connections hear `conversationClosed`. */
+export async function announceClosed(ports: Announcer, closed: Notified<AdminConversation>, reason: string): Promise<void> {
+  await notify(ports, closed.connectionIds, { type: 'conversationClosed', conversationId: closed.value.id, reason })
+}
+
+/** Hides a visible message and writes its audit row. */
+export async function hideMessageStep(tx: AdminTransaction, actor: Actor, messageId: string, reason: string): Promise<Notified<AdminMessage>> {
+  const result = await tx.hideMessage(messageId, actor.userId, reason)
+  await tx.record({
+    actorId: actor.userId,
+    action: 'message.hidden',
+    targetType: 'message',
+    targetId: messageId,
+    reason,
+    details: { conversationId: result.value.conversationId, senderId: result.value.senderId },
+  })
+  return result
+}
+
+/** After the commit: both participants' live connections hear `messageRemoved`. */
+export async function announceHidden(ports: Announcer, hidden: Notified<AdminMessage>): Promise<void> {
+  const { conversationId, id: messageId } = hidden.value
+  await notify(ports, hidden.connectionIds, { type: 'messageRemoved', conversationId, messageId })
+}
+
+/**
+ * Disables or enables an account whose state differs, deleting a disabled user's connection rows,
+ * with the audit row; returns the deleted connections (close them after the commit with
+ * `disconnectAll`). An admin cannot disable themselves (so the last admin cannot lock everyone out).
+ */
+export async function setDisabledStep(
+  tx: AdminTransaction,
+  actor: Actor,
+  user: Pick<UserState, 'id' | 'role' | 'disabledAt'>,
+  disabled: boolean,
+  reason: string | null,
+): Promise<string[]> {
+  if (user.id === actor.userId) throw new ChatError('conflict', 'Admins cannot disable their own account')
+  await tx.setDisabled(user.id, disabled)
+  const dropped = disabled ? await tx.dropConnections(user.id) : []
+  await tx.record({
+    actorId: actor.userId,
+    action: disabled ? 'user.disabled' : 'user.enabled',
+    targetType: 'user',
+    targetId: user.id,
+    reason,
+    details: { role: user.role, ...(disabled ? { closedConnections: dropped.length } : { disabledAt: user.disabledAt }) },
+  })
+  return dropped
 }
 
 /**
@@ -358,19 +425,9 @@ export async function hideMessage(
     requireAdmin(actor)
     if (!message) throw new ChatError('not_found', 'Message not found')
     if (message.hidden) throw new ChatError('conflict', 'The message is already removed')
-    const result = await tx.hideMessage(message.id, actor.userId, input.reason)
-    await tx.record({
-      actorId: actor.userId,
-      action: 'message.hidden',
-      targetType: 'message',
-      targetId: message.id,
-      reason: input.reason,
-      details: { conversationId: result.value.conversationId, senderId: result.value.senderId },
-    })
-    return result
+    return hideMessageStep(tx, actor, message.id, input.reason)
   })
-  const { conversationId, id: messageId } = hidden.value
-  await notify(ports, hidden.connectionIds, { type: 'messageRemoved', conversationId, messageId })
+  await announceHidden(ports, hidden)
   return hidden.value
 }
 
@@ -531,18 +588,7 @@ export async function setUserDisabled(
     if (!user) throw new ChatError('not_found', 'User not found')
     refuseErased(user)
     if ((user.disabledAt !== null) === input.disabled) return { user: await tx.user(user.id), dropped: [] }
-    if (user.id === actor.userId) throw new ChatError('conflict', 'Admins cannot disable their own account')
-
-    await tx.setDisabled(user.id, input.disabled)
-    const dropped = input.disabled ? await tx.dropConnections(user.id) : []
-    await tx.record({
-      actorId: actor.userId,
-      action: input.disabled ? 'user.disabled' : 'user.enabled',
-      targetType: 'user',
-      targetId: user.id,
-      reason: input.reason ?? null,
-      details: { role: user.role, ...(input.disabled ? { closedConnections: dropped.length } : { disabledAt: user.disabledAt }) },
-    })
+    const dropped = await setDisabledStep(tx, actor, user, input.disabled, input.reason ?? null)
     return { user: await tx.user(user.id), dropped }
   })
   await disconnectAll(ports, outcome.dropped)
@@ -550,11 +596,11 @@ export async function setUserDisabled(
 }
 
 /** Closes live connections whose rows the committed transaction deleted (DeleteConnection). */
-async function disconnectAll(ports: AdminPorts, connectionIds: readonly string[]): Promise<void> {
+export async function disconnectAll(ports: Announcer, connectionIds: readonly string[]): Promise<void> {
   await Promise.all(connectionIds.map((connectionId) => ports.delivery.disconnect(connectionId)))
 }
 
-async function notify(ports: AdminPorts, connectionIds: readonly string[], frame: ServerFrame): Promise<void> {
+async function notify(ports: Announcer, connectionIds: readonly string[], frame: ServerFrame): Promise<void> {
   if (connectionIds.length === 0) return
   const report = await ports.delivery.post(connectionIds.map((connectionId) => ({ connectionId, frame })))
   if (report.failed.length > 0) ports.log.warn('delivery failed for some connections', { failed: report.failed })

@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely'
 import { createAdminStore } from '../adapters/admin-store.ts'
 import type { Database } from '../adapters/database-schema.ts'
 import { createErasureStore } from '../adapters/privacy-store.ts'
+import { createReportStore } from '../adapters/report-store.ts'
 import { config } from '../config.ts'
 import {
   assignTrainer,
@@ -18,6 +19,7 @@ import {
   type AdminPorts,
 } from '../core/admin.ts'
 import { eraseUser, type ErasurePorts } from '../core/privacy.ts'
+import { listReports, resolveReport, type ReportStore } from '../core/reports.ts'
 import { encodeCursor } from '../http/schemas.ts'
 import { httpApi } from '../http/toolkit.ts'
 import type { TokenAgePolicy } from '../core/identity.ts'
@@ -32,13 +34,16 @@ import { pushNotifier } from '../wiring/push.ts'
  * dispatching on routeKey. The gateway only proves the token is valid; each use case checks the
  * caller's role in the database, in the transaction that does the work.
  */
+/** The admin ports, the erasure ports and the report store (the moderation queue's statements beside the admin ones). */
 export interface AdminApiPorts extends AdminPorts {
   /** Erasure also reaches S3 and SNS (core/privacy.ts). */
   erasure: ErasurePorts
+  reports: ReportStore
   tokenAge?: TokenAgePolicy
 }
 
 export function createAdminApi(ports: AdminApiPorts, middlewares: MiddlewareObj[] = []) {
+  const reportPorts = { store: ports.reports, delivery: ports.delivery, log: ports.log }
   return httpApi(
     'http-admin',
     {
@@ -80,6 +85,13 @@ export function createAdminApi(ports: AdminApiPorts, middlewares: MiddlewareObj[
       async eraseUser({ identity, params, body }) {
         return { body: await eraseUser(ports.erasure, identity, { userId: params.id, reason: body.reason }) }
       },
+      async adminReports({ identity, query }) {
+        const page = await listReports(reportPorts, identity, { status: query.status, limit: query.limit, after: query.cursor })
+        return { body: { reports: page.reports, nextCursor: encodeCursor(page.nextKey) } }
+      },
+      async resolveReport({ identity, params, body }) {
+        return { body: await resolveReport(reportPorts, identity, { reportId: params.id, ...body }) }
+      },
     },
     ports,
     middlewares,
@@ -90,6 +102,7 @@ export function adminPorts(base: Base, db: Kysely<Database>): AdminApiPorts & { 
   const delivery = websocketDelivery(base)
   return {
     store: createAdminStore(db),
+    reports: createReportStore(db),
     delivery,
     log: base.log,
     erasure: { store: createErasureStore(db), storage: attachmentStorage(base), push: pushNotifier(base), delivery, log: base.log },

@@ -5,6 +5,8 @@ import { createAttachmentStore } from '../adapters/attachment-store.ts'
 import type { Database } from '../adapters/database-schema.ts'
 import { createDeviceStore } from '../adapters/device-store.ts'
 import { createPrivacyQueries } from '../adapters/privacy-store.ts'
+import { createReportStore } from '../adapters/report-store.ts'
+import { createSearchStore } from '../adapters/search-store.ts'
 import { config } from '../config.ts'
 import { signLastMessages, signMessages, type AttachmentPolicy } from '../core/attachments.ts'
 import { assertAccess } from '../core/chat.ts'
@@ -14,8 +16,11 @@ import type { AttachmentStorage, Delivery, Log } from '../core/ports.ts'
 import { onlineFrames, postPresence } from '../core/presence.ts'
 import type { ServerFrame } from '../core/protocol.ts'
 import { registerDevice, removeDevice, type PushPorts } from '../core/push.ts'
+import { fileReport } from '../core/reports.ts'
+import { searchConversation, searchEverywhere } from '../core/search.ts'
 import { requestUpload } from '../core/uploads.ts'
 import { encodeExportCursor } from '../http/privacy-schemas.ts'
+import { encodeCursor } from '../http/schemas.ts'
 import { httpApi } from '../http/toolkit.ts'
 import { attachmentPolicy, attachmentStorage } from '../wiring/attachments.ts'
 import type { TokenAgePolicy } from '../core/identity.ts'
@@ -44,6 +49,8 @@ export function createAppApi(ports: AppPorts, middlewares: MiddlewareObj[] = [])
   const devices = createDeviceStore(ports.db)
   const exports = { queries: createPrivacyQueries(ports.db), storage: ports.storage }
   const uploads = { store: createAttachmentStore(ports.db), storage: ports.storage, policy: ports.policy, log: ports.log }
+  const search = createSearchStore(ports.db)
+  const reports = createReportStore(ports.db)
 
   return httpApi(
     'http-app',
@@ -114,6 +121,17 @@ export function createAppApi(ports: AppPorts, middlewares: MiddlewareObj[] = [])
         }))
         await postPresence(ports, outgoing)
         return { body: { visible: body.visible } }
+      },
+      async searchConversation({ identity, params, query }) {
+        const page = await searchConversation(search, identity, { conversationId: params.id, ...query })
+        return { body: { hits: page.hits, nextCursor: encodeCursor(page.nextKey) } }
+      },
+      async search({ identity, query }) {
+        const page = await searchEverywhere(search, identity, query)
+        return { body: { hits: page.hits, nextCursor: encodeCursor(page.nextKey) } }
+      },
+      async reportMessage({ identity, params, body }) {
+        return { status: 201, body: await fileReport(reports, identity, { messageId: params.id, ...body }) }
       },
     },
     ports,

@@ -2,6 +2,14 @@ import * as z from 'zod/mini'
 import type { ErrorCode } from '../core/errors.ts'
 import {
   AdminConversationView,
+  AdminReportView,
+  ConversationSearchQuery,
+  ReportBody,
+  ReportListQuery,
+  ReportView,
+  ResolveReportBody,
+  SearchPageView,
+  SearchQuery,
   AdminMessageView,
   AdminUserView,
   AssignTrainerBody,
@@ -290,6 +298,56 @@ export const HTTP_ROUTES = {
     params: IdParams,
     body: ReasonBody,
     response: ErasureView,
+    errors: ['conflict'],
+  },
+
+  searchConversation: {
+    key: 'GET /conversations/{id}/messages/search',
+    access: 'user',
+    handler: app,
+    summary:
+      "Full-text search of one conversation's messages (websearch syntax: quoted phrases, or, -word), newest first, each hit with a plain-text snippet and its highlighted ranges; removed and deleted messages are never found",
+    params: IdParams,
+    query: ConversationSearchQuery,
+    response: SearchPageView,
+  },
+  search: {
+    key: 'GET /search',
+    access: 'user',
+    handler: app,
+    summary:
+      "Full-text search across every conversation the caller may read (a trainer: their members' conversations), newest first; admins take part in none and find nothing here",
+    query: SearchQuery,
+    response: SearchPageView,
+  },
+  reportMessage: {
+    key: 'POST /messages/{id}/report',
+    access: 'user',
+    handler: app,
+    summary: "Reports a message of a conversation the caller takes part in to the moderators; one open report per user per message",
+    params: IdParams,
+    body: ReportBody,
+    response: ReportView,
+    successStatus: 201,
+    errors: ['conflict'],
+  },
+  adminReports: {
+    key: 'GET /admin/reports',
+    access: 'admin',
+    handler: admin,
+    summary: 'Reports, newest first, with the message as moderators see it, its conversation, the reporter and the resolution; keyset-paginated',
+    query: ReportListQuery,
+    response: z.object({ reports: z.array(AdminReportView), nextCursor: NextCursor }),
+  },
+  resolveReport: {
+    key: 'POST /admin/reports/{id}/resolve',
+    access: 'admin',
+    handler: admin,
+    summary:
+      "Resolves an open report with an action (dismiss, hide the message, close its conversation, disable its sender), taken and recorded in the same transaction",
+    params: IdParams,
+    body: ResolveReportBody,
+    response: AdminReportView,
     errors: ['conflict'],
   },
 } as const satisfies Record<string, HttpRouteDeclaration>

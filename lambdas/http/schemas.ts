@@ -12,6 +12,15 @@ import {
 } from '../core/admin.ts'
 import { PLATFORMS, ROLES, type ConversationSummary, type Message, type User } from '../core/model.ts'
 import { HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT } from '../core/protocol.ts'
+import {
+  MAX_REPORT_NOTE_CHARS,
+  REPORT_ACTIONS,
+  REPORT_REASONS,
+  REPORT_STATUSES,
+  type AdminReport,
+  type Report,
+} from '../core/reports.ts'
+import { SEARCH_DEFAULT_LIMIT, SEARCH_MAX_LIMIT, SEARCH_QUERY_MAX_CHARS, type SearchHit } from '../core/search.ts'
 
 /**
  * The REST API's request and response schemas (zod/mini). Requests are validated with them;
@@ -55,9 +64,11 @@ export const PresenceVisibility = z.object({ visible: z.boolean() })
  */
 export const ActivityKey = z.object({ at: z.iso.datetime({ precision: 6 }), id: Id })
 export const EmailKey = z.object({ email: z.string().check(z.maxLength(320)), id: Id })
+/** The seq of the last hit of a conversation's search page. */
+export const SeqKey = z.object({ seq: z.int().check(z.minimum(1), z.maximum(2_147_483_647)) })
 
 /** Cursors are opaque to clients: base64url JSON of a sort key. */
-export function encodeCursor(key: z.infer<typeof ActivityKey> | z.infer<typeof EmailKey> | null): string | null {
+export function encodeCursor(key: z.infer<typeof ActivityKey> | z.infer<typeof EmailKey> | z.infer<typeof SeqKey> | null): string | null {
   return key ? Buffer.from(JSON.stringify(key), 'utf8').toString('base64url') : null
 }
 
@@ -216,6 +227,55 @@ export const AuditEntryView = z.object({
 
 export const NextCursor = z.nullable(z.string())
 
+// ---- Search and reports (issue #13) ----
+
+const SearchText = z.string().check(z.trim(), z.minLength(1), z.maxLength(SEARCH_QUERY_MAX_CHARS))
+const searchLimit = limit(SEARCH_DEFAULT_LIMIT, SEARCH_MAX_LIMIT)
+export const ConversationSearchQuery = z.object({ q: SearchText, limit: searchLimit, cursor: z.optional(cursorOf(SeqKey)) })
+export const SearchQuery = z.object({ q: SearchText, limit: searchLimit, cursor: z.optional(cursorOf(ActivityKey)) })
+
+export const SearchHitView = z.object({
+  conversationId: Id,
+  messageId: Id,
+  seq: z.int(),
+  senderId: Id,
+  createdAt: IsoTimestamp,
+  snippet: z.string(),
+  highlights: z.array(z.object({ start: z.int(), end: z.int() })),
+})
+export const SearchPageView = z.object({ hits: z.array(SearchHitView), nextCursor: NextCursor })
+
+export const ReportBody = z.object({
+  reason: z.enum(REPORT_REASONS),
+  note: z.optional(z.string().check(z.trim(), z.maxLength(MAX_REPORT_NOTE_CHARS))),
+})
+export const ReportListQuery = z.object({
+  status: z.optional(z.enum(REPORT_STATUSES)),
+  limit: pageLimit,
+  cursor: z.optional(cursorOf(ActivityKey)),
+})
+export const ResolveReportBody = z.object({ action: z.enum(REPORT_ACTIONS), note: Reason })
+
+export const ReportView = z.object({
+  id: Id,
+  messageId: Id,
+  conversationId: Id,
+  reason: z.enum(REPORT_REASONS),
+  note: z.nullable(z.string()),
+  status: z.enum(REPORT_STATUSES),
+  createdAt: IsoTimestamp,
+})
+
+export const AdminReportView = z.extend(ReportView, {
+  reporter: UserRefView,
+  message: AdminMessageView,
+  conversation: AdminConversationView,
+  resolvedAt: z.nullable(IsoTimestamp),
+  resolvedBy: z.nullable(UserRefView),
+  resolution: z.nullable(z.enum(REPORT_ACTIONS)),
+  resolutionNote: z.nullable(z.string()),
+})
+
 /** True only when A and B are the same type; assigning `true` to it fails to compile otherwise. */
 type SameType<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
 
@@ -227,5 +287,8 @@ const viewsMatchModel: [
   SameType<z.infer<typeof AdminMessageView>, AdminMessage>,
   SameType<z.infer<typeof AdminUserView>, AdminUser>,
   SameType<z.infer<typeof AuditEntryView>, AuditEntry>,
-] = [true, true, true, true, true, true, true]
+  SameType<z.infer<typeof SearchHitView>, SearchHit>,
+  SameType<z.infer<typeof ReportView>, Report>,
+  SameType<z.infer<typeof AdminReportView>, AdminReport>,
+] = [true, true, true, true, true, true, true, true, true, true]
 void viewsMatchModel

@@ -11,7 +11,10 @@ import { startTestStack, type TestStack } from '../helpers/stack.ts'
  */
 
 let stack: TestStack
-const ids = {} as Record<'member' | 'trainer' | 'otherTrainer' | 'conversation' | 'message' | 'newMember' | 'roleTarget' | 'disableTarget' | 'eraseTarget', string>
+const ids = {} as Record<
+  'member' | 'trainer' | 'otherTrainer' | 'conversation' | 'message' | 'newMember' | 'roleTarget' | 'disableTarget' | 'eraseTarget' | 'report',
+  string
+>
 
 before(async () => {
   stack = await startTestStack()
@@ -27,6 +30,11 @@ before(async () => {
   const sent = await member.request({ action: 'sendMessage', conversationId: ids.conversation, clientMessageId: 'm1', body: 'hello' })
   ids.message = sent.message.id
   member.close()
+  const trainer = await stack.connect('trainer1@example.com')
+  const reported = await trainer.request({ action: 'sendMessage', conversationId: ids.conversation, clientMessageId: 't1', body: 'a reported message' })
+  trainer.close()
+  const filed = await stack.api(`/messages/${reported.message.id}/report`, { method: 'POST', email: 'user1@example.com', body: { reason: 'spam' } })
+  ids.report = filed.body.id
 
   // An admin whose account was disabled, and a member whose token claims the admin group.
   await stack.api('/me', { email: 'disabled-admin@example.com', token: await adminGroupToken('disabled-admin@example.com') })
@@ -70,6 +78,12 @@ const calls: Record<string, () => Call> = {
   'DELETE /admin/messages/{id}': () => ({ method: 'DELETE', path: `/admin/messages/${ids.message}`, body: { reason: 'matrix' } }),
   'GET /admin/audit': () => ({ method: 'GET', path: '/admin/audit' }),
   'POST /admin/users/{id}/erase': () => ({ method: 'POST', path: `/admin/users/${ids.eraseTarget}/erase`, body: { reason: 'matrix' } }),
+  'GET /admin/reports': () => ({ method: 'GET', path: '/admin/reports?status=open' }),
+  'POST /admin/reports/{id}/resolve': () => ({
+    method: 'POST',
+    path: `/admin/reports/${ids.report}/resolve`,
+    body: { action: 'dismiss', note: 'matrix' },
+  }),
 }
 
 let newcomers = 0
@@ -131,6 +145,7 @@ test('the audit trail holds exactly the admin’s changes, most recent first', a
     body.entries.map((entry: { action: string; actor: { email: string } }) => [entry.action, entry.actor.email]),
     [
       ['user.erased', ADMIN],
+      ['report.resolved', ADMIN],
       ['message.hidden', ADMIN],
       ['user.disabled', ADMIN],
       ['user.role_changed', ADMIN],

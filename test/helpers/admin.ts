@@ -16,7 +16,8 @@ export async function databaseSnapshot(stack: TestStack): Promise<unknown> {
       'users', (SELECT json_agg(u ORDER BY u.id) FROM users u),
       'conversations', (SELECT json_agg(c ORDER BY c.id) FROM conversations c),
       'messages', (SELECT json_agg(m ORDER BY m.id) FROM messages m),
-      'audit', (SELECT json_agg(a ORDER BY a.id) FROM audit_log a)
+      'audit', (SELECT json_agg(a ORDER BY a.id) FROM audit_log a),
+      'reports', (SELECT json_agg(r ORDER BY r.id) FROM reports r)
     ) AS snapshot`.execute(stack.db)
   return rows[0]?.snapshot
 }

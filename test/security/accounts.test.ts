@@ -44,7 +44,9 @@ async function snapshot(): Promise<unknown> {
       'audit', (SELECT json_agg(a ORDER BY a.id) FROM audit_log a),
       'attachments', (SELECT json_agg(a ORDER BY a.id) FROM attachments a),
       'devices', (SELECT json_agg(d ORDER BY d.token) FROM devices d),
-      'mutes', (SELECT json_agg(n ORDER BY n.user_id, n.conversation_id) FROM notification_mutes n)
+      'mutes', (SELECT json_agg(n ORDER BY n.user_id, n.conversation_id) FROM notification_mutes n),
+      'reports', (SELECT json_agg(r ORDER BY r.id) FROM reports r),
+      'edits', (SELECT json_agg(e ORDER BY e.id) FROM message_edits e)
     ) AS snapshot`.execute(stack.db)
   return rows[0]?.snapshot
 }
@@ -59,7 +61,7 @@ interface Sample {
 }
 
 /** One request per route, by name. `who` is the account that is disabled before it is sent. */
-const HTTP_SAMPLES: Record<Exclude<HttpRouteName, 'health' | 'openApi'>, Sample & { who: 'member' | 'admin' }> = {
+const HTTP_SAMPLES: Record<Exclude<HttpRouteName, 'health' | 'openApi'>, Sample & { who: 'member' | 'trainer' | 'admin' }> = {
   me: { who: 'member', path: () => '/me' },
   conversations: { who: 'member', path: () => '/conversations' },
   history: { who: 'member', path: () => `/conversations/${ids.conversation}/messages` },
@@ -85,6 +87,11 @@ const HTTP_SAMPLES: Record<Exclude<HttpRouteName, 'health' | 'openApi'>, Sample 
   hideMessage: { who: 'admin', path: () => `/admin/messages/${ids.message}`, body: () => ({ reason: 'Spam' }) },
   audit: { who: 'admin', path: () => '/admin/audit' },
   exportMe: { who: 'member', path: () => '/me/export' },
+  searchConversation: { who: 'member', path: () => `/conversations/${ids.conversation}/messages/search?q=hi` },
+  search: { who: 'member', path: () => '/search?q=hi' },
+  reportMessage: { who: 'trainer', path: () => `/messages/${ids.message}/report`, body: () => ({ reason: 'spam' }) },
+  adminReports: { who: 'admin', path: () => '/admin/reports?status=open' },
+  resolveReport: { who: 'admin', path: () => `/admin/reports/${randomUUID()}/resolve`, body: () => ({ action: 'dismiss', note: 'n' }) },
   setPresence: { who: 'member', path: () => '/me/presence', body: () => ({ visible: false }) },
   exportMessages: { who: 'member', path: () => '/me/export/messages' },
   eraseUser: { who: 'admin', path: () => `/admin/users/${ids.member}/erase`, body: () => ({ reason: 'Asked to be forgotten' }) },
@@ -101,7 +108,7 @@ describe('REST: every route refuses a disabled account and changes nothing', () 
     const sample = (HTTP_SAMPLES as Record<string, (typeof HTTP_SAMPLES)[keyof typeof HTTP_SAMPLES] | undefined>)[route.name]
     test(`${route.key} (${route.name}) → 403 forbidden`, { skip: sample ? false : 'no row: see the test above' }, async () => {
       if (!sample) return
-      const who = sample.who === 'admin' ? { id: ids.admin, email: ADMIN } : { id: ids.member, email: MEMBER }
+      const who = { admin: { id: ids.admin, email: ADMIN }, trainer: { id: ids.trainer, email: TRAINER }, member: { id: ids.member, email: MEMBER } }[sample.who]
       const token = await stack.token(who.email)
       await setDisabled(who.id, true)
       try {

@@ -23,11 +23,11 @@ const DAY_MS = 24 * 60 * 60 * 1000
 async function loadStats(dataProvider: ConsoleDataProvider): Promise<Stats> {
   const count = ({ rows, complete }: { rows: unknown[]; complete: boolean }) => `${rows.length}${complete ? '' : '+'}`
   const since = Date.now() - DAY_MS
-  const [open, closed, members, hasReports] = await Promise.all([
+  const [open, closed, members, reports] = await Promise.all([
     dataProvider.scan<Conversation>('conversations', { status: 'open' }),
     dataProvider.scan<Conversation>('conversations', { status: 'closed' }),
     dataProvider.scan<AdminUser>('users', { role: 'user' }),
-    dataProvider.hasRoute('/admin/reports'),
+    dataProvider.scan('reports', { status: 'open' }),
   ])
   const active = [...open.rows, ...closed.rows].filter((c) => c.lastMessageAt && Date.parse(c.lastMessageAt) >= since)
   const histories = await Promise.all(active.map((c) => dataProvider.history(c.id)))
@@ -36,7 +36,7 @@ async function loadStats(dataProvider: ConsoleDataProvider): Promise<Stats> {
     open: count(open),
     closed: count(closed),
     messages24h: String(recent),
-    reports: hasReports ? 'see Reports' : 'n/a (no reports routes yet)',
+    reports: count(reports),
     unassigned: count({ rows: members.rows.filter((u) => u.trainer === null), complete: members.complete }),
   }
 }

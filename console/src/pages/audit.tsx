@@ -9,18 +9,18 @@ const filters = [
     key="targetType"
     source="targetType"
     label="Target type"
-    choices={['conversation', 'message', 'user'].map((t) => ({ id: t, name: t }))}
+    choices={['conversation', 'message', 'user', 'report'].map((t) => ({ id: t, name: t }))}
     alwaysOn
   />,
   <TextInput key="targetId" source="targetId" label="Target id" alwaysOn />,
 ]
 
-/** Where an entry's target lives in the console (a message is shown in its conversation). */
+/** Where an entry's target lives in the console (a message, or a report of one, is shown in its conversation). */
 function targetLink(entry: AuditEntry): { to: string; label: string } | undefined {
   if (entry.targetType === 'conversation') return { to: `/conversations/${entry.targetId}/show`, label: `conversation ${entry.targetId.slice(0, 8)}` }
   if (entry.targetType === 'user') return { to: `/users/${entry.targetId}/show`, label: `user ${entry.targetId.slice(0, 8)}` }
   const conversationId = entry.details.conversationId
-  if (typeof conversationId === 'string') return { to: `/conversations/${conversationId}/show`, label: `message ${entry.targetId.slice(0, 8)}` }
+  if (typeof conversationId === 'string') return { to: `/conversations/${conversationId}/show`, label: `${entry.targetType} ${entry.targetId.slice(0, 8)}` }
   return undefined
 }
 
