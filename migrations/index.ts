@@ -5,6 +5,7 @@ import * as m0003 from './0003_rate_limits.ts'
 import * as m0004 from './0004_attachments.ts'
 import * as m0005 from './0005_push_devices.ts'
 import * as m0006 from './0006_message_state.ts'
+import * as m0013 from './0013_unread_counter.ts'
 
 /**
  * The static list of migrations. Bundled Lambdas cannot read a folder at run time, so every
@@ -17,6 +18,7 @@ export const migrations: Record<string, Migration> = {
   '0004_attachments': m0004,
   '0005_push_devices': m0005,
   '0006_message_state': m0006,
+  '0013_unread_counter': m0013,
 }
 
 export const migrationProvider: MigrationProvider = {

@@ -104,6 +104,12 @@ export interface NotificationMutesTable {
   created_at: CreatedAt
 }
 
+/** Per user, their unread messages over all their conversations (0013), kept by triggers on messages. */
+export interface UnreadCountersTable {
+  user_id: string
+  unread: Generated<number>
+}
+
 export interface Database {
   users: UsersTable
   conversations: ConversationsTable
@@ -113,6 +119,7 @@ export interface Database {
   attachments: AttachmentsTable
   devices: DevicesTable
   notification_mutes: NotificationMutesTable
+  unread_counters: UnreadCountersTable
 }
 
 export type UserRow = Selectable<UsersTable>
