@@ -9,6 +9,7 @@ import { measureEndToEnd, type EndToEndPlan } from './end-to-end.ts'
 import { measureFanOut, type FanOutPlan } from './fan-out.ts'
 import { measureHandlerOverhead, type OverheadPlan } from './handler-overhead.ts'
 import { measureHistory, type HistoryPlan } from './history.ts'
+import { measurePushBadge, type PushBadgePlan } from './push-badge.ts'
 import { createInvoker } from './invoke.ts'
 import { Checks, formatTable, type Row, type Section, type SummaryEntry } from './report.ts'
 import { countRoundTrips } from './round-trips.ts'
@@ -24,7 +25,7 @@ import { countRoundTrips } from './round-trips.ts'
 
 process.env.LOG_LEVEL ??= 'error'
 
-const SECTIONS = ['cold', 'history', 'roundtrips', 'handler', 'fanout', 'e2e'] as const
+const SECTIONS = ['cold', 'history', 'roundtrips', 'handler', 'fanout', 'e2e', 'push'] as const
 type SectionName = (typeof SECTIONS)[number]
 
 interface Plan {
@@ -38,6 +39,7 @@ interface Plan {
   endToEnd: EndToEndPlan
   fanOut: FanOutPlan
   history: HistoryPlan
+  pushBadge: PushBadgePlan
 }
 
 const PLANS: Record<Plan['mode'], Plan> = {
@@ -50,6 +52,7 @@ const PLANS: Record<Plan['mode'], Plan> = {
     endToEnd: { levels: [1, 50, 250], warmupMs: 1_000, durationMs: 5_000 },
     fanOut: { sizes: [1, 10, 100], warmup: 5, reps: 40 },
     history: { smallMessages: 1_000, largeMessages: 1_000_000, smallConversations: 1_000, largeConversations: 100_000, iterations: 200, timeLimitMs: 30_000 },
+    pushBadge: { backlog: 100_000, warmup: 10, iterations: 200, timeLimitMs: 15_000 },
   },
   // Under 60 s on 2 cores even when they are busy: small sizes, and every section bounded in time.
   quick: {
@@ -61,6 +64,7 @@ const PLANS: Record<Plan['mode'], Plan> = {
     endToEnd: { levels: [1, 20], warmupMs: 200, durationMs: 800 },
     fanOut: { sizes: [1, 10, 100], warmup: 2, reps: 8 },
     history: { smallMessages: 1_000, largeMessages: 10_000, smallConversations: 1_000, largeConversations: 10_000, iterations: 20, timeLimitMs: 3_000 },
+    pushBadge: { backlog: 10_000, warmup: 3, iterations: 20, timeLimitMs: 2_000 },
   },
 }
 
@@ -226,7 +230,7 @@ async function main(): Promise<number> {
   // machine that runs out of time loses the least.
   await section('cold', 'cold start', () => measureColdStart(plan.coldStart, state.checks))
 
-  const stackSections: SectionName[] = ['handler', 'fanout', 'roundtrips', 'e2e']
+  const stackSections: SectionName[] = ['handler', 'push', 'fanout', 'roundtrips', 'e2e']
   if (stackSections.some((name) => only.has(name))) {
     const maxConnections = Math.max(...plan.fanOut.sizes) + 20
     const started = performance.now()
@@ -236,6 +240,7 @@ async function main(): Promise<number> {
     try {
       const invoker = await createInvoker(bench, pool, 'handler')
       await section('handler', 'handler overhead', () => measureHandlerOverhead(bench, pool, invoker, plan.overhead, state.checks))
+      await section('push', 'push badge', () => measurePushBadge(bench, invoker, plan.pushBadge, state.checks))
       await section('fanout', 'fan-out', () => measureFanOut(bench, pool, plan.fanOut, state.checks))
       // History runs on databases of its own; the stack idles meanwhile.
       await section('history', 'history at scale', () => measureHistory(plan.history, state.checks))
