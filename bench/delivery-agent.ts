@@ -1,9 +1,10 @@
-import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi'
+import { ApiGatewayManagementApiClient, DeleteConnectionCommand, PostToConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi'
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
+import { createManagementApi, type ManagementApi } from '../lambdas/adapters/management-api.ts'
 import { createWebSocketDelivery } from '../lambdas/adapters/websocket-delivery.ts'
 import { managementApiAgent } from '../lambdas/wiring/delivery.ts'
 import type { Log } from '../lambdas/core/ports.ts'
@@ -12,11 +13,12 @@ import { median, ms, ratio, rotate, round, settle } from './stats.ts'
 
 /**
  * Figure 6, the Management API client alone (issue 12 item 4): the delivery adapter
- * (lambdas/adapters/websocket-delivery.ts, the SDK client with SigV4 signing and its retry
- * middleware) posting one frame to 1 and to 100 connections of a server in a child process that
+ * (lambdas/adapters/websocket-delivery.ts) over our client (management-api.ts) or the AWS SDK's,
+ * posting one frame to 1 and to 100 connections of a server in a child process that
  * answers every PostToConnection at once, over TLS as in AWS (a self-signed certificate the
- * client trusts). The agent variants take turns: the SDK's default (keep-alive, 50 sockets), the
- * agent the handlers use (`managementApiAgent`), larger pools, and no keep-alive. CPU per post is
+ * client trusts). The variants take turns: the SDK's client with its default agent (keep-alive, 50
+ * sockets) and with ours, our client with the agent the handlers use (`managementApiAgent`), with 50
+ * sockets, and without keep-alive. CPU per post is
  * this process's user + system time over the posts it made (the server's is its own process's).
  */
 
@@ -41,6 +43,8 @@ export interface AgentVariantResult {
 
 interface Variant {
   name: string
+  /** The AWS SDK's client, or ours (lambdas/adapters/management-api.ts). */
+  client: 'sdk' | 'ours'
   maxSockets: number
   keepAlive: boolean
 }
@@ -72,6 +76,16 @@ async function startServer(dir: string): Promise<{ port: number; cert: Buffer; c
   return { port: Number(line), cert: await readFile(certFile), child }
 }
 
+/** The SDK's client behind the port the delivery adapter takes, as the handlers used it before. */
+function sdkClient(client: ApiGatewayManagementApiClient): ManagementApi {
+  return {
+    postToConnection: async (connectionId, data, options = {}) =>
+      void (await client.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: data }), options.abortSignal ? { abortSignal: options.abortSignal } : {})),
+    deleteConnection: async (connectionId) => void (await client.send(new DeleteConnectionCommand({ ConnectionId: connectionId }))),
+    destroy: () => client.destroy(),
+  }
+}
+
 export async function measureDeliveryAgents(plan: AgentPlan, checks: Checks): Promise<{ rows: Row[]; results: AgentVariantResult[] }> {
   const dir = await mkdtemp(join(tmpdir(), 'trainer-chat-agent-'))
   let server: Awaited<ReturnType<typeof startServer>> | undefined
@@ -79,10 +93,11 @@ export async function measureDeliveryAgents(plan: AgentPlan, checks: Checks): Pr
     server = await startServer(dir)
     const ours = managementApiAgent()
     const variants: Variant[] = [
-      { name: 'SDK default', maxSockets: 50, keepAlive: true },
-      { name: 'ours (lambdas/wiring/delivery.ts)', maxSockets: ours.maxSockets, keepAlive: ours.keepAlive },
-      { name: 'keep-alive, 256 sockets', maxSockets: 256, keepAlive: true },
-      { name: 'no keep-alive', maxSockets: ours.maxSockets, keepAlive: false },
+      { name: 'AWS SDK client, its default agent', client: 'sdk', maxSockets: 50, keepAlive: true },
+      { name: `AWS SDK client, ${ours.maxSockets} sockets`, client: 'sdk', maxSockets: ours.maxSockets, keepAlive: true },
+      { name: 'ours, as deployed (lambdas/wiring/delivery.ts)', client: 'ours', maxSockets: ours.maxSockets, keepAlive: ours.keepAlive },
+      { name: 'ours, 50 sockets', client: 'ours', maxSockets: 50, keepAlive: true },
+      { name: 'ours, no keep-alive', client: 'ours', maxSockets: ours.maxSockets, keepAlive: false },
     ]
     const warnings = new Map<string, number>()
     const clients = variants.map((variant) => {
@@ -95,14 +110,12 @@ export async function measureDeliveryAgents(plan: AgentPlan, checks: Checks): Pr
         error: () => {},
       }
       const agent = { keepAlive: variant.keepAlive, maxSockets: variant.maxSockets, ca: server!.cert }
-      const client = new ApiGatewayManagementApiClient({
-        region: 'us-east-1',
-        credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' },
-        endpoint: `https://127.0.0.1:${server!.port}`,
-        maxAttempts: 3,
-        logger,
-        requestHandler: { httpsAgent: agent },
-      })
+      const endpoint = `https://127.0.0.1:${server!.port}`
+      const credentials = { accessKeyId: 'bench', secretAccessKey: 'bench' }
+      const client: ManagementApi =
+        variant.client === 'ours'
+          ? createManagementApi({ endpoint, region: 'us-east-1', credentials, maxAttempts: 3, agent })
+          : sdkClient(new ApiGatewayManagementApiClient({ region: 'us-east-1', credentials, endpoint, maxAttempts: 3, logger, requestHandler: { httpsAgent: agent } }))
       return { variant, client }
     })
     const log: Log = { debug: () => {}, info: () => {}, warn: (message) => checks.fail(`delivery agent: ${message}`), error: (message) => checks.fail(`delivery agent: ${message}`) }

@@ -127,10 +127,10 @@ export async function measureFanOut(
   const summary: SummaryEntry[] =
     hundred && first?.connections === 1 ? [atMost('fanout.100v1', hundred.ratio, 'ratio', HUNDRED_TARGET, `p50 of ${hundred.reps}`)] : []
   summary.push(atMost('fanout.cpuPerPost', cpuPerPostMs, 'ms', null, 'bench process CPU per PostToConnection, local gateway included'))
-  const ours = agents.results.find((result) => result.variant.startsWith('ours'))
+  const ours = agents.results.find((result) => result.variant.startsWith('ours, as deployed'))
   if (ours) {
     summary.push(atMost('fanout.client.100v1', ours.ratio, 'ratio', HUNDRED_TARGET, `the Management API client alone over TLS, p50 of ${ours.reps}`))
-    summary.push(atMost('fanout.client.cpuPerPost', ours.cpuPerPostMs, 'ms', null, 'the Management API client alone: signing, SDK, TLS'))
+    summary.push(atMost('fanout.client.cpuPerPost', ours.cpuPerPostMs, 'ms', null, 'the Management API client alone: signing, HTTP, TLS'))
   }
   return { rows, data: { sizes: results, cpuPerPostMs, agents: agents.results }, summary }
 }

@@ -1,8 +1,4 @@
-import {
-  ApiGatewayManagementApiClient,
-  DeleteConnectionCommand,
-  PostToConnectionCommand,
-} from '@aws-sdk/client-apigatewaymanagementapi'
+import type { ManagementApi } from './management-api.ts'
 import type { Delivery, DeliveryReport, Outgoing, PostOptions } from '../core/ports.ts'
 import { describeError } from '../core/errors.ts'
 import type { Log } from '../core/ports.ts'
@@ -10,12 +6,12 @@ import type { Log } from '../core/ports.ts'
 /**
  * Fan-out through the API Gateway Management API: every PostToConnection in parallel.
  * 410 Gone means API Gateway no longer knows the connection (its row should go);
- * throttling and 5xx are retried by the SDK's standard retry strategy (exponential backoff
- * with jitter) and then reported as failed, never thrown: the message is already stored.
+ * throttling and 5xx are retried by the client (management-api.ts: exponential backoff with
+ * full jitter) and then reported as failed, never thrown: the message is already stored.
  * With a deadline, posts still running when it passes are aborted and reported `late`, so a slow
  * fan-out can never hold the handler past its own timeout.
  */
-export function createWebSocketDelivery<F>(client: ApiGatewayManagementApiClient, log: Log): Delivery<F> {
+export function createWebSocketDelivery<F>(client: ManagementApi, log: Log): Delivery<F> {
   const encoder = new TextEncoder()
   return {
     async post(outgoing: readonly Outgoing<F>[], options: PostOptions = {}): Promise<DeliveryReport> {
@@ -29,7 +25,7 @@ export function createWebSocketDelivery<F>(client: ApiGatewayManagementApiClient
       }
       const results = await Promise.allSettled(
         outgoing.map(({ connectionId, frame }) =>
-          client.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: bytes(frame) }), signal ? { abortSignal: signal } : {}),
+          client.postToConnection(connectionId, bytes(frame), signal ? { abortSignal: signal } : {}),
         ),
       )
       const report: DeliveryReport = { gone: [], failed: [], late: [] }
@@ -48,7 +44,7 @@ export function createWebSocketDelivery<F>(client: ApiGatewayManagementApiClient
 
     async disconnect(connectionId: string): Promise<void> {
       try {
-        await client.send(new DeleteConnectionCommand({ ConnectionId: connectionId }))
+        await client.deleteConnection(connectionId)
       } catch (error) {
         if (!isGone(error)) log.warn('DeleteConnection failed', { connectionId, ...describeError(error) })
       }
