@@ -129,7 +129,8 @@ export async function measureDeliveryAgents(plan: AgentPlan, checks: Checks): Pr
       for (const { variant, client } of rotate(clients, i)) {
         const delivery = createWebSocketDelivery(client, log)
         const sample = samples.get(variant.name)!
-        for (const size of [1, 100]) {
+        // Five single posts per turn: the 1-post time is short and noisier than the 100-post one.
+        for (const size of [1, 1, 1, 1, 1, 100]) {
           await settle()
           const cpu = process.cpuUsage()
           const started = performance.now()
