@@ -1,6 +1,6 @@
-import { createHash, createHmac } from 'node:crypto'
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
+import { createSigner, environmentCredentials, escapeUri, type AwsCredentials } from './sigv4.ts'
 
 /**
  * The two calls of the API Gateway Management API the fan-out makes (PostToConnection,
@@ -24,12 +24,6 @@ export interface ManagementApi {
   destroy(): void
 }
 
-export interface AwsCredentials {
-  accessKeyId: string
-  secretAccessKey: string
-  sessionToken?: string | undefined
-}
-
 export interface ManagementApiOptions {
   /** `https://{api-id}.execute-api.{region}.amazonaws.com/{stage}` (or the local gateway's). */
   endpoint: string
@@ -41,6 +35,8 @@ export interface ManagementApiOptions {
   /** Backoff base in ms (the SDK's is 100). */
   retryBaseMs?: number
 }
+
+export type { AwsCredentials }
 
 /** An error answered by the service (or a transport failure), shaped like the SDK's. */
 export class ManagementApiError extends Error {
@@ -143,12 +139,6 @@ function errorMessage(text: string): string {
   }
 }
 
-function environmentCredentials(): AwsCredentials {
-  const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_SESSION_TOKEN: sessionToken } = process.env
-  if (!accessKeyId || !secretAccessKey) throw new ManagementApiError('CredentialsError', 'no AWS credentials in the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)', undefined, 0)
-  return { accessKeyId, secretAccessKey, sessionToken }
-}
-
 function isAbort(error: unknown): boolean {
   const name = (error as { name?: string } | null)?.name
   return name === 'AbortError' || name === 'TimeoutError'
@@ -167,53 +157,4 @@ function sleep(milliseconds: number, signal: AbortSignal | undefined): Promise<v
     }
     signal?.addEventListener('abort', onAbort, { once: true })
   })
-}
-
-/** RFC 3986 percent-encoding, as SigV4 wants it. */
-function escapeUri(value: string): string {
-  return encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
-}
-
-/**
- * AWS Signature Version 4 for one service and region, headers only (no query, no presigning).
- * The canonical path is the request path encoded once more, segment by segment, as every service
- * but S3 expects. The signing key is derived once per day and secret.
- */
-export function createSigner(service: string, region: string) {
-  let cached: { scopeDate: string; secret: string; key: Buffer } | undefined
-  const signingKey = (secret: string, scopeDate: string) => {
-    if (cached?.scopeDate !== scopeDate || cached.secret !== secret) {
-      const date = hmac(`AWS4${secret}`, scopeDate)
-      const key = hmac(hmac(hmac(date, region), service), 'aws4_request')
-      cached = { scopeDate, secret, key }
-    }
-    return cached.key
-  }
-  return {
-    /** Adds x-amz-date, x-amz-security-token (with a session token) and authorization to `headers` (lower-case names). */
-    sign(method: string, path: string, headers: Record<string, string>, body: Uint8Array, credentials: AwsCredentials, now: Date): void {
-      const amzDate = now.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '')
-      const scopeDate = amzDate.slice(0, 8)
-      headers['x-amz-date'] = amzDate
-      if (credentials.sessionToken) headers['x-amz-security-token'] = credentials.sessionToken
-      const names = Object.keys(headers).map((name) => name.toLowerCase()).sort()
-      const lower = Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]))
-      const canonicalHeaders = names.map((name) => `${name}:${String(lower[name]).trim().replace(/\s+/g, ' ')}\n`).join('')
-      const signedHeaders = names.join(';')
-      const canonicalPath = path.split('/').map(escapeUri).join('/')
-      const canonicalRequest = [method, canonicalPath, '', canonicalHeaders, signedHeaders, sha256Hex(body)].join('\n')
-      const scope = `${scopeDate}/${region}/${service}/aws4_request`
-      const stringToSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256Hex(canonicalRequest)].join('\n')
-      const signature = createHmac('sha256', signingKey(credentials.secretAccessKey, scopeDate)).update(stringToSign).digest('hex')
-      headers['authorization'] = `AWS4-HMAC-SHA256 Credential=${credentials.accessKeyId}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`
-    },
-  }
-}
-
-function hmac(key: string | Buffer, data: string): Buffer {
-  return createHmac('sha256', key).update(data).digest()
-}
-
-function sha256Hex(data: string | Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex')
 }

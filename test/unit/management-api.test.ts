@@ -4,7 +4,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net'
 import { after, before, describe, test } from 'node:test'
 import { SignatureV4 } from '@smithy/signature-v4'
-import { createManagementApi, createSigner } from '../../lambdas/adapters/management-api.ts'
+import { createManagementApi } from '../../lambdas/adapters/management-api.ts'
+import { createSigner, rdsAuthToken } from '../../lambdas/adapters/sigv4.ts'
 
 /**
  * Our Management API client (issue 12 items 4 and 5): its SigV4 signature is the AWS SDK
@@ -58,6 +59,36 @@ describe('the SigV4 signature', () => {
     })
   }
 })
+
+describe('the RDS IAM auth token', () => {
+  for (const credentials of [
+    { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' },
+    { accessKeyId: 'ASIAEXAMPLE', secretAccessKey: 'secret', sessionToken: 'session/token+with=odd chars' },
+  ]) {
+    test(`is the one @aws-sdk/rds-signer presigns${credentials.sessionToken ? ', with a session token' : ''}`, async () => {
+      const now = new Date('2026-12-02T03:04:05.678Z')
+      const [hostname, port, username, region] = ['proxy.proxy-abc.eu-west-1.rds.amazonaws.com', 5432, 'chat_app', 'eu-west-1']
+      const ours = rdsAuthToken({ hostname, port, username, region, credentials, now })
+
+      // What Signer.getAuthToken does (node_modules/@aws-sdk/rds-signer/dist-es/Signer.js), with a fixed date.
+      const sdk = new SignatureV4({ service: 'rds-db', region, credentials, sha256: Sha256 })
+      const presigned = await sdk.presign(
+        { method: 'GET', protocol: 'https:', hostname, port, path: '/', query: { Action: 'connect', DBUser: username }, headers: { host: `${hostname}:${port}` } },
+        { expiresIn: 900, signingDate: now },
+      )
+      const query = Object.keys(presigned.query ?? {})
+        .sort()
+        .map((key) => `${escape(key)}=${escape(String(presigned.query?.[key]))}`)
+        .join('&')
+      assert.equal(ours, `${hostname}:${port}/?${query}`)
+    })
+  }
+})
+
+/** RFC 3986, as @aws-sdk/util-format-url writes the query. */
+function escape(value: string): string {
+  return encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+}
 
 describe('calls', () => {
   let port: number
