@@ -116,7 +116,7 @@ export async function measureFanOut(
   rows.push({
     figure: '6 Fan-out',
     case: 'CPU per post, whole run',
-    measured: `${posts} posts (deliveries and acknowledgements); CPU of the bench process (handler, SDK client, the local Management API and WebSocket gateway; the clients are in a worker, counted too)`,
+    measured: `${posts} posts (deliveries and acknowledgements); CPU of the bench process (handler, Management API client, the local Management API and WebSocket gateway; the clients are in a worker, counted too)`,
     result: `${ms(cpuPerPostMs)} per post`,
     target: '–',
     met: null,
