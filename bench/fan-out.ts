@@ -129,7 +129,8 @@ export async function measureFanOut(
   summary.push(atMost('fanout.cpuPerPost', cpuPerPostMs, 'ms', null, 'bench process CPU per PostToConnection, local gateway included'))
   const ours = agents.results.find((result) => result.variant.startsWith('ours, as deployed'))
   if (ours) {
-    summary.push(atMost('fanout.client.100v1', ours.ratio, 'ratio', HUNDRED_TARGET, `the Management API client alone over TLS, p50 of ${ours.reps}`))
+    // No target: the issue's is on the whole fan-out (fanout.100v1); this one shows the client's share.
+    summary.push(atMost('fanout.client.100v1', ours.ratio, 'ratio', null, `the Management API client alone over TLS, p50 of ${ours.reps}`))
     summary.push(atMost('fanout.client.cpuPerPost', ours.cpuPerPostMs, 'ms', null, 'the Management API client alone: signing, HTTP, TLS'))
   }
   return { rows, data: { sizes: results, cpuPerPostMs, agents: agents.results }, summary }

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import type { ManagementApi } from './management-api.ts'
 import type { Delivery, DeliveryReport, Outgoing, PostOptions } from '../core/ports.ts'
 import { describeError } from '../core/errors.ts'
@@ -16,6 +17,8 @@ export function createWebSocketDelivery<F>(client: ManagementApi, log: Log): Del
   return {
     async post(outgoing: readonly Outgoing<F>[], options: PostOptions = {}): Promise<DeliveryReport> {
       const signal = options.deadline === undefined ? undefined : AbortSignal.timeout(Math.max(0, options.deadline - Date.now()))
+      // Every post listens on the one deadline signal at once: not a leak, so no warning past 10.
+      if (signal) setMaxListeners(outgoing.length + 10, signal)
       // The same frame object often goes to many connections: serialize it once.
       const encoded = new Map<F, Uint8Array>()
       const bytes = (frame: F) => {
