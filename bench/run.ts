@@ -13,6 +13,7 @@ import { measurePushBadge, type PushBadgePlan } from './push-badge.ts'
 import { createInvoker } from './invoke.ts'
 import { Checks, formatTable, type Row, type Section, type SummaryEntry } from './report.ts'
 import { countRoundTrips } from './round-trips.ts'
+import { measureThroughput, type ThroughputPlan } from './throughput.ts'
 
 /**
  * `npm run bench [-- --quick] [-- --check] [-- --record] [-- --only=cold,handler,e2e,fanout,history]`
@@ -25,7 +26,7 @@ import { countRoundTrips } from './round-trips.ts'
 
 process.env.LOG_LEVEL ??= 'error'
 
-const SECTIONS = ['cold', 'history', 'roundtrips', 'handler', 'fanout', 'e2e', 'push'] as const
+const SECTIONS = ['cold', 'history', 'roundtrips', 'handler', 'fanout', 'e2e', 'push', 'throughput'] as const
 type SectionName = (typeof SECTIONS)[number]
 
 interface Plan {
@@ -40,6 +41,7 @@ interface Plan {
   fanOut: FanOutPlan
   history: HistoryPlan
   pushBadge: PushBadgePlan
+  throughput: ThroughputPlan
 }
 
 const PLANS: Record<Plan['mode'], Plan> = {
@@ -53,6 +55,7 @@ const PLANS: Record<Plan['mode'], Plan> = {
     fanOut: { sizes: [1, 10, 100], warmup: 5, reps: 40, agents: { warmup: 2, reps: 30, timeLimitMs: 25_000 } },
     history: { smallMessages: 1_000, largeMessages: 1_000_000, smallConversations: 1_000, largeConversations: 100_000, iterations: 200, timeLimitMs: 30_000 },
     pushBadge: { backlog: 100_000, warmup: 10, iterations: 200, timeLimitMs: 15_000 },
+    throughput: { levels: [1, 4, 16, 64], durationMs: 2_000, connectConcurrency: 16 },
   },
   // Under 60 s on 2 cores even when they are busy: small sizes, and every section bounded in time.
   quick: {
@@ -65,6 +68,7 @@ const PLANS: Record<Plan['mode'], Plan> = {
     fanOut: { sizes: [1, 10, 100], warmup: 2, reps: 8, agents: { warmup: 1, reps: 3, timeLimitMs: 3_000 } },
     history: { smallMessages: 1_000, largeMessages: 10_000, smallConversations: 1_000, largeConversations: 10_000, iterations: 20, timeLimitMs: 3_000 },
     pushBadge: { backlog: 10_000, warmup: 3, iterations: 20, timeLimitMs: 2_000 },
+    throughput: { levels: [1, 64], durationMs: 400, connectConcurrency: 16 },
   },
 }
 
@@ -254,6 +258,8 @@ async function main(): Promise<number> {
   } else {
     await section('history', 'history at scale', () => measureHistory(plan.history, state.checks))
   }
+  // Its own database and pool, the stack stopped: capacity figures, no target, so last.
+  await section('throughput', 'throughput', () => measureThroughput(plan.throughput, state.checks))
 
   const final = report(state, 'complete')
   const baseline = readBaseline()
