@@ -68,7 +68,7 @@ const PLANS: Record<Plan['mode'], Plan> = {
     fanOut: { sizes: [1, 10, 100], warmup: 2, reps: 8, agents: { warmup: 1, reps: 3, timeLimitMs: 3_000 } },
     history: { smallMessages: 1_000, largeMessages: 10_000, smallConversations: 1_000, largeConversations: 10_000, iterations: 20, timeLimitMs: 3_000 },
     pushBadge: { backlog: 10_000, warmup: 3, iterations: 20, timeLimitMs: 2_000 },
-    throughput: { levels: [1, 64], durationMs: 400, connectConcurrency: 16 },
+    throughput: { levels: [1, 16], durationMs: 400, connectConcurrency: 16 },
   },
 }
 
