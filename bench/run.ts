@@ -9,10 +9,12 @@ import { measureEndToEnd, type EndToEndPlan } from './end-to-end.ts'
 import { measureFanOut, type FanOutPlan } from './fan-out.ts'
 import { measureHandlerOverhead, type OverheadPlan } from './handler-overhead.ts'
 import { measureHistory, type HistoryPlan } from './history.ts'
+import { measurePushBadge, type PushBadgePlan } from './push-badge.ts'
 import { createInvoker } from './invoke.ts'
 import { Checks, formatTable, type Row, type Section, type SummaryEntry } from './report.ts'
 import { countRoundTrips } from './round-trips.ts'
 import { measureSearch, type SearchPlan } from './search.ts'
+import { measureThroughput, type ThroughputPlan } from './throughput.ts'
 
 /**
  * `npm run bench [-- --quick] [-- --check] [-- --record] [-- --only=cold,handler,e2e,fanout,history]`
@@ -25,7 +27,7 @@ import { measureSearch, type SearchPlan } from './search.ts'
 
 process.env.LOG_LEVEL ??= 'error'
 
-const SECTIONS = ['cold', 'history', 'roundtrips', 'handler', 'fanout', 'e2e', 'search'] as const
+const SECTIONS = ['cold', 'history', 'roundtrips', 'handler', 'fanout', 'e2e', 'search', 'push', 'throughput'] as const
 type SectionName = (typeof SECTIONS)[number]
 
 interface Plan {
@@ -40,6 +42,8 @@ interface Plan {
   fanOut: FanOutPlan
   history: HistoryPlan
   search: SearchPlan
+  pushBadge: PushBadgePlan
+  throughput: ThroughputPlan
 }
 
 const PLANS: Record<Plan['mode'], Plan> = {
@@ -50,9 +54,11 @@ const PLANS: Record<Plan['mode'], Plan> = {
     coldStart: { rounds: 9, timeLimitMs: 45_000 },
     overhead: { warmup: 30, iterations: 400, timeLimitMs: 12_000 },
     endToEnd: { levels: [1, 50, 250], warmupMs: 1_000, durationMs: 5_000 },
-    fanOut: { sizes: [1, 10, 100], warmup: 5, reps: 40 },
+    fanOut: { sizes: [1, 10, 100], warmup: 5, reps: 40, agents: { warmup: 2, reps: 30, timeLimitMs: 25_000 } },
     history: { smallMessages: 1_000, largeMessages: 1_000_000, smallConversations: 1_000, largeConversations: 100_000, iterations: 200, timeLimitMs: 30_000 },
     search: { smallMessages: 1_000, largeMessages: 1_000_000, conversations: { small: 100, large: 10_000 }, iterations: 100, timeLimitMs: 20_000 },
+    pushBadge: { backlog: 100_000, warmup: 10, iterations: 200, timeLimitMs: 15_000 },
+    throughput: { levels: [1, 4, 16, 64], durationMs: 2_000, connectConcurrency: 16 },
   },
   // Under 60 s on 2 cores even when they are busy: small sizes, and every section bounded in time.
   quick: {
@@ -62,9 +68,11 @@ const PLANS: Record<Plan['mode'], Plan> = {
     coldStart: { rounds: 2, timeLimitMs: 10_000 },
     overhead: { warmup: 5, iterations: 40, timeLimitMs: 1_000 },
     endToEnd: { levels: [1, 20], warmupMs: 200, durationMs: 800 },
-    fanOut: { sizes: [1, 10, 100], warmup: 2, reps: 8 },
+    fanOut: { sizes: [1, 10, 100], warmup: 2, reps: 8, agents: { warmup: 1, reps: 3, timeLimitMs: 3_000 } },
     history: { smallMessages: 1_000, largeMessages: 10_000, smallConversations: 1_000, largeConversations: 10_000, iterations: 20, timeLimitMs: 3_000 },
     search: { smallMessages: 1_000, largeMessages: 10_000, conversations: { small: 100, large: 1_000 }, iterations: 20, timeLimitMs: 2_000 },
+    pushBadge: { backlog: 10_000, warmup: 3, iterations: 20, timeLimitMs: 2_000 },
+    throughput: { levels: [1, 16], durationMs: 400, connectConcurrency: 16 },
   },
 }
 
@@ -232,7 +240,7 @@ async function main(): Promise<number> {
   // machine that runs out of time loses the least.
   await section('cold', 'cold start', () => measureColdStart(plan.coldStart, state.checks))
 
-  const stackSections: SectionName[] = ['handler', 'fanout', 'roundtrips', 'e2e']
+  const stackSections: SectionName[] = ['handler', 'push', 'fanout', 'roundtrips', 'e2e']
   if (stackSections.some((name) => only.has(name))) {
     const maxConnections = Math.max(...plan.fanOut.sizes) + 20
     const started = performance.now()
@@ -242,6 +250,7 @@ async function main(): Promise<number> {
     try {
       const invoker = await createInvoker(bench, pool, 'handler')
       await section('handler', 'handler overhead', () => measureHandlerOverhead(bench, pool, invoker, plan.overhead, state.checks))
+      await section('push', 'push badge', () => measurePushBadge(bench, invoker, plan.pushBadge, state.checks))
       await section('fanout', 'fan-out', () => measureFanOut(bench, pool, plan.fanOut, state.checks))
       // History runs on databases of its own; the stack idles meanwhile.
       await section('history', 'history at scale', () => measureHistory(plan.history, state.checks))
@@ -258,6 +267,8 @@ async function main(): Promise<number> {
     await section('history', 'history at scale', () => measureHistory(plan.history, state.checks))
     await section('search', 'search at scale', () => measureSearch(plan.search, state.checks))
   }
+  // Its own database and pool, the stack stopped: capacity figures, no target, so last.
+  await section('throughput', 'throughput', () => measureThroughput(plan.throughput, state.checks))
 
   const final = report(state, 'complete')
   const baseline = readBaseline()

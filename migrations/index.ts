@@ -10,6 +10,7 @@ import * as m0008 from './0008_presence.ts'
 import * as m0009 from './0009_search_reports.ts'
 import * as m0010 from './0010_erasure.ts'
 import * as m0011 from './0011_identity.ts'
+import * as m0012 from './0012_unread_counter.ts'
 
 /**
  * The static list of migrations. Bundled Lambdas cannot read a folder at run time, so every
@@ -27,6 +28,7 @@ export const migrations: Record<string, Migration> = {
   '0009_search_reports': m0009,
   '0010_erasure': m0010,
   '0011_identity': m0011,
+  '0012_unread_counter': m0012,
 }
 
 export const migrationProvider: MigrationProvider = {

@@ -91,7 +91,7 @@ export function createAppQueries(db: Kysely<Database>) {
           other.online, CASE WHEN other.presence_visible AND NOT other.online THEN other.last_seen_at END AS last_seen_at,
           (SELECT ${messageJson('m')} FROM messages m WHERE m.conversation_id = cv.id AND m.seq = cv.last_seq) AS last_message,
           (SELECT count(*) FROM messages u
-            WHERE u.conversation_id = cv.id AND u.sender_id <> c.user_id AND u.read_at IS NULL AND u.hidden_at IS NULL)::int AS unread_count
+            WHERE u.conversation_id = cv.id AND u.sender_id <> c.user_id AND u.read_at IS NULL AND u.hidden_at IS NULL AND u.deleted_at IS NULL)::int AS unread_count
         FROM caller c
         JOIN conversations cv ON
           (c.role = 'user' AND cv.member_id = c.user_id AND cv.trainer_id = c.trainer_id)

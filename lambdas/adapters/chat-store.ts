@@ -695,18 +695,17 @@ const claimAttachment = sql`
 /**
  * Scalar JSON (a PushTarget, or NULL): computed only for a newly inserted message whose
  * recipient has no live connection, is not disabled, has not muted notifications (all or this
- * conversation) and has at least one enabled device. The badge counts the recipient's unread
- * messages in every conversation they take part in, plus the one being inserted (not yet
- * visible to the statement's own snapshot).
+ * conversation) and has at least one enabled device. The badge is the recipient's unread
+ * messages in every conversation they take part in (their unread_counters row), plus the one
+ * being inserted (not yet visible to the statement's own snapshot).
  */
 const pushTargetJson = sql`(
       SELECT json_build_object(
         'recipientId', r.id,
         'senderName', s.display_name,
-        'unreadCount', 1 + (
-          SELECT count(*) FROM messages um JOIN conversations uc ON uc.id = um.conversation_id
-          WHERE (uc.member_id = r.id OR uc.trainer_id = r.id) AND um.sender_id <> r.id
-            AND um.read_at IS NULL AND um.hidden_at IS NULL),
+        -- The counter (migration 0012, kept by triggers on messages) in constant time; + 1 for
+        -- the message being inserted, which its trigger counts only once the statement ends.
+        'unreadCount', 1 + coalesce((SELECT uu.unread FROM unread_counters uu WHERE uu.user_id = r.id), 0),
         'endpoints', (
           SELECT json_agg(json_build_object('endpointArn', d.endpoint_arn, 'platform', d.platform) ORDER BY d.created_at)
           FROM devices d WHERE d.user_id = r.id AND d.enabled))

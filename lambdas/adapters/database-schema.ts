@@ -163,6 +163,12 @@ export interface ReportsTable {
   resolution_note: string | null
 }
 
+/** Per user, their unread messages over all their conversations (0012), kept by triggers on messages. */
+export interface UnreadCountersTable {
+  user_id: string
+  unread: Generated<number>
+}
+
 export interface Database {
   users: UsersTable
   conversations: ConversationsTable
@@ -177,6 +183,7 @@ export interface Database {
   user_limits: UserLimitsTable
   user_presence: UserPresenceTable
   reports: ReportsTable
+  unread_counters: UnreadCountersTable
 }
 
 export type UserRow = Selectable<UsersTable>

@@ -3,6 +3,7 @@ import pg from 'pg'
 import type { Config } from '../config.ts'
 import { ChatError } from '../core/errors.ts'
 import type { Database } from './database-schema.ts'
+import { environmentCredentials, rdsAuthToken } from './sigv4.ts'
 
 // int8 (count(*), sums) arrives as a string by default; our counts fit in a JS number.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number.parseInt(value, 10))
@@ -13,9 +14,12 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number.parseInt(value,
  * a statement timeout sent at connection start-up (no `SET`, which would pin the session
  * behind RDS Proxy), so a hung query is cut well before the Lambda timeout.
  */
-export function createPostgresDatabase(settings: Config['database'], options: { poolSize?: number; log?: LogConfig } = {}): Kysely<Database> {
+export function createPostgresDatabase(
+  settings: Config['database'],
+  options: { poolSize?: number; log?: LogConfig; /** For the RDS IAM auth token (DB_IAM_AUTH). */ region?: string } = {},
+): Kysely<Database> {
   const pool = new pg.Pool({
-    ...(settings.url ? { connectionString: settings.url } : connectionFields(settings)),
+    ...(settings.url ? { connectionString: settings.url } : connectionFields(settings, options.region)),
     max: options.poolSize ?? 1,
     statement_timeout: settings.statementTimeoutMs,
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
@@ -59,21 +63,25 @@ function refusingWhenUnreachable(pool: pg.Pool): PostgresPool {
   }
 }
 
-function connectionFields(settings: Config['database']): pg.PoolConfig {
+function connectionFields(settings: Config['database'], region: string | undefined): pg.PoolConfig {
   return {
     host: settings.host,
     port: settings.port,
     database: settings.name,
     user: settings.user,
     ssl: settings.ssl ? { rejectUnauthorized: true } : false,
-    ...(settings.iamAuth ? { password: () => iamAuthToken(settings) } : {}),
+    ...(settings.iamAuth ? { password: async () => iamAuthToken(settings, region) } : {}),
   }
 }
 
-/** RDS IAM auth token (valid 15 minutes), signed with the function's role; loaded only when used. */
-async function iamAuthToken(settings: Config['database']): Promise<string> {
-  const { Signer } = await import('@aws-sdk/rds-signer')
-  return new Signer({ hostname: settings.host ?? '', port: settings.port, username: settings.user }).getAuthToken()
+/**
+ * RDS IAM auth token (valid 15 minutes), signed with the function's role from its environment, at
+ * each new connection. Signed here (sigv4.ts) rather than with @aws-sdk/rds-signer, whose SDK
+ * signer and credential chain were ~250 KB of every handler's bundle (issue 12 item 5).
+ */
+function iamAuthToken(settings: Config['database'], region: string | undefined): string {
+  if (!region) throw new Error('DB_IAM_AUTH needs the region (AWS_REGION) to sign the auth token')
+  return rdsAuthToken({ hostname: settings.host ?? '', port: settings.port, username: settings.user, region, credentials: environmentCredentials(), now: new Date() })
 }
 
 /** Settings for a plain `postgres://` URL (local stack, tests, `npm run migrate`). */

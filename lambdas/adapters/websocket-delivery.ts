@@ -1,9 +1,5 @@
-import {
-  ApiGatewayManagementApiClient,
-  DeleteConnectionCommand,
-  GetConnectionCommand,
-  PostToConnectionCommand,
-} from '@aws-sdk/client-apigatewaymanagementapi'
+import { setMaxListeners } from 'node:events'
+import type { ManagementApi } from './management-api.ts'
 import type { Delivery, DeliveryReport, Outgoing, PostOptions } from '../core/ports.ts'
 import { describeError } from '../core/errors.ts'
 import type { Log } from '../core/ports.ts'
@@ -11,16 +7,18 @@ import type { Log } from '../core/ports.ts'
 /**
  * Fan-out through the API Gateway Management API: every PostToConnection in parallel.
  * 410 Gone means API Gateway no longer knows the connection (its row should go);
- * throttling and 5xx are retried by the SDK's standard retry strategy (exponential backoff
- * with jitter) and then reported as failed, never thrown: the message is already stored.
+ * throttling and 5xx are retried by the client (management-api.ts: exponential backoff with
+ * full jitter) and then reported as failed, never thrown: the message is already stored.
  * With a deadline, posts still running when it passes are aborted and reported `late`, so a slow
  * fan-out can never hold the handler past its own timeout.
  */
-export function createWebSocketDelivery<F>(client: ApiGatewayManagementApiClient, log: Log): Delivery<F> {
+export function createWebSocketDelivery<F>(client: ManagementApi, log: Log): Delivery<F> {
   const encoder = new TextEncoder()
   return {
     async post(outgoing: readonly Outgoing<F>[], options: PostOptions = {}): Promise<DeliveryReport> {
       const signal = options.deadline === undefined ? undefined : AbortSignal.timeout(Math.max(0, options.deadline - Date.now()))
+      // Every post listens on the one deadline signal at once: not a leak, so no warning past 10.
+      if (signal) setMaxListeners(outgoing.length + 10, signal)
       // The same frame object often goes to many connections: serialize it once.
       const encoded = new Map<F, Uint8Array>()
       const bytes = (frame: F) => {
@@ -30,7 +28,7 @@ export function createWebSocketDelivery<F>(client: ApiGatewayManagementApiClient
       }
       const results = await Promise.allSettled(
         outgoing.map(({ connectionId, frame }) =>
-          client.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: bytes(frame) }), signal ? { abortSignal: signal } : {}),
+          client.postToConnection(connectionId, bytes(frame), signal ? { abortSignal: signal } : {}),
         ),
       )
       const report: DeliveryReport = { gone: [], failed: [], late: [] }
@@ -49,7 +47,7 @@ export function createWebSocketDelivery<F>(client: ApiGatewayManagementApiClient
 
     async disconnect(connectionId: string): Promise<void> {
       try {
-        await client.send(new DeleteConnectionCommand({ ConnectionId: connectionId }))
+        await client.deleteConnection(connectionId)
       } catch (error) {
         if (!isGone(error)) log.warn('DeleteConnection failed', { connectionId, ...describeError(error) })
       }
@@ -58,7 +56,7 @@ export function createWebSocketDelivery<F>(client: ApiGatewayManagementApiClient
     /** GetConnection for each, in parallel: only a 410 counts as gone; any other failure keeps the row. */
     async probe(connectionIds: readonly string[]): Promise<string[]> {
       const results = await Promise.allSettled(
-        connectionIds.map((connectionId) => client.send(new GetConnectionCommand({ ConnectionId: connectionId }))),
+        connectionIds.map((connectionId) => client.getConnection(connectionId)),
       )
       const gone: string[] = []
       results.forEach((result, index) => {

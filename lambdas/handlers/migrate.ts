@@ -44,4 +44,4 @@ async function waitForDatabase(db: Kysely<Database>, log: Log): Promise<void> {
 }
 
 const base = createBase(config())
-export const handler = createMigrateHandler({ db: createPostgresDatabase(base.config.database), log: base.log })
+export const handler = createMigrateHandler({ db: createPostgresDatabase(base.config.database, { region: base.config.region }), log: base.log })

@@ -9,7 +9,7 @@ import { websocketDelivery } from './delivery.ts'
 
 /** A Lambda container's database: one pooled connection to the configured server (RDS Proxy in AWS). */
 export function lambdaDatabase(base: Base): Kysely<Database> {
-  return createPostgresDatabase(base.config.database)
+  return createPostgresDatabase(base.config.database, { region: base.config.region })
 }
 
 /** The chat statements over a database, with the configured limits. */

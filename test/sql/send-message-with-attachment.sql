@@ -127,10 +127,9 @@ WITH
       SELECT json_build_object(
         'recipientId', r.id,
         'senderName', s.display_name,
-        'unreadCount', 1 + (
-          SELECT count(*) FROM messages um JOIN conversations uc ON uc.id = um.conversation_id
-          WHERE (uc.member_id = r.id OR uc.trainer_id = r.id) AND um.sender_id <> r.id
-            AND um.read_at IS NULL AND um.hidden_at IS NULL),
+        -- The counter (migration 0012, kept by triggers on messages) in constant time; + 1 for
+        -- the message being inserted, which its trigger counts only once the statement ends.
+        'unreadCount', 1 + coalesce((SELECT uu.unread FROM unread_counters uu WHERE uu.user_id = r.id), 0),
         'endpoints', (
           SELECT json_agg(json_build_object('endpointArn', d.endpoint_arn, 'platform', d.platform) ORDER BY d.created_at)
           FROM devices d WHERE d.user_id = r.id AND d.enabled))

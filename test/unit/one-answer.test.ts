@@ -2,8 +2,8 @@ import assert from 'node:assert/strict'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { describe, test } from 'node:test'
-import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi'
 import type { Context } from 'aws-lambda'
+import { createManagementApi } from '../../lambdas/adapters/management-api.ts'
 import { createWebSocketDelivery } from '../../lambdas/adapters/websocket-delivery.ts'
 import { createSendMessageHandler } from '../../lambdas/handlers/ws-send-message.ts'
 import type { Message } from '../../lambdas/core/model.ts'
@@ -88,7 +88,7 @@ describe('one request, one answer', () => {
     })
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     const { port } = server.address() as AddressInfo
-    const client = new ApiGatewayManagementApiClient({
+    const client = createManagementApi({
       endpoint: `http://127.0.0.1:${port}`,
       region: 'us-east-1',
       credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
