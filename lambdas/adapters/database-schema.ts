@@ -1,4 +1,4 @@
-import type { ColumnType, Generated, Selectable } from 'kysely'
+import type { ColumnType, Generated } from 'kysely'
 import type { ConversationStatus, Reaction, Role } from '../core/model.ts'
 
 /** Kysely's view of the tables (snake_case, as stored). Rows are mapped to domain objects in the repositories. */
@@ -186,5 +186,3 @@ export interface Database {
   unread_counters: UnreadCountersTable
 }
 
-export type UserRow = Selectable<UsersTable>
-export type MessageRow = Selectable<MessagesTable>

@@ -66,6 +66,22 @@ const EXPORT_SECTIONS: Record<Exclude<keyof StoredExportDocument, 'exportedAt'>,
     SELECT coalesce(json_agg(json_build_object('action', al.action, 'reason', al.reason, 'createdAt', ${iso(sql`al.created_at`)})
       ORDER BY al.created_at, al.id), '[]'::json)
     FROM audit_log al WHERE al.target_type = 'user' AND al.target_id = c.user_id)`,
+  // messages.reactions is [{emoji, userIds}] (0007): the caller's entries in their conversations.
+  reactions: sql`(
+    SELECT coalesce(json_agg(json_build_object('conversationId', m.conversation_id, 'messageId', m.id, 'emoji', r.value->>'emoji')
+      ORDER BY m.conversation_id, m.seq, r.ordinality), '[]'::json)
+    FROM messages m CROSS JOIN LATERAL jsonb_array_elements(m.reactions) WITH ORDINALITY AS r(value, ordinality)
+    WHERE m.conversation_id IN (SELECT cv.id FROM conversations cv WHERE c.user_id IN (cv.member_id, cv.trainer_id))
+      AND r.value->'userIds' ? c.user_id::text)`,
+  messageEdits: sql`(
+    SELECT coalesce(json_agg(json_build_object('messageId', e.message_id, 'body', e.body, 'editedAt', ${iso(sql`e.edited_at`)})
+      ORDER BY e.message_id, e.id), '[]'::json)
+    FROM message_edits e JOIN messages m ON m.id = e.message_id WHERE m.sender_id = c.user_id)`,
+  reportsFiled: sql`(
+    SELECT coalesce(json_agg(json_build_object('id', r.id, 'messageId', r.message_id, 'reason', r.reason, 'note', r.note,
+      'status', r.status, 'createdAt', ${iso(sql`r.created_at`)}, 'resolvedAt', ${iso(sql`r.resolved_at`)}, 'resolution', r.resolution)
+      ORDER BY r.created_at, r.id), '[]'::json)
+    FROM reports r WHERE r.reporter_id = c.user_id)`,
 }
 
 /**
@@ -282,6 +298,22 @@ function createErasureTransaction(trx: Kysely<Database>): ErasureTransaction {
       const row = single(rows)
       // 2. The attachment rows (file names, sizes): no message points at them any more.
       const removed = await trx.deleteFrom('attachments').where('uploader_id', '=', userId).executeTakeFirst()
+      // 3. What else holds their words or their traces: earlier versions of their edited messages,
+      //    their reactions (in the rows of their conversations' messages), the notes of reports they
+      //    filed (the reports stay, for the moderation record, pointing at the anonymised user),
+      //    their last-seen time and their rate-limit buckets.
+      await sql`DELETE FROM message_edits e USING messages m WHERE m.id = e.message_id AND m.sender_id = ${userId}`.execute(trx)
+      await sql`
+        UPDATE messages m SET reactions = coalesce((
+          SELECT jsonb_agg(jsonb_build_object('emoji', x.r->'emoji', 'userIds', (x.r->'userIds') - ${userId}::text) ORDER BY x.ord)
+          FROM jsonb_array_elements(m.reactions) WITH ORDINALITY AS x(r, ord)
+          WHERE (x.r->'userIds') - ${userId}::text <> '[]'::jsonb
+        ), '[]'::jsonb)
+        WHERE m.conversation_id IN (SELECT cv.id FROM conversations cv WHERE ${userId} IN (cv.member_id, cv.trainer_id))
+          AND EXISTS (SELECT 1 FROM jsonb_array_elements(m.reactions) r WHERE r->'userIds' ? ${userId}::text)`.execute(trx)
+      await sql`UPDATE reports SET note = NULL WHERE reporter_id = ${userId} AND note IS NOT NULL`.execute(trx)
+      await sql`DELETE FROM user_presence WHERE user_id = ${userId}`.execute(trx)
+      await sql`DELETE FROM user_limits WHERE user_id = ${userId}`.execute(trx)
       const erased: ErasedData = {
         erasedAt: toIso(row.erased_at),
         messagesErased: Number(row.messages_erased),

@@ -85,6 +85,21 @@ export interface ExportDocument {
   unsentUploads: Array<AttachmentInfo & { conversationId: string; createdAt: string; downloadUrl: string }>
   /** Admin actions on the caller's account, with their reasons. */
   accountHistory: Array<{ action: string; reason: string | null; createdAt: string }>
+  /** The caller's reactions, one entry per emoji on a message. */
+  reactions: Array<{ conversationId: string; messageId: string; emoji: string }>
+  /** Earlier versions of the caller's edited messages, oldest first. */
+  messageEdits: Array<{ messageId: string; body: string; editedAt: string }>
+  /** Reports the caller filed, with their outcome. */
+  reportsFiled: Array<{
+    id: string
+    messageId: string
+    reason: string
+    note: string | null
+    status: 'open' | 'resolved'
+    createdAt: string
+    resolvedAt: string | null
+    resolution: string | null
+  }>
 }
 
 export type StoredExportDocument = Omit<ExportDocument, 'unsentUploads'> & {

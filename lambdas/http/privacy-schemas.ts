@@ -77,6 +77,20 @@ export const ExportDocumentView = z.object({
   notificationSettings: z.object({ muted: z.boolean(), mutedConversationIds: z.array(Id) }),
   unsentUploads: z.array(z.extend(AttachmentView, { conversationId: Id, createdAt: IsoTimestamp })),
   accountHistory: z.array(z.object({ action: z.string(), reason: z.nullable(z.string()), createdAt: IsoTimestamp })),
+  reactions: z.array(z.object({ conversationId: Id, messageId: Id, emoji: z.string() })),
+  messageEdits: z.array(z.object({ messageId: Id, body: z.string(), editedAt: IsoTimestamp })),
+  reportsFiled: z.array(
+    z.object({
+      id: Id,
+      messageId: Id,
+      reason: z.string(),
+      note: z.nullable(z.string()),
+      status: z.enum(['open', 'resolved']),
+      createdAt: IsoTimestamp,
+      resolvedAt: z.nullable(IsoTimestamp),
+      resolution: z.nullable(z.string()),
+    }),
+  ),
   /** The first page of messages; follow nextCursor on GET /me/export/messages for the rest. */
   messages: z.array(ExportMessageView),
   nextCursor: NextCursor,

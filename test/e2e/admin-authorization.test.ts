@@ -144,8 +144,8 @@ test('the audit trail holds exactly the admin’s changes, most recent first', a
   assert.deepEqual(
     body.entries.map((entry: { action: string; actor: { email: string } }) => [entry.action, entry.actor.email]),
     [
-      ['user.erased', ADMIN],
       ['report.resolved', ADMIN],
+      ['user.erased', ADMIN],
       ['message.hidden', ADMIN],
       ['user.disabled', ADMIN],
       ['user.role_changed', ADMIN],

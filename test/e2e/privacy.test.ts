@@ -238,6 +238,40 @@ describe('POST /admin/users/{id}/erase', () => {
     await closeAll(trainer)
   })
 
+  test('edits, reactions and reports: exported first, then erased (earlier versions, reactions, report notes)', async () => {
+    const member = await newMember()
+    const memberSocket = await stack.connect(member.email)
+    const trainer = await stack.connect('trainer1@example.com')
+    const typo = await send(memberSocket, member.conversationId, 'Squats 5x5 at 60 kg, knee sore')
+    const edited = await memberSocket.request({ action: 'editMessage', conversationId: member.conversationId, messageId: typo.id, body: 'Squats 5x5 at 70 kg' })
+    assert.equal(edited.type, 'messageUpdated', JSON.stringify(edited))
+    const answer = await send(trainer, member.conversationId, 'Great progress')
+    await trainer.request({ action: 'react', conversationId: member.conversationId, messageId: answer.id, emoji: '🔥', on: true })
+    const reacted = await memberSocket.request({ action: 'react', conversationId: member.conversationId, messageId: answer.id, emoji: '🔥', on: true })
+    assert.equal(reacted.type, 'reactionChanged', JSON.stringify(reacted))
+    const report = await stack.api(`/messages/${answer.id}/report`, { method: 'POST', email: member.email, body: { reason: 'other', note: 'my knee history is private' } })
+    assert.equal(report.status, 201, JSON.stringify(report.body))
+
+    const exported = await stack.api('/me/export', { email: member.email })
+    assert.equal(exported.status, 200, JSON.stringify(exported.body))
+    assert.deepEqual(exported.body.reactions, [{ conversationId: member.conversationId, messageId: answer.id, emoji: '🔥' }])
+    assert.deepEqual(exported.body.messageEdits.map((e: { messageId: string; body: string }) => [e.messageId, e.body]), [[typo.id, 'Squats 5x5 at 60 kg, knee sore']])
+    assert.deepEqual(exported.body.reportsFiled.map((r: { id: string; note: string; status: string }) => [r.id, r.note, r.status]), [[report.body.id, 'my knee history is private', 'open']])
+    const trainerExport = await stack.api('/me/export', { email: 'trainer1@example.com' })
+    assert.ok(!JSON.stringify(trainerExport.body.messageEdits).includes('knee sore'), "the trainer's export holds only the trainer's own edits")
+
+    assert.equal((await erase(member.id)).status, 200)
+
+    const edits = await stack.db.selectFrom('message_edits').selectAll().where('message_id', '=', typo.id).execute()
+    assert.deepEqual(edits, [], 'no earlier version of their message is left')
+    const reactions = await stack.db.selectFrom('messages').select('reactions').where('id', '=', answer.id).executeTakeFirstOrThrow()
+    const trainerId_ = await userId(stack, 'trainer1@example.com')
+    assert.deepEqual(reactions.reactions, [{ emoji: '🔥', userIds: [trainerId_] }], "their reaction is gone, the trainer's stays")
+    const filed = await stack.db.selectFrom('reports').select(['note', 'reporter_id']).where('id', '=', report.body.id).executeTakeFirstOrThrow()
+    assert.deepEqual(filed, { note: null, reporter_id: member.id })
+    await closeAll(memberSocket, trainer)
+  })
+
   test('the erased account cannot sign in again, and a new sign-up with the same email starts from nothing', async () => {
     const member = await newMember()
     assert.equal((await erase(member.id)).status, 200)

@@ -73,6 +73,11 @@ describe('POST /messages/{id}/report', () => {
   describe('refusals, each changing nothing', () => {
     let snapshot: unknown
     before(async () => {
+      // Each caller signs in once first: a first sign-in records the profile (a verified email
+      // among it), which is the sign-in's doing, not the refused report's.
+      for (const email of ['user1@example.com', 'user2@example.com', 'trainer2@example.com', ADMIN]) {
+        assert.equal((await stack.api('/me', { email })).status, 200)
+      }
       snapshot = await databaseSnapshot(stack)
     })
 
