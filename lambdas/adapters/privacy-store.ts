@@ -27,9 +27,7 @@ function iso(column: RawBuilder<unknown>): RawBuilder<string> {
 /**
  * The export's sections, each a scalar JSON subquery over the `caller` CTE aliased `c`. A new
  * table that holds something about the user is one more entry here (and in ExportDocument and
- * ExportDocumentView), e.g. once reactions exist:
- *   reactions: sql`(SELECT coalesce(json_agg(json_build_object('messageId', r.message_id, 'emoji', r.emoji,
- *     'createdAt', ${iso(sql`r.created_at`)}) ORDER BY r.created_at), '[]'::json) FROM reactions r WHERE r.user_id = c.user_id)`,
+ * ExportDocumentView).
  */
 const EXPORT_SECTIONS: Record<Exclude<keyof StoredExportDocument, 'exportedAt'>, RawBuilder<unknown>> = {
   profile: sql`(
