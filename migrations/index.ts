@@ -11,6 +11,7 @@ import * as m0009 from './0009_search_reports.ts'
 import * as m0010 from './0010_erasure.ts'
 import * as m0011 from './0011_identity.ts'
 import * as m0012 from './0012_unread_counter.ts'
+import * as m0013 from './0013_search_without_jit.ts'
 
 /**
  * The static list of migrations. Bundled Lambdas cannot read a folder at run time, so every
@@ -29,6 +30,7 @@ export const migrations: Record<string, Migration> = {
   '0010_erasure': m0010,
   '0011_identity': m0011,
   '0012_unread_counter': m0012,
+  '0013_search_without_jit': m0013,
 }
 
 export const migrationProvider: MigrationProvider = {

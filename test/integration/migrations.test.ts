@@ -61,3 +61,15 @@ test('the schema enforces one open conversation per member and trainer', async (
     await database.close()
   }
 })
+
+test('the migrated database turns JIT off for its new sessions (0013: search plans are not JIT-compiled)', async () => {
+  const database = await createTestDatabase()
+  try {
+    const { rows } = await sql<{ setconfig: string[] | null }>`
+      SELECT s.setconfig FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase
+      WHERE d.datname = current_database() AND s.setrole = 0`.execute(database.db)
+    assert.ok(rows.some((row) => row.setconfig?.includes('jit=off')), JSON.stringify(rows))
+  } finally {
+    await database.close()
+  }
+})
