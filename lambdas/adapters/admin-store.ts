@@ -29,7 +29,7 @@ export function createAdminStore(db: Kysely<Database>): AdminStore {
   return {
     transaction: (work) => runSerializable(db, (trx) => work(createAdminTransaction(trx))),
 
-    forgetConnections: (connectionIds) => forgetConnections(db, connectionIds),
+    forgetConnections: (connectionIds, options) => forgetConnections(db, connectionIds, options),
   }
 }
 

@@ -12,6 +12,7 @@ import type {
   EditMessageCommand,
   EditMessageResult,
   Departures,
+  ForgetOptions,
   JoinResult,
   LimitedListenersResult,
   MarkAsReadResult,
@@ -198,7 +199,7 @@ export function createChatStore(db: Kysely<Database>, options: ChatStoreOptions 
     deleteMessage: (command) => deleteMessage(db, command),
     react: (command) => react(db, command),
 
-    forgetConnections: (connectionIds) => forgetConnections(db, connectionIds),
+    forgetConnections: (connectionIds, options) => forgetConnections(db, connectionIds, options),
   }
 }
 
@@ -229,12 +230,26 @@ function limitedOf(row: LimitedRow): { retryAfterMs?: number } {
  * still there, and neither reports the user offline: GET /conversations, which reads the rows,
  * still shows the truth, and the next connection or disconnect of that user corrects the frames.
  */
-export async function forgetConnections(db: Kysely<Database>, connectionIds: readonly string[]): Promise<Departures> {
+/** Longer than any $connect can run (API Gateway's integration timeout is 29 s). */
+const CONNECT_GRACE_SECONDS = 30
+
+export async function forgetConnections(
+  db: Kysely<Database>,
+  connectionIds: readonly string[],
+  options: ForgetOptions = {},
+): Promise<Departures> {
   if (connectionIds.length === 0) return { offline: [], left: [] }
   const ids = [...connectionIds]
+  // API Gateway answers 410 for a connection still inside its own $connect, whose row the connect
+  // statement has already written. A fan-out's 410 therefore only proves a connection gone once it
+  // is past $connect: it has joined a conversation, or it is older than any $connect can take.
+  // Younger rows stay; the next 410 or their $disconnect removes them.
+  const established = options.establishedOnly
+    ? sql`AND (cardinality(joined_conversation_ids) > 0 OR connected_at < now() - ${CONNECT_GRACE_SECONDS}::int * interval '1 second')`
+    : sql``
   const { rows } = await sql<{ offline: Departures['offline']; left: Departures['left'] }>`
     WITH gone AS (
-      DELETE FROM connections WHERE connection_id = ANY (${ids}::text[])
+      DELETE FROM connections WHERE connection_id = ANY (${ids}::text[]) ${established}
       RETURNING user_id, joined_conversation_ids
     ),
     remaining AS (

@@ -87,7 +87,7 @@ export function createReportStore(db: Kysely<Database>): ReportStore {
     transaction: (work) =>
       runSerializable(db, (trx) => work({ ...createAdminTransaction(trx), ...createReportStatements(trx) })),
 
-    forgetConnections: (connectionIds) => admin.forgetConnections(connectionIds),
+    forgetConnections: (connectionIds, options) => admin.forgetConnections(connectionIds, options),
   }
 }
 

@@ -1,6 +1,6 @@
 import { ChatError } from './errors.ts'
 import type { AttachmentInfo, ConversationStatus, Identity, Message, Role } from './model.ts'
-import type { Delivery, Departures, Log } from './ports.ts'
+import type { Delivery, Departures, ForgetOptions, Log } from './ports.ts'
 import { forgetGone } from './presence.ts'
 import type { ServerFrame } from './protocol.ts'
 
@@ -208,7 +208,7 @@ export interface AdminStore {
    */
   transaction<T>(work: (tx: AdminTransaction) => Promise<T>): Promise<T>
   /** Removes connection rows API Gateway reported gone; what that means for the other participants. */
-  forgetConnections(connectionIds: readonly string[]): Promise<Departures>
+  forgetConnections(connectionIds: readonly string[], options?: ForgetOptions): Promise<Departures>
 }
 
 export interface AdminPorts {

@@ -182,7 +182,8 @@ export interface ChatStore {
   deleteMessage(command: MessageCommand): Promise<DeleteMessageResult>
   react(command: ReactCommand): Promise<ReactResult>
   /** Removes connection rows that API Gateway reported gone. */
-  forgetConnections(connectionIds: readonly string[]): Promise<Departures>
+  /** Deletes the rows; with `establishedOnly` (a fan-out's 410s) only of connections past their $connect. */
+  forgetConnections(connectionIds: readonly string[], options?: ForgetOptions): Promise<Departures>
 }
 
 export interface Outgoing<F> {
@@ -317,4 +318,10 @@ export interface DeviceStore {
   notificationSettings(identity: Identity): Promise<{ muted: boolean; mutedConversationIds: string[] }>
   setMuted(identity: Identity, muted: boolean): Promise<void>
   setConversationMuted(identity: Identity, conversationId: string, muted: boolean): Promise<Verdict>
+}
+
+/** How forgetConnections treats rows (see adapters/chat-store.ts forgetConnections). */
+export interface ForgetOptions {
+  /** A fan-out's 410: keep rows that may still be inside their own $connect. */
+  establishedOnly?: boolean
 }

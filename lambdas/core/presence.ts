@@ -1,4 +1,4 @@
-import type { ConversationAudience, Delivery, Departures, Log, Outgoing } from './ports.ts'
+import type { ConversationAudience, Delivery, Departures, ForgetOptions, Log, Outgoing } from './ports.ts'
 import type { ServerFrame } from './protocol.ts'
 
 /**
@@ -8,7 +8,7 @@ import type { ServerFrame } from './protocol.ts'
  */
 
 export interface PresencePorts {
-  store: { forgetConnections(connectionIds: readonly string[]): Promise<Departures> }
+  store: { forgetConnections(connectionIds: readonly string[], options?: ForgetOptions): Promise<Departures> }
   delivery: Delivery<ServerFrame>
   log: Log
 }
@@ -67,5 +67,5 @@ export async function announceDepartures(ports: PresencePorts, departures: Depar
 /** Removes connection rows API Gateway reported gone and tells the other participants. */
 export async function forgetGone(ports: PresencePorts, gone: readonly string[], options: AnnounceOptions = {}): Promise<void> {
   if (gone.length === 0) return
-  await announceDepartures(ports, await ports.store.forgetConnections(gone), options)
+  await announceDepartures(ports, await ports.store.forgetConnections(gone, { establishedOnly: true }), options)
 }

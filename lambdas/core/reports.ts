@@ -18,7 +18,7 @@ import {
 import { assertAccess } from './chat.ts'
 import { ChatError } from './errors.ts'
 import type { ConversationStatus, Identity, Role } from './model.ts'
-import type { Delivery, Departures, Log, Verdict } from './ports.ts'
+import type { Delivery, Departures, ForgetOptions, Log, Verdict } from './ports.ts'
 import type { ServerFrame } from './protocol.ts'
 
 /**
@@ -102,7 +102,7 @@ export interface ReportStore {
   file(identity: Identity, input: { messageId: string; reason: ReportReason; note: string | null }): Promise<FiledReport>
   /** As AdminStore.transaction: SERIALIZABLE, retried on a conflict, so `work` must touch only `tx`. */
   transaction<T>(work: (tx: ReportTransaction) => Promise<T>): Promise<T>
-  forgetConnections(connectionIds: readonly string[]): Promise<Departures>
+  forgetConnections(connectionIds: readonly string[], options?: ForgetOptions): Promise<Departures>
 }
 
 export interface ReportPorts {

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict'
+import { randomUUID } from 'node:crypto'
+import { setTimeout as delay } from 'node:timers/promises'
 import { after, before, describe, test } from 'node:test'
 import { ADMIN, databaseSnapshot } from '../helpers/admin.ts'
 import { createPair, type Pair } from '../helpers/fixtures.ts'
@@ -125,6 +127,38 @@ describe('presence', () => {
     assert.deepEqual({ online: offline.online, userId: offline.userId }, { online: false, userId: other.member.id })
     const row = await stack.db.selectFrom('connections').where('connection_id', '=', member.connectionId).selectAll().executeTakeFirst()
     assert.equal(row, undefined)
+    trainer.client.close()
+  })
+
+  test('a 410 from a connection that may still be inside its $connect keeps its row; an older one is forgotten', async () => {
+    // API Gateway answers 410 for a connection whose $connect is still running, and its row is
+    // already written: a fan-out then must not delete it (the new connection would be refused
+    // `unauthorized` on its first action). A row past any $connect (30 s) is really gone.
+    const other = await createPair(stack.db, 'presence-connecting')
+    const { conversationId } = other
+    const trainer = await open(other.trainer.email)
+    await trainer.client.request({ action: 'joinConversation', conversationId })
+    const expires = new Date(Date.now() + 3_600_000)
+    const connecting = `connecting-${randomUUID()}`
+    const stale = `stale-${randomUUID()}`
+    await stack.db.insertInto('connections').values([
+      { connection_id: connecting, user_id: other.member.id, expires_at: expires },
+      { connection_id: stale, user_id: other.member.id, expires_at: expires, connected_at: new Date(Date.now() - 60_000) as never },
+    ]).execute()
+
+    const ack = await trainer.client.request({ action: 'sendMessage', conversationId, clientMessageId: 'connecting-1', body: 'anyone?' })
+
+    assert.equal(ack.type, 'newMessage')
+    // The cleanup runs after the answer: poll the table (bounded) until the stale row is gone.
+    for (let i = 0; ; i++) {
+      const rows = await stack.db.selectFrom('connections').select('connection_id').where('connection_id', '=', stale).execute()
+      if (rows.length === 0) break
+      assert.ok(i < 600, 'the stale row is forgotten')
+      await delay(50)
+    }
+    const kept = await stack.db.selectFrom('connections').select('connection_id').where('connection_id', '=', connecting).execute()
+    assert.equal(kept.length, 1, 'the connecting row stays')
+    await stack.db.deleteFrom('connections').where('connection_id', '=', connecting).execute()
     trainer.client.close()
   })
 })
