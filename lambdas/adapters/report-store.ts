@@ -91,15 +91,8 @@ export function createReportStore(db: Kysely<Database>): ReportStore {
   }
 }
 
-interface ReportJson {
-  id: string
-  messageId: string
-  conversationId: string
-  reason: ReportReason
-  note: string | null
-  status: ReportStatus
-  createdAt: string
-}
+/** A report's JSON as the statements build it (reportJson): the Report, with createdAt as PostgreSQL renders it. */
+type ReportJson = Report
 
 /** A report row (aliased `alias`) as its reporter sees it. */
 function reportJson(alias: string, conversationId: string) {

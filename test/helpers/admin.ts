@@ -6,7 +6,8 @@ import type { TestStack } from './stack.ts'
 export const ADMIN = 'admin@example.com'
 
 /**
- * Every row of the data the admin routes manage, as one comparable value. Connection rows are
+ * Every row the routes manage (users, conversations, messages and their edits, audit, reports,
+ * attachments, devices, mutes), as one comparable value. Connection rows are
  * left out: WebSockets the tests close leave at their own pace; the tests that expect connections
  * to be dropped or kept check them directly.
  */
@@ -17,7 +18,11 @@ export async function databaseSnapshot(stack: TestStack): Promise<unknown> {
       'conversations', (SELECT json_agg(c ORDER BY c.id) FROM conversations c),
       'messages', (SELECT json_agg(m ORDER BY m.id) FROM messages m),
       'audit', (SELECT json_agg(a ORDER BY a.id) FROM audit_log a),
-      'reports', (SELECT json_agg(r ORDER BY r.id) FROM reports r)
+      'reports', (SELECT json_agg(r ORDER BY r.id) FROM reports r),
+      'edits', (SELECT json_agg(e ORDER BY e.id) FROM message_edits e),
+      'attachments', (SELECT json_agg(a ORDER BY a.id) FROM attachments a),
+      'devices', (SELECT json_agg(d ORDER BY d.token) FROM devices d),
+      'mutes', (SELECT json_agg(n ORDER BY n.user_id, n.conversation_id) FROM notification_mutes n)
     ) AS snapshot`.execute(stack.db)
   return rows[0]?.snapshot
 }

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
-import { sql } from 'kysely'
 import { HTTP_ROUTES, httpRoutes, splitRouteKey, type HttpRouteName } from '../../lambdas/http/routes.ts'
 import { WEBSOCKET_ROUTES } from '../../lambdas/websocket/routes.ts'
-import { ADMIN, openConversationId, userId } from '../helpers/admin.ts'
+import { ADMIN, databaseSnapshot, openConversationId, userId } from '../helpers/admin.ts'
 import { startTestStack, TestClient, type TestStack } from '../helpers/stack.ts'
 
 /**
@@ -34,22 +33,6 @@ before(async () => {
 })
 after(() => stack.close())
 
-/** Every row a route could write, as one comparable value (connections: only who holds one). */
-async function snapshot(): Promise<unknown> {
-  const { rows } = await sql<{ snapshot: unknown }>`
-    SELECT json_build_object(
-      'users', (SELECT json_agg(u ORDER BY u.id) FROM users u),
-      'conversations', (SELECT json_agg(c ORDER BY c.id) FROM conversations c),
-      'messages', (SELECT json_agg(m ORDER BY m.id) FROM messages m),
-      'audit', (SELECT json_agg(a ORDER BY a.id) FROM audit_log a),
-      'attachments', (SELECT json_agg(a ORDER BY a.id) FROM attachments a),
-      'devices', (SELECT json_agg(d ORDER BY d.token) FROM devices d),
-      'mutes', (SELECT json_agg(n ORDER BY n.user_id, n.conversation_id) FROM notification_mutes n),
-      'reports', (SELECT json_agg(r ORDER BY r.id) FROM reports r),
-      'edits', (SELECT json_agg(e ORDER BY e.id) FROM message_edits e)
-    ) AS snapshot`.execute(stack.db)
-  return rows[0]?.snapshot
-}
 
 async function setDisabled(id: string, disabled: boolean) {
   await stack.db.updateTable('users').set({ disabled_at: disabled ? new Date() : null }).where('id', '=', id).execute()
@@ -112,13 +95,13 @@ describe('REST: every route refuses a disabled account and changes nothing', () 
       const token = await stack.token(who.email)
       await setDisabled(who.id, true)
       try {
-        const before = await snapshot()
+        const before = await databaseSnapshot(stack)
         const { method } = splitRouteKey(HTTP_ROUTES[route.name].key)
         const body = sample.body?.()
         const answer = await stack.api(sample.path(), { method, token, ...(body === undefined ? {} : { body }) })
         assert.equal(answer.status, 403, `${route.key}: ${JSON.stringify(answer.body)}`)
         assert.equal(answer.body.error.code, 'forbidden')
-        assert.deepEqual(await snapshot(), before, 'nothing changed')
+        assert.deepEqual(await databaseSnapshot(stack), before, 'nothing changed')
       } finally {
         await setDisabled(who.id, false)
       }
@@ -154,14 +137,14 @@ describe('WebSocket: every action refuses a disabled account and changes nothing
         const token = await stack.token(MEMBER)
         await setDisabled(ids.member, true)
         try {
-          const before = await snapshot()
+          const before = await databaseSnapshot(stack)
           const connections = await stack.db.selectFrom('connections').select('connection_id').where('user_id', '=', ids.member).execute()
           const refused = await TestClient.open(`${stack.wsUrl}/local`, token).then(
             () => undefined,
             (error: { status?: number }) => error.status,
           )
           assert.equal(refused, 403)
-          assert.deepEqual(await snapshot(), before, 'nothing changed')
+          assert.deepEqual(await databaseSnapshot(stack), before, 'nothing changed')
           assert.deepEqual(
             await stack.db.selectFrom('connections').select('connection_id').where('user_id', '=', ids.member).execute(),
             connections,
@@ -176,12 +159,12 @@ describe('WebSocket: every action refuses a disabled account and changes nothing
       const client = await stack.connect(MEMBER)
       await setDisabled(ids.member, true)
       try {
-        const before = await snapshot()
+        const before = await databaseSnapshot(stack)
         const joined = await stack.db.selectFrom('connections').select('joined_conversation_ids').where('user_id', '=', ids.member).execute()
         const reply = await client.request(sample())
         assert.equal(reply.type, 'error', JSON.stringify(reply))
         assert.equal(reply.code, 'unauthorized')
-        assert.deepEqual(await snapshot(), before, 'nothing changed')
+        assert.deepEqual(await databaseSnapshot(stack), before, 'nothing changed')
         assert.deepEqual(
           await stack.db.selectFrom('connections').select('joined_conversation_ids').where('user_id', '=', ids.member).execute(),
           joined,
