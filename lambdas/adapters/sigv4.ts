@@ -1,11 +1,14 @@
-import { createHash, createHmac } from 'node:crypto'
+import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto'
+import { SignatureV4 } from '@smithy/signature-v4'
 
 /**
- * AWS Signature Version 4 over node:crypto, for the two AWS calls on the handlers' usual path:
- * PostToConnection (management-api.ts) and the RDS IAM auth token (postgres.ts). The AWS SDK's
- * signer and credential chain bring @smithy/core and the SSO/STS clients (~250 KB minified) into
- * every bundle; a Lambda has its role's credentials in its environment and needs neither.
- * test/unit/management-api.test.ts checks both signatures against the SDK's signer.
+ * AWS Signature Version 4 for the handlers' AWS calls, without the AWS SDK's clients: the SDK's
+ * clients and default credential chain bring @smithy/core and the SSO/STS clients (~250 KB
+ * minified, or ~500 KB with S3) into every bundle; a Lambda has its role's credentials in its
+ * environment and needs neither. PostToConnection (management-api.ts, once per recipient, so a
+ * synchronous signer) and the RDS IAM auth token (postgres.ts) are signed by hand here, checked
+ * against the SDK's signer in test/unit/management-api.test.ts; S3 and SNS (s3-storage.ts,
+ * sns-push.ts) by the SDK's signer alone (`sdkSigner`).
  */
 
 export interface AwsCredentials {
@@ -24,6 +27,41 @@ export function environmentCredentials(): AwsCredentials {
 /** RFC 3986 percent-encoding, as SigV4 wants it. */
 export function escapeUri(value: string): string {
   return encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+}
+
+/**
+ * The SDK's own SigV4 signer (@smithy/signature-v4: about 15 KB minified, none of the SDK's client
+ * stack or credential chain) for S3 and SNS, where the presigning and path rules are S3's own and
+ * worth not restating. It hashes with node:crypto and takes the fixed credentials (local) or the
+ * ones Lambda puts in the environment, read at every signature (they are the role's, and rotate).
+ */
+export function sdkSigner(options: { service: string; region: string; credentials?: AwsCredentials | undefined; uriEscapePath: boolean }): SignatureV4 {
+  const { service, region, credentials, uriEscapePath } = options
+  return new SignatureV4({ service, region, uriEscapePath, sha256: NodeSha256, credentials: async () => credentials ?? environmentCredentials() })
+}
+
+type SourceData = string | ArrayBuffer | ArrayBufferView
+
+/** The signer's hash: SHA-256, or HMAC-SHA256 when given a key. */
+class NodeSha256 {
+  private hash: Hash | Hmac
+  constructor(private readonly secret?: SourceData) {
+    this.hash = this.create()
+  }
+  update(data: Uint8Array): void {
+    this.hash.update(data)
+  }
+  digest(): Promise<Uint8Array> {
+    return Promise.resolve(new Uint8Array(this.hash.digest()))
+  }
+  reset(): void {
+    this.hash = this.create()
+  }
+  private create(): Hash | Hmac {
+    if (this.secret === undefined) return createHash('sha256')
+    const key = typeof this.secret === 'string' ? this.secret : this.secret instanceof ArrayBuffer ? Buffer.from(this.secret) : Buffer.from(this.secret.buffer, this.secret.byteOffset, this.secret.byteLength)
+    return createHmac('sha256', key)
+  }
 }
 
 /**

@@ -1,31 +1,25 @@
-import { loadOnFirstUse } from '../adapters/load-on-first-use.ts'
+import { createS3Storage } from '../adapters/s3-storage.ts'
 import type { AttachmentPolicy } from '../core/attachments.ts'
 import type { AttachmentStorage } from '../core/ports.ts'
 import type { Base } from './base.ts'
 
 /**
- * Attachment storage on S3 (the configured endpoint, else AWS). Checksums only where S3 requires
- * them: a presigned PUT must not carry the checksum of an empty body. The SDK client is loaded on
- * first use: a send without an attachment never evaluates it.
+ * Attachment storage on S3 (the configured endpoint, else AWS), signed with the role's
+ * credentials from the environment (or the local stack's). No SDK client: what it costs a
+ * bundle is the signer and a few lines (issue 12 item 5), so it is built at module scope.
  */
 export function attachmentStorage(base: Base): AttachmentStorage {
   const settings = base.config.attachments
-  return loadOnFirstUse(async () => {
-    const [{ S3Client }, { createS3Storage }] = await Promise.all([import('@aws-sdk/client-s3'), import('../adapters/s3-storage.ts')])
-    const client = new S3Client({
-      ...base.aws,
-      ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
-      forcePathStyle: settings.forcePathStyle,
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-      maxAttempts: 3,
-    })
-    return createS3Storage(client, {
-      bucket: settings.bucket,
-      uploadUrlSeconds: settings.uploadUrlSeconds,
-      downloadUrlSeconds: settings.downloadUrlSeconds,
-    })
-  }, ['presignUpload', 'presignDownload', 'head', 'delete'])
+  return createS3Storage({
+    bucket: settings.bucket,
+    region: base.aws.region,
+    endpoint: settings.endpoint,
+    forcePathStyle: settings.forcePathStyle,
+    credentials: base.aws.credentials,
+    uploadUrlSeconds: settings.uploadUrlSeconds,
+    downloadUrlSeconds: settings.downloadUrlSeconds,
+    maxAttempts: 3,
+  })
 }
 
 export function attachmentPolicy(base: Base): AttachmentPolicy {

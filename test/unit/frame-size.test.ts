@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { S3Client } from '@aws-sdk/client-s3'
 import fc from 'fast-check'
 import { createS3Storage } from '../../lambdas/adapters/s3-storage.ts'
 import { MAX_REASON_CHARS } from '../../lambdas/core/admin.ts'
@@ -33,13 +32,14 @@ const conversationId = '6f1c8a0e-2b7d-4c1e-9f3a-0d2b4c6e8a10'
 const uuid = '0d2b4c6e-8a10-4c1e-9f3a-6f1c8a0e2b7d'
 const widest = (chars: number) => '\u0001'.repeat(chars)
 
-const storage = createS3Storage(
-  new S3Client({
-    region: 'eu-central-1',
-    credentials: { accessKeyId: 'ASIA' + 'A'.repeat(16), secretAccessKey: 's'.repeat(40), sessionToken: 'T'.repeat(2048) },
-  }),
-  { bucket: 'trainer-chat-attachments-123456789012-eu-central-1', uploadUrlSeconds: 300, downloadUrlSeconds: 300 },
-)
+const storage = createS3Storage({
+  bucket: 'trainer-chat-attachments-123456789012-eu-central-1',
+  region: 'eu-central-1',
+  forcePathStyle: false,
+  credentials: { accessKeyId: 'ASIA' + 'A'.repeat(16), secretAccessKey: 's'.repeat(40), sessionToken: 'T'.repeat(2048) },
+  uploadUrlSeconds: 300,
+  downloadUrlSeconds: 300,
+})
 
 async function heaviestMessage(seq = 1): Promise<Message> {
   const stored: StoredMessage = {
