@@ -8,30 +8,22 @@ import { FUNCTIONS } from '../../lib/functions.ts'
 /**
  * Issue 12 item 5, guarded: every deployed handler bundled with the settings the CDK uses
  * (lib/bundling.json), minified. WebSocket handlers ≤ 400 KB, HTTP handlers ≤ 600 KB, and none
- * carries the AWS SDK's SSO / STS credential providers (a Lambda reads its role's credentials from
- * its environment). The handlers that still load the S3 or SNS client (lazily, but in the same
- * file) are held at their size today instead, so they cannot grow while that gap is open.
+ * carries the AWS SDK: PostToConnection and the RDS token are signed by sigv4.ts, S3 and SNS by
+ * the SDK's signer alone (@smithy/signature-v4 and the part of @smithy/core it uses), and a Lambda
+ * reads its role's credentials from its environment, so no SSO / STS credential provider either.
  */
 
 const ROOT = join(import.meta.dirname, '..', '..')
 const KB = 1000
 
-/** Over the target today (S3 / SNS clients folded in); the ceiling is their size plus a margin. */
-const KNOWN_GAPS: Record<string, number> = {
-  'ws-send-message': 920 * KB,
-  'ws-join-conversation': 860 * KB,
-  // Grew with search, reports, export and presence (#13); still carries S3 and SNS.
-  'http-app': 1000 * KB,
-  // #13: editMessage signs the download URL of the edited message; the admin API's erasure deletes
-  // S3 objects and SNS endpoints. Both carry the S3 / SNS clients, as the three above.
-  'ws-edit-message': 880 * KB,
-  'http-admin': 970 * KB,
-}
-/** The credential providers a Lambda never runs (they come with the SDK's default chain). */
-const NEVER = ['node_modules/@aws-sdk/nested-clients/', 'node_modules/@aws-sdk/credential-provider-sso/', 'node_modules/@aws-sdk/client-sts/', 'node_modules/@aws-sdk/client-sso/']
+/** The WebSocket handlers that sign S3 or SNS requests (attachments, push). */
+const USES_S3_OR_SNS = new Set(['ws-send-message', 'ws-join-conversation', 'ws-edit-message'])
+
+/** The only @smithy packages a handler may hold: the signer and what it imports. */
+const SIGNER = ['node_modules/@smithy/signature-v4/', 'node_modules/@smithy/core/']
 
 const limitOf = (handler: string): number | undefined =>
-  KNOWN_GAPS[handler] ?? (handler.startsWith('ws-') ? 400 * KB : handler.startsWith('http-') ? 600 * KB : undefined)
+  handler.startsWith('ws-') ? 400 * KB : handler.startsWith('http-') ? 600 * KB : undefined
 
 let outputs: Map<string, { bytes: number; inputs: string[] }>
 
@@ -63,7 +55,7 @@ before(async () => {
   }
 })
 
-test('every WebSocket handler bundle is within 400 KB and every HTTP handler within 600 KB (known gaps held at today’s size)', () => {
+test('every WebSocket handler bundle is within 400 KB and every HTTP handler within 600 KB', () => {
   const over: string[] = []
   for (const fn of FUNCTIONS) {
     const output = outputs.get(fn.handler)
@@ -74,16 +66,30 @@ test('every WebSocket handler bundle is within 400 KB and every HTTP handler wit
   assert.deepEqual(over, [])
 })
 
-test('no handler bundle carries the SSO or STS credential providers, except the known gaps (S3 / SNS clients)', () => {
-  const carrying = FUNCTIONS.filter((fn) => !(fn.handler in KNOWN_GAPS) && fn.handler !== 'attachments-sweep')
-    .filter((fn) => outputs.get(fn.handler)?.inputs.some((input) => NEVER.some((prefix) => input.includes(prefix))))
-    .map((fn) => fn.handler)
-  assert.deepEqual(carrying, [])
-})
-
-test('the WebSocket handlers that meet the target hold no AWS SDK at all', () => {
-  const withSdk = FUNCTIONS.filter((fn) => fn.handler.startsWith('ws-') && !(fn.handler in KNOWN_GAPS))
-    .filter((fn) => outputs.get(fn.handler)?.inputs.some((input) => input.includes('node_modules/@aws-sdk/') || input.includes('node_modules/@smithy/')))
-    .map((fn) => fn.handler)
+test('no handler bundle holds the AWS SDK (its clients, its credential chain with the SSO and STS providers)', () => {
+  const withSdk = FUNCTIONS.map((fn) => ({ handler: fn.handler, sdk: outputs.get(fn.handler)?.inputs.filter((input) => input.includes('node_modules/@aws-sdk/')) ?? [] }))
+    .filter(({ sdk }) => sdk.length > 0)
+    .map(({ handler, sdk }) => `${handler}: ${[...new Set(sdk.map(packageOf))].join(', ')}`)
   assert.deepEqual(withSdk, [])
 })
+
+test('of the SDK’s building blocks, a handler holds the SigV4 signer at most', () => {
+  const beyond = FUNCTIONS.map((fn) => ({
+    handler: fn.handler,
+    smithy: outputs.get(fn.handler)?.inputs.filter((input) => input.includes('node_modules/@smithy/') && !SIGNER.some((allowed) => input.includes(allowed))) ?? [],
+  }))
+    .filter(({ smithy }) => smithy.length > 0)
+    .map(({ handler, smithy }) => `${handler}: ${[...new Set(smithy.map(packageOf))].join(', ')}`)
+  assert.deepEqual(beyond, [])
+})
+
+test('the WebSocket handlers that never touch a file or a push hold no signer but sigv4.ts', () => {
+  const withSigner = FUNCTIONS.filter((fn) => fn.handler.startsWith('ws-') && !USES_S3_OR_SNS.has(fn.handler))
+    .filter((fn) => outputs.get(fn.handler)?.inputs.some((input) => input.includes('node_modules/@smithy/')))
+    .map((fn) => fn.handler)
+  assert.deepEqual(withSigner, [])
+})
+
+function packageOf(input: string): string {
+  return /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input)?.[1] ?? input
+}
