@@ -20,7 +20,7 @@ export interface AwsHttpOptions {
   connectionTimeoutMs?: number | undefined
   requestTimeoutMs?: number | undefined
   /** Backoff base in ms (the SDK's is 100); tests pass 0. */
-  retryBaseMs?: number
+  retryBaseMs?: number | undefined
 }
 
 export interface AwsCall {

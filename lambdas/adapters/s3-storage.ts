@@ -33,7 +33,7 @@ export interface S3StorageSettings {
  */
 export function createS3Storage(settings: S3StorageSettings): AttachmentStorage {
   const signer = sdkSigner({ service: 's3', region: settings.region, credentials: settings.credentials, uriEscapePath: false })
-  const http = createAwsHttp({ signer, maxAttempts: settings.maxAttempts ?? 3, ...(settings.retryBaseMs === undefined ? {} : { retryBaseMs: settings.retryBaseMs }) })
+  const http = createAwsHttp({ signer, maxAttempts: settings.maxAttempts ?? 3, retryBaseMs: settings.retryBaseMs })
   const { origin, prefix } = bucketLocation(settings)
   const now = settings.now ?? (() => new Date())
   const objectPath = (key: string) => `${prefix}/${key.split('/').map(escapeUri).join('/')}`

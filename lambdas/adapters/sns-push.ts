@@ -1,7 +1,7 @@
 import { ChatError } from '../core/errors.ts'
 import type { Platform } from '../core/model.ts'
 import type { PushEndpoint, PushNotification, PushNotifier } from '../core/ports.ts'
-import { AwsError, createAwsHttp, unescapeXml, type AwsHttpOptions } from './aws-http.ts'
+import { AwsError, createAwsHttp, unescapeXml } from './aws-http.ts'
 import { escapeUri, sdkSigner, type AwsCredentials } from './sigv4.ts'
 
 /** Platform application ARNs by app platform; a missing one means that platform gets no push. */
@@ -32,13 +32,10 @@ export function createSnsCall(settings: SnsSettings): SnsCall {
   const suffix = settings.region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com'
   const endpoint = new URL(settings.endpoint ?? `https://sns.${settings.region}.${suffix}`)
   const origin = new URL(endpoint.origin)
-  const path = endpoint.pathname === '' ? '/' : endpoint.pathname
+  const path = endpoint.pathname
+  const { maxAttempts, connectionTimeoutMs, requestTimeoutMs, retryBaseMs } = settings
   const signer = sdkSigner({ service: 'sns', region: settings.region, credentials: settings.credentials, uriEscapePath: true })
-  const options: AwsHttpOptions = { signer, maxAttempts: settings.maxAttempts }
-  if (settings.connectionTimeoutMs !== undefined) options.connectionTimeoutMs = settings.connectionTimeoutMs
-  if (settings.requestTimeoutMs !== undefined) options.requestTimeoutMs = settings.requestTimeoutMs
-  if (settings.retryBaseMs !== undefined) options.retryBaseMs = settings.retryBaseMs
-  const http = createAwsHttp(options)
+  const http = createAwsHttp({ signer, maxAttempts, connectionTimeoutMs, requestTimeoutMs, retryBaseMs })
   return async (action, params) => {
     const body = Object.entries({ Action: action, Version: '2010-03-31', ...params })
       .map(([name, value]) => `${escapeUri(name)}=${escapeUri(value)}`)
