@@ -37,7 +37,6 @@ import {
   liveConnection,
   presenceAudiences,
   messageJson,
-  sendAllowance,
   single,
   toIso,
   toListeners,
@@ -469,10 +468,11 @@ async function react(db: Kysely<Database>, command: ReactCommand): Promise<React
 const MAX_SEND_ATTEMPTS = 3
 
 /**
- * One statement: authorize; find an earlier message with the same clientMessageId (a retry);
- * otherwise spend a token of the sender's rate-limit bucket (sendAllowance), bump the
- * conversation's last_seq (the row lock serializes concurrent senders, so seq is gap-free) and
- * insert; return the message and every live connection of both participants.
+ * One statement, the function trainer_chat_send_message (migration 0014): authorize; find an
+ * earlier message with the same clientMessageId (a retry); otherwise check the attachment and the
+ * message replied to, spend a token of the sender's rate-limit bucket, bump the conversation's
+ * last_seq (the row lock serializes concurrent senders, so seq is gap-free) and insert; return the
+ * message, every live connection of both participants and the push target.
  *
  * Two copies of one clientMessageId racing both miss `existing` in their snapshots; the loser's
  * insert violates the unique (sender, client_message_id) constraint and its whole statement,
@@ -508,49 +508,23 @@ async function sendMessageOnce(
   attachmentUseWithinSeconds: number,
 ): Promise<{ result: SendMessageResult; bucketRaced: boolean }> {
   const { connectionId, conversationId, clientMessageId, body } = command
+  const object = command.attachment?.object
+  // The statement is the function trainer_chat_send_message (its body, the whole send statement,
+  // is in migrations/0014_hot_statement_functions.ts). Sent as ad-hoc SQL it was planned on every
+  // call (7 ms of planning around 2 ms of work); a prepared statement would keep the plan but
+  // holds session state, which pins the Lambda to one backend behind RDS Proxy. A plpgsql
+  // function's plan is cached by the backend for every client, so this stays one plain
+  // statement, one round trip, and RDS Proxy keeps multiplexing.
   const { rows } = await sql<
     AccessRow & { listeners: unknown; message: MessageJson | null; duplicate: boolean | null }
       & { rate_limited: boolean; send_tokens: number | null; bucket_raced: boolean | null }
       & { attachment_verdict: AttachmentVerdict; push: unknown; reply_found: boolean }
   >`
-    WITH ${connectionAccess(connectionId, conversationId)},
-    existing AS (
-      SELECT m.* FROM messages m JOIN caller c ON m.sender_id = c.user_id
-      WHERE m.client_message_id = ${clientMessageId}
-    ),
-    ${attachmentCheck(command, attachmentUseWithinSeconds)},
-    ${replyCheck(command)},
-    ${sendAllowance(limit, sql`${attachmentAllowed} AND ${replyAllowed}`)},
-    bumped AS (
-      UPDATE conversations cv SET last_seq = cv.last_seq + 1, updated_at = now(), last_message_at = now()
-      FROM access a
-      WHERE cv.id = a.conversation_id AND a.verdict = 'ok' AND cv.status = 'open'
-        AND NOT EXISTS (SELECT 1 FROM existing) AND EXISTS (SELECT 1 FROM taken) AND ${attachmentAllowed} AND ${replyAllowed}
-      RETURNING cv.id, cv.last_seq
-    ),
-    inserted AS (
-      INSERT INTO messages (conversation_id, seq, sender_id, body, client_message_id, attachment_id, reply_to_id)
-      SELECT b.id, b.last_seq, a.user_id, ${body}, ${clientMessageId}, ${command.attachment?.id ?? null}::uuid, ${command.replyToId ?? null}::uuid
-      FROM bumped b, access a
-      RETURNING *
-    ),
-    ${claimAttachment},
-    stored AS (
-      SELECT i.*, false AS duplicate FROM inserted i
-      UNION ALL
-      SELECT e.*, true AS duplicate FROM existing e
-    )
-    SELECT a.verdict, a.user_id,
-      (SELECT ${messageJson('s')} FROM stored s LIMIT 1) AS message,
-      (SELECT s.duplicate FROM stored s LIMIT 1) AS duplicate,
-      ${listenersJson('both', false)} AS listeners,
-      EXISTS (SELECT 1 FROM bucket) AND NOT EXISTS (SELECT 1 FROM taken) AS rate_limited,
-      (SELECT b.tokens FROM bucket b) AS send_tokens,
-      (SELECT b.raced FROM bucket b) AS bucket_raced,
-      (SELECT verdict FROM attachment_check) AS attachment_verdict,
-      ${replyAllowed} AS reply_found,
-      ${pushTargetJson} AS push
-    FROM access a`.execute(db)
+    -- The body: migrations/0014_hot_statement_functions.ts
+    SELECT * FROM trainer_chat_send_message(${connectionId}::text, ${conversationId}::uuid, ${clientMessageId}::text, ${body}::text,
+      ${command.attachment?.id ?? null}::uuid, ${object?.contentType ?? null}::text, ${object?.size ?? null}::int, ${attachmentUseWithinSeconds}::int,
+      ${command.replyToId ?? null}::uuid,
+      ${limit.burst}::float8, ${limit.perSecond}::float8)`.execute(db)
   const row = single(rows)
   const result = allowedOf(row, () => ({
     listeners: toListeners(row.listeners),
@@ -647,94 +621,7 @@ async function connect(db: Kysely<Database>, command: ConnectCommand): Promise<C
 /** How many of a user's oldest connections $connect checks with GetConnection when the user is at the limit. */
 const STALE_PROBE_COUNT = 5
 
-// ---- The attachment and push parts of the send statement (used by it alone) ----
-
-/**
- * CTE `attachment_check (verdict)`: may the caller send this attachment here? It must exist,
- * have been requested by the caller for this conversation, be unused, still be inside its use
- * window, and storage (asked with HeadObject before the statement) must hold an object of the
- * declared type and size. `none` when the command carries no attachment.
- */
-function attachmentCheck(command: SendMessageCommand, useWithinSeconds: number): RawBuilder<unknown> {
-  const attachmentId = command.attachment?.id ?? null
-  const object = command.attachment?.object ?? null
-  return sql`
-    attachment_check AS (
-      SELECT CASE
-        WHEN ${attachmentId}::uuid IS NULL THEN 'none'
-        WHEN att.id IS NULL THEN 'not_found'
-        WHEN att.conversation_id IS DISTINCT FROM a.conversation_id OR att.uploader_id IS DISTINCT FROM a.user_id THEN 'forbidden'
-        WHEN att.message_id IS NOT NULL THEN 'used'
-        WHEN att.created_at < now() - ${useWithinSeconds}::int * interval '1 second' THEN 'expired'
-        WHEN ${object?.size ?? null}::int IS NULL THEN 'not_uploaded'
-        WHEN ${object?.contentType ?? null}::text IS DISTINCT FROM att.content_type THEN 'type_mismatch'
-        WHEN ${object?.size ?? null}::int <> att.size THEN 'size_mismatch'
-        ELSE 'ok'
-      END AS verdict
-      FROM access a LEFT JOIN attachments att ON att.id = ${attachmentId}::uuid
-    )`
-}
-
-/** Condition for the seq bump: the attachment, if any, passed its check. */
-const attachmentAllowed = sql`(SELECT verdict FROM attachment_check) IN ('none', 'ok')`
-
-/**
- * CTE `reply_check (found)`: the message a reply answers must be of the same conversation (any
- * message of it, a deleted one too: the reply then shows an empty preview). True with no replyToId.
- */
-function replyCheck(command: SendMessageCommand): RawBuilder<unknown> {
-  const replyToId = command.replyToId ?? null
-  return sql`
-    reply_check AS (
-      SELECT ${replyToId}::uuid IS NULL OR EXISTS (
-        SELECT 1 FROM messages r JOIN access a ON r.conversation_id = a.conversation_id WHERE r.id = ${replyToId}::uuid
-      ) AS found
-    )`
-}
-
-/** Condition for the seq bump (and the rate-limit token): the reply target, if any, was found. */
-const replyAllowed = sql`(SELECT found FROM reply_check)`
-
-/**
- * CTE `claimed`: marks the attachment used by the inserted message (from CTE `inserted`). Two
- * sends racing with one attachment are stopped by the unique index on messages.attachment_id.
- */
-const claimAttachment = sql`
-    claimed AS (
-      UPDATE attachments att SET message_id = i.id
-      FROM inserted i
-      WHERE att.id = i.attachment_id AND att.message_id IS NULL
-      RETURNING att.id
-    )`
-
-/**
- * Scalar JSON (a PushTarget, or NULL): computed only for a newly inserted message whose
- * recipient has no live connection, is not disabled, has not muted notifications (all or this
- * conversation) and has at least one enabled device. The badge is the recipient's unread
- * messages in every conversation they take part in (their unread_counters row), plus the one
- * being inserted (not yet visible to the statement's own snapshot).
- */
-const pushTargetJson = sql`(
-      SELECT json_build_object(
-        'recipientId', r.id,
-        'senderName', s.display_name,
-        -- The counter (migration 0012, kept by triggers on messages) in constant time; + 1 for
-        -- the message being inserted, which its trigger counts only once the statement ends.
-        'unreadCount', 1 + coalesce((SELECT uu.unread FROM unread_counters uu WHERE uu.user_id = r.id), 0),
-        'endpoints', (
-          SELECT json_agg(json_build_object('endpointArn', d.endpoint_arn, 'platform', d.platform) ORDER BY d.created_at)
-          FROM devices d WHERE d.user_id = r.id AND d.enabled))
-      FROM inserted i
-      JOIN users r ON r.id = CASE WHEN a.user_id = a.member_id THEN a.trainer_id ELSE a.member_id END
-      JOIN users s ON s.id = a.user_id
-      WHERE r.disabled_at IS NULL
-        AND NOT EXISTS (SELECT 1 FROM connections k WHERE k.user_id = r.id AND k.expires_at > now())
-        AND NOT EXISTS (
-          SELECT 1 FROM notification_mutes nm
-          WHERE nm.user_id = r.id AND (nm.conversation_id IS NULL OR nm.conversation_id = a.conversation_id))
-        AND EXISTS (SELECT 1 FROM devices d WHERE d.user_id = r.id AND d.enabled)
-    )`
-
+/** The send statement's push target (a JSON object, or NULL when nobody is to be pushed). */
 function toPushTarget(json: unknown): PushTarget | null {
   if (json === null || json === undefined) return null
   const target = json as PushTarget

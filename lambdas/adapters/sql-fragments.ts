@@ -159,41 +159,6 @@ export interface SendRateLimit {
   perSecond: number
 }
 
-/**
- * CTEs `bucket` and `taken` (after `access` and `existing`): the sender's token bucket, kept in
- * their users row and refilled lazily from the time elapsed. `bucket` locks the row, so its
- * tokens are the committed value even when the same user's sends race in other Lambdas (READ
- * COMMITTED re-reads a row it had to wait for); `taken` spends one token if a whole one is there.
- * Only a send that would store a message reaches the bucket: retries of a stored clientMessageId
- * and refused senders cost nothing; `gate` is every other reason the send statement may refuse.
- *
- * `bucket.raced` is true when the locked row is newer than the statement's snapshot: another
- * send of this user committed meanwhile, and it may have stored this very clientMessageId,
- * which `existing` (read in the snapshot) cannot see.
- */
-export function sendAllowance(limit: SendRateLimit, gate: RawBuilder<unknown> = sql`true`): RawBuilder<unknown> {
-  const burst = sql`${limit.burst}::float8`
-  return sql`
-    bucket AS (
-      SELECT u.id,
-        -- A plain read sees the snapshot's row version; u (locked) is the latest committed one.
-        u.send_tokens_at IS DISTINCT FROM (SELECT s.send_tokens_at FROM users s WHERE s.id = u.id) AS raced,
-        least(${burst}, coalesce(u.send_tokens, ${burst})
-        -- now() is the statement's start: a send that waited for this row may see a later
-        -- send_tokens_at than its own now(), which must not count as negative time.
-        + greatest(0, extract(epoch FROM now() - coalesce(u.send_tokens_at, now())))::float8 * ${limit.perSecond}::float8) AS tokens
-      FROM users u JOIN access a ON u.id = a.user_id
-      WHERE a.verdict = 'ok' AND NOT EXISTS (SELECT 1 FROM existing) AND ${gate}
-      FOR NO KEY UPDATE OF u
-    ),
-    taken AS (
-      UPDATE users u SET send_tokens = b.tokens - 1, send_tokens_at = now()
-      FROM bucket b
-      WHERE u.id = b.id AND b.tokens >= 1
-      RETURNING u.id
-    )`
-}
-
 /** The one row a statement built to return exactly one returned. */
 export function single<T>(rows: T[]): T {
   const [row] = rows

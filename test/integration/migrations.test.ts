@@ -73,3 +73,21 @@ test('the migrated database turns JIT off for its new sessions (0013: search pla
     await database.close()
   }
 })
+
+test('0014 creates the send statement function with a generic plan cached per backend, and its down drops it', async () => {
+  const database = await createTestDatabase()
+  try {
+    const settings = () =>
+      sql<{ proconfig: string[] | null }>`
+        SELECT p.proconfig FROM pg_proc p WHERE p.proname = 'trainer_chat_send_message'`.execute(database.db)
+    const { rows } = await settings()
+    // force_generic_plan: the first calls of each backend are not planned with their values either.
+    assert.deepEqual(rows, [{ proconfig: ['plan_cache_mode=force_generic_plan'] }])
+    await migrateTo(database.db, '0013_search_without_jit')
+    assert.deepEqual((await settings()).rows, [])
+    await migrateToLatest(database.db)
+    assert.equal((await settings()).rows.length, 1)
+  } finally {
+    await database.close()
+  }
+})
