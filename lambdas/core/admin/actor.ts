@@ -22,7 +22,7 @@ export type Admin = Actor & { readonly role: 'admin'; readonly disabledAt: null 
 /** Only an enabled admin, by the database's account of them, may pass. */
 export function requireAdmin(actor: Actor): Admin {
   if (actor.role !== 'admin' || actor.disabledAt !== null) throw new ChatError('forbidden', 'This route requires the admin role')
-  return actor as Admin
+  return { ...actor, role: actor.role, disabledAt: actor.disabledAt }
 }
 
 /**
