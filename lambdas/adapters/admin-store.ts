@@ -1,70 +1,33 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely'
-import type {
-  Actor,
-  AdminConversation,
-  AdminMessage,
-  AdminStore,
-  AdminTransaction,
-  AdminUser,
-  AuditEntry,
-  ConversationState,
-  UserRef,
-  UserState,
-} from '../core/admin.ts'
-import { ChatError } from '../core/errors.ts'
-import type { ConversationStatus, Identity, Role } from '../core/model.ts'
-import { callerFromIdentity } from './app-queries.ts'
+import * as z from 'zod/mini'
+import { AUDIT_ACTIONS, AUDIT_TARGETS, type AuditEntry } from '../core/admin/audit.ts'
+import type { ConversationState } from '../core/admin/conversations.ts'
+import type { AdminConversation, AdminMessage, AdminUser, UserRef } from '../core/admin/model.ts'
+import type { AdminStore, AdminTransaction } from '../core/admin/ports.ts'
+import type { UserState } from '../core/admin/users.ts'
+import { ROLES, type ConversationStatus, type Identity, type Role } from '../core/model.ts'
+import { adminTransaction, recordAudit } from './admin-transaction.ts'
 import { forgetConnections } from './chat-store.ts'
 import type { Database } from './database-schema.ts'
-import { isUniqueViolation, replyToJson, single, toIso, type MessageJson } from './sql-fragments.ts'
+import { replyToJson, single, toIso, type MessageJson } from './sql-fragments.ts'
 
 /**
  * The admin store on Postgres. Each request runs SERIALIZABLE: the rules the use cases check
  * across rows (a trainer has no members left, the pair has no other open conversation) cannot
  * be invalidated by a concurrent admin request between the check and the write; Postgres aborts
  * one of the two instead, and the whole request runs again. Chat traffic is unaffected: it
- * never waits on these transactions longer than a row lock.
+ * never waits on these transactions longer than a row lock. The transaction's first statement
+ * resolves the caller (admin-transaction.ts); every statement after it is a plain query.
  */
 export function createAdminStore(db: Kysely<Database>): AdminStore {
   return {
-    transaction: (work) => runSerializable(db, (trx) => work(createAdminTransaction(trx))),
+    transaction: (identity, work) => adminTransaction(db, identity, createAdminTransaction, work),
 
     forgetConnections: (connectionIds, options) => forgetConnections(db, connectionIds, options),
   }
 }
 
-/**
- * Runs `work` in one SERIALIZABLE transaction, again (up to MAX_ATTEMPTS) when Postgres aborts
- * it for a conflict with a concurrent one; shared with the stores whose requests use the admin
- * statements (report-store.ts).
- */
-export async function runSerializable<T>(db: Kysely<Database>, work: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await db.transaction().setIsolationLevel('serializable').execute(work)
-    } catch (error) {
-      const code = (error as { code?: unknown } | null)?.code
-      if (RETRYABLE.has(code) && attempt < MAX_ATTEMPTS) continue
-      // A unique violation here is the one-open-conversation index losing a race that SSI did not catch.
-      if (RETRYABLE.has(code) || isUniqueViolation(error)) {
-        throw new ChatError('conflict', 'A concurrent change got in the way; try again', undefined, { cause: error })
-      }
-      throw error
-    }
-  }
-}
-
-const SERIALIZATION_FAILURE = '40001'
-const DEADLOCK_DETECTED = '40P01'
-const RETRYABLE = new Set<unknown>([SERIALIZATION_FAILURE, DEADLOCK_DETECTED])
-const MAX_ATTEMPTS = 3
-
 // ---- Fragments ----
-
-/** The caller's columns, from the `caller` CTE aliased `c`. */
-export const actorColumns = sql`c.user_id AS actor_id, c.role AS actor_role, c.disabled_at AS actor_disabled_at`
-/** Reads return nothing to a non-admin even if a use case forgot to check. */
-export const callerIsAdmin = sql`c.role = 'admin' AND c.disabled_at IS NULL`
 
 /** A timestamp with Postgres' full microsecond precision, as an ISO 8601 string for cursors. */
 export function preciseIso(column: RawBuilder<unknown>): RawBuilder<string> {
@@ -78,11 +41,6 @@ export const conversationColumns = sql`
   t.id AS trainer_id, t.email AS trainer_email, t.display_name AS trainer_display_name,
   ${preciseIso(sql`cv.updated_at`)} AS sort_at`
 export const conversationParticipants = sql`JOIN users m ON m.id = cv.member_id JOIN users t ON t.id = cv.trainer_id`
-
-/** Columns of a user `u` with their trainer `t`. */
-const userColumns = sql`
-  u.id, u.email, u.display_name, u.role, u.disabled_at, u.created_at,
-  t.id AS trainer_id, t.email AS trainer_email, t.display_name AS trainer_display_name`
 
 /** Live connection ids of both participants of conversation `cv`, as a JSON array. */
 const participantConnections = sql`(
@@ -117,12 +75,6 @@ export const adminMessageJson = sql`json_build_object(
 
 type Time = Date | string
 
-export interface ActorRow {
-  actor_id: string
-  actor_role: Role
-  actor_disabled_at: Time | null
-}
-
 export interface ConversationRow {
   id: string
   status: ConversationStatus
@@ -141,32 +93,6 @@ export interface ConversationRow {
   sort_at: string
 }
 
-interface UserRow {
-  id: string
-  email: string
-  display_name: string
-  role: Role
-  disabled_at: Time | null
-  created_at: Time
-  trainer_id: string | null
-  trainer_email: string | null
-  trainer_display_name: string | null
-}
-
-interface AuditRow {
-  id: string
-  actor_user_id: string
-  actor_email: string
-  actor_display_name: string
-  action: AuditEntry['action']
-  target_type: AuditEntry['targetType']
-  target_id: string
-  reason: string | null
-  details: Record<string, unknown>
-  created_at: Time
-  sort_at: string
-}
-
 /** The participant's message JSON plus what only moderators see. */
 export interface AdminMessageJson extends Omit<MessageJson, 'attachment'> {
   hiddenAt: string | null
@@ -176,14 +102,7 @@ export interface AdminMessageJson extends Omit<MessageJson, 'attachment'> {
   edits: AdminMessage['edits']
 }
 
-/** A LEFT JOIN LATERAL from `caller` yields one all-null row when the page is empty. */
-export type Optional<T> = { [K in keyof T]: T[K] | null }
-
 export const isoOrNull = (value: Time | null) => (value === null ? null : toIso(value))
-
-export function toActor(row: ActorRow): Actor {
-  return { userId: row.actor_id, role: row.actor_role, disabledAt: isoOrNull(row.actor_disabled_at) }
-}
 
 export function toConversation(row: ConversationRow): AdminConversation {
   return {
@@ -200,6 +119,44 @@ export function toConversation(row: ConversationRow): AdminConversation {
   }
 }
 
+export function toAdminMessage(json: AdminMessageJson): AdminMessage {
+  return {
+    ...json,
+    createdAt: toIso(json.createdAt),
+    readAt: isoOrNull(json.readAt),
+    hiddenAt: isoOrNull(json.hiddenAt),
+    editedAt: isoOrNull(json.editedAt),
+    deletedAt: isoOrNull(json.deletedAt),
+    edits: json.edits.map((edit) => ({ body: edit.body, editedAt: toIso(edit.editedAt) })),
+  }
+}
+
+/** Splits a page fetched with one extra row into its items and the key to continue after. */
+export function paginate<R, T, K>(rows: R[], limit: number, map: (row: R) => T, keyOf: (row: R) => K): { items: T[]; nextKey: K | null } {
+  const page = rows.slice(0, limit)
+  const last = page.at(-1)
+  return { items: page.map(map), nextKey: rows.length > limit && last !== undefined ? keyOf(last) : null }
+}
+
+/** A user `u` with their trainer `t`; the row type comes from database-schema.ts. */
+function usersWithTrainer(trx: Kysely<Database>) {
+  return trx
+    .selectFrom('users as u')
+    .leftJoin('users as t', 't.id', 'u.trainer_id')
+    .select([
+      'u.id',
+      'u.email',
+      'u.display_name',
+      'u.role',
+      'u.disabled_at',
+      'u.created_at',
+      't.id as trainer_id',
+      't.email as trainer_email',
+      't.display_name as trainer_display_name',
+    ])
+}
+type UserRow = Awaited<ReturnType<ReturnType<typeof usersWithTrainer>['executeTakeFirstOrThrow']>>
+
 function toUser(row: UserRow): AdminUser {
   return {
     id: row.id,
@@ -215,45 +172,35 @@ function toUser(row: UserRow): AdminUser {
   }
 }
 
-function toAuditEntry(row: AuditRow): AuditEntry {
-  return {
-    id: row.id,
-    actor: { id: row.actor_user_id, email: row.actor_email, displayName: row.actor_display_name },
-    action: row.action,
-    targetType: row.target_type,
-    targetId: row.target_id,
-    reason: row.reason,
-    details: row.details,
-    createdAt: toIso(row.created_at),
-  }
+/** audit_log's text and jsonb columns as the audit trail types them. */
+const AuditColumns = z.object({
+  action: z.enum(AUDIT_ACTIONS),
+  target_type: z.enum(AUDIT_TARGETS),
+  details: z.record(z.string(), z.unknown()),
+})
+
+/** A user `u` with the number of members assigned to them, as JSON. */
+const userStateJson = sql`json_build_object(
+  'id', u.id, 'role', u.role, 'trainerId', u.trainer_id, 'disabledAt', u.disabled_at, 'erasedAt', u.erased_at,
+  'assignedMembers', (SELECT count(*) FROM users x WHERE x.trainer_id = u.id))`
+
+const UserStateJson = z.nullable(
+  z.object({
+    id: z.string(),
+    role: z.enum(ROLES),
+    trainerId: z.nullable(z.string()),
+    disabledAt: z.nullable(z.string()),
+    erasedAt: z.nullable(z.string()),
+    assignedMembers: z.number(),
+  }),
+)
+
+function toUserState(json: unknown): UserState | null {
+  const user = UserStateJson.parse(json)
+  return user && { ...user, disabledAt: isoOrNull(user.disabledAt), erasedAt: isoOrNull(user.erasedAt) }
 }
 
-export function toAdminMessage(json: AdminMessageJson): AdminMessage {
-  return {
-    ...json,
-    createdAt: toIso(json.createdAt),
-    readAt: isoOrNull(json.readAt),
-    hiddenAt: isoOrNull(json.hiddenAt),
-    editedAt: isoOrNull(json.editedAt),
-    deletedAt: isoOrNull(json.deletedAt),
-    edits: json.edits.map((edit) => ({ body: edit.body, editedAt: toIso(edit.editedAt) })),
-  }
-}
-
-/** Splits a page fetched with one extra row into its items and the key to continue after. */
-export function paginate<R extends { id: string | null }, T, K>(
-  rows: Optional<R>[],
-  limit: number,
-  map: (row: R) => T,
-  keyOf: (row: R) => K,
-): { items: T[]; nextKey: K | null } {
-  const present = rows.filter((row): row is R => row.id !== null)
-  const page = present.slice(0, limit)
-  const last = page.at(-1)
-  return { items: page.map(map), nextKey: present.length > limit && last ? keyOf(last) : null }
-}
-
-// ---- The transaction's statements ----
+// ---- The transaction's statements (after the caller was resolved: plain queries) ----
 
 export function createAdminTransaction(trx: Kysely<Database>): AdminTransaction {
   const conversation = async (conversationId: string) => {
@@ -264,150 +211,133 @@ export function createAdminTransaction(trx: Kysely<Database>): AdminTransaction 
   }
 
   return {
-    async listConversations(identity, filter) {
-      const { rows } = await sql<ActorRow & Optional<ConversationRow>>`
-        WITH ${callerFromIdentity(identity)}
-        SELECT ${actorColumns}, p.*
-        FROM caller c
-        LEFT JOIN LATERAL (
-          SELECT ${conversationColumns}
-          FROM conversations cv ${conversationParticipants}
-          WHERE ${callerIsAdmin}
-            ${filter.status ? sql`AND cv.status = ${filter.status}` : sql``}
-            ${filter.trainerId ? sql`AND cv.trainer_id = ${filter.trainerId}` : sql``}
-            ${filter.memberId ? sql`AND cv.member_id = ${filter.memberId}` : sql``}
-            ${filter.after ? sql`AND (cv.updated_at, cv.id) < (${filter.after.at}::timestamptz, ${filter.after.id}::uuid)` : sql``}
-          ORDER BY cv.updated_at DESC, cv.id DESC
-          LIMIT ${filter.limit + 1}
-        ) p ON true
-        ORDER BY p.updated_at DESC, p.id DESC`.execute(trx)
-      const first = single(rows)
-      return {
-        actor: toActor(first),
-        ...paginate(rows, filter.limit, toConversation, (row) => ({ at: row.sort_at, id: row.id })),
-      }
+    async listConversations(filter) {
+      const { rows } = await sql<ConversationRow>`
+        SELECT ${conversationColumns}
+        FROM conversations cv ${conversationParticipants}
+        WHERE true
+          ${filter.status ? sql`AND cv.status = ${filter.status}` : sql``}
+          ${filter.trainerId ? sql`AND cv.trainer_id = ${filter.trainerId}` : sql``}
+          ${filter.memberId ? sql`AND cv.member_id = ${filter.memberId}` : sql``}
+          ${filter.after ? sql`AND (cv.updated_at, cv.id) < (${filter.after.at}::timestamptz, ${filter.after.id}::uuid)` : sql``}
+        ORDER BY cv.updated_at DESC, cv.id DESC
+        LIMIT ${filter.limit + 1}`.execute(trx)
+      return paginate(rows, filter.limit, toConversation, (row) => ({ at: row.sort_at, id: row.id }))
     },
 
-    async conversationHistory(identity, conversationId, page) {
+    async conversationHistory(conversationId, page) {
       const before = page.before === undefined ? sql`` : sql`AND m.seq < ${page.before}`
-      const { rows } = await sql<ActorRow & { found: boolean; messages: AdminMessageJson[] }>`
-        WITH ${callerFromIdentity(identity)}
-        SELECT ${actorColumns},
-          ${callerIsAdmin} AND EXISTS (SELECT 1 FROM conversations WHERE id = ${conversationId}) AS found,
+      const { rows } = await sql<{ found: boolean; messages: AdminMessageJson[] }>`
+        SELECT EXISTS (SELECT 1 FROM conversations WHERE id = ${conversationId}) AS found,
           (SELECT coalesce(json_agg(${adminMessageJson} ORDER BY p.seq), '[]'::json)
            FROM (
              SELECT m.* FROM messages m
-             WHERE m.conversation_id = ${conversationId} AND ${callerIsAdmin} ${before}
+             WHERE m.conversation_id = ${conversationId} ${before}
              ORDER BY m.seq DESC LIMIT ${page.limit + 1}
-           ) p) AS messages
-        FROM caller c`.execute(trx)
+           ) p) AS messages`.execute(trx)
       const row = single(rows)
       const messages = row.messages.map(toAdminMessage)
       const hasMore = messages.length > page.limit
       // The extra row is the oldest: drop it.
-      return { actor: toActor(row), found: row.found, messages: hasMore ? messages.slice(1) : messages, hasMore }
+      return { found: row.found, messages: hasMore ? messages.slice(1) : messages, hasMore }
     },
 
-    async listUsers(identity, filter) {
-      const { rows } = await sql<ActorRow & Optional<UserRow>>`
-        WITH ${callerFromIdentity(identity)}
-        SELECT ${actorColumns}, p.*
-        FROM caller c
-        LEFT JOIN LATERAL (
-          SELECT ${userColumns}
-          FROM users u LEFT JOIN users t ON t.id = u.trainer_id
-          WHERE ${callerIsAdmin}
-            ${filter.role ? sql`AND u.role = ${filter.role}` : sql``}
-            ${filter.after ? sql`AND (u.email, u.id) > (${filter.after.email}, ${filter.after.id}::uuid)` : sql``}
-          ORDER BY u.email, u.id
-          LIMIT ${filter.limit + 1}
-        ) p ON true
-        ORDER BY p.email, p.id`.execute(trx)
-      return {
-        actor: toActor(single(rows)),
-        ...paginate(rows, filter.limit, toUser, (row) => ({ email: row.email, id: row.id })),
+    async listUsers(filter) {
+      let query = usersWithTrainer(trx)
+      if (filter.role) query = query.where('u.role', '=', filter.role)
+      if (filter.after) query = query.where(sql<boolean>`(u.email, u.id) > (${filter.after.email}, ${filter.after.id}::uuid)`)
+      const rows = await query.orderBy('u.email').orderBy('u.id').limit(filter.limit + 1).execute()
+      return paginate(rows, filter.limit, toUser, (row) => ({ email: row.email, id: row.id }))
+    },
+
+    async listAudit(page) {
+      let query = trx
+        .selectFrom('audit_log as a')
+        .innerJoin('users as u', 'u.id', 'a.actor_id')
+        .select([
+          'a.id',
+          'a.action',
+          'a.target_type',
+          'a.target_id',
+          'a.reason',
+          'a.details',
+          'a.created_at',
+          'u.id as actor_user_id',
+          'u.email as actor_email',
+          'u.display_name as actor_display_name',
+          preciseIso(sql`a.created_at`).as('sort_at'),
+        ])
+      if (page.after) query = query.where(sql<boolean>`(a.created_at, a.id) < (${page.after.at}::timestamptz, ${page.after.id}::uuid)`)
+      const rows = await query.orderBy('a.created_at', 'desc').orderBy('a.id', 'desc').limit(page.limit + 1).execute()
+      return paginate(
+        rows,
+        page.limit,
+        (row): AuditEntry => {
+          const { action, target_type, details } = AuditColumns.parse(row)
+          return {
+            id: row.id,
+            actor: { id: row.actor_user_id, email: row.actor_email, displayName: row.actor_display_name },
+            action,
+            targetType: target_type,
+            targetId: row.target_id,
+            reason: row.reason,
+            details,
+            createdAt: toIso(row.created_at),
+          }
+        },
+        (row) => ({ at: row.sort_at, id: row.id }),
+      )
+    },
+
+    async loadConversation(conversationId) {
+      const row = await trx
+        .selectFrom('conversations as cv')
+        .innerJoin('users as m', 'm.id', 'cv.member_id')
+        .innerJoin('users as t', 't.id', 'cv.trainer_id')
+        .select((eb) => [
+          'cv.id',
+          'cv.member_id',
+          'cv.trainer_id',
+          'cv.status',
+          'm.trainer_id as assigned_trainer_id',
+          eb
+            .selectFrom('conversations as o')
+            .select('o.id')
+            .whereRef('o.member_id', '=', 'cv.member_id')
+            .whereRef('o.trainer_id', '=', 'cv.trainer_id')
+            .where('o.status', '=', 'open')
+            .whereRef('o.id', '<>', 'cv.id')
+            .limit(1)
+            .as('other_open_id'),
+          sql<boolean>`m.erased_at IS NOT NULL OR t.erased_at IS NOT NULL`.as('participant_erased'),
+        ])
+        .where('cv.id', '=', conversationId)
+        .executeTakeFirst()
+      if (!row) return null
+      const state: ConversationState = {
+        id: row.id,
+        memberId: row.member_id,
+        trainerId: row.trainer_id,
+        status: row.status,
+        assignedTrainerId: row.assigned_trainer_id,
+        otherOpenId: row.other_open_id,
+        participantErased: row.participant_erased,
       }
+      return state
     },
 
-    async listAudit(identity, page) {
-      const { rows } = await sql<ActorRow & Optional<AuditRow>>`
-        WITH ${callerFromIdentity(identity)}
-        SELECT ${actorColumns}, p.*
-        FROM caller c
-        LEFT JOIN LATERAL (
-          SELECT a.id, a.action, a.target_type, a.target_id, a.reason, a.details, a.created_at,
-            u.id AS actor_user_id, u.email AS actor_email, u.display_name AS actor_display_name,
-            ${preciseIso(sql`a.created_at`)} AS sort_at
-          FROM audit_log a JOIN users u ON u.id = a.actor_id
-          WHERE ${callerIsAdmin}
-            ${page.after ? sql`AND (a.created_at, a.id) < (${page.after.at}::timestamptz, ${page.after.id}::uuid)` : sql``}
-          ORDER BY a.created_at DESC, a.id DESC
-          LIMIT ${page.limit + 1}
-        ) p ON true
-        ORDER BY p.created_at DESC, p.id DESC`.execute(trx)
-      return {
-        actor: toActor(single(rows)),
-        ...paginate(rows, page.limit, toAuditEntry, (row) => ({ at: row.sort_at, id: row.id })),
-      }
+    async loadMessage(messageId) {
+      const row = await trx.selectFrom('messages').select(['id', 'hidden_at']).where('id', '=', messageId).executeTakeFirst()
+      return row ? { id: row.id, hidden: row.hidden_at !== null } : null
     },
 
-    async loadConversation(identity, conversationId) {
-      const { rows } = await sql<
-        ActorRow & Optional<{ id: string; member_id: string; trainer_id: string; status: ConversationStatus }> & {
-          assigned_trainer_id: string | null
-          other_open_id: string | null
-          participant_erased: boolean | null
-        }
-      >`
-        WITH ${callerFromIdentity(identity)}
-        SELECT ${actorColumns}, cv.id, cv.member_id, cv.trainer_id, cv.status, m.trainer_id AS assigned_trainer_id,
-          (SELECT o.id FROM conversations o
-           WHERE o.member_id = cv.member_id AND o.trainer_id = cv.trainer_id AND o.status = 'open' AND o.id <> cv.id
-           LIMIT 1) AS other_open_id,
-          (SELECT bool_or(x.erased_at IS NOT NULL) FROM users x WHERE x.id IN (cv.member_id, cv.trainer_id)) AS participant_erased
-        FROM caller c
-        LEFT JOIN conversations cv ON cv.id = ${conversationId}
-        LEFT JOIN users m ON m.id = cv.member_id`.execute(trx)
-      const row = single(rows)
-      const { id, member_id, trainer_id, status } = row
-      const conversation: ConversationState | null =
-        id === null || member_id === null || trainer_id === null || status === null
-          ? null
-          : {
-              id,
-              memberId: member_id,
-              trainerId: trainer_id,
-              status,
-              assignedTrainerId: row.assigned_trainer_id,
-              otherOpenId: row.other_open_id,
-              participantErased: row.participant_erased === true,
-            }
-      return { actor: toActor(row), conversation }
-    },
-
-    async loadMessage(identity, messageId) {
-      const { rows } = await sql<ActorRow & { id: string | null; hidden: boolean | null }>`
-        WITH ${callerFromIdentity(identity)}
-        SELECT ${actorColumns}, p.id, p.hidden_at IS NOT NULL AS hidden
-        FROM caller c LEFT JOIN messages p ON p.id = ${messageId}`.execute(trx)
-      const row = single(rows)
-      return { actor: toActor(row), message: row.id === null ? null : { id: row.id, hidden: row.hidden === true } }
-    },
-
-    async loadUsers(identity, userId, trainerId) {
-      const { rows } = await sql<
-        ActorRow & {
-          user: UserStateJson | null
-          trainer: UserStateJson | null
-        }
-      >`
-        WITH ${callerFromIdentity(identity)}
-        SELECT ${actorColumns},
+    async loadUsers(userId, trainerId) {
+      const { rows } = await sql<{ user: unknown; trainer: unknown }>`
+        SELECT
           (SELECT ${userStateJson} FROM users u WHERE u.id = ${userId}) AS user,
-          (SELECT ${userStateJson} FROM users u WHERE u.id = ${trainerId ?? null}::uuid) AS trainer
-        FROM caller c`.execute(trx)
+          (SELECT ${userStateJson} FROM users u WHERE u.id = ${trainerId ?? null}::uuid) AS trainer`.execute(trx)
       const row = single(rows)
-      return { actor: toActor(row), user: toUserState(row.user), trainer: toUserState(row.trainer) }
+      return { user: toUserState(row.user), trainer: toUserState(row.trainer) }
     },
 
     async closeConversation(conversationId, reason) {
@@ -462,10 +392,6 @@ export function createAdminTransaction(trx: Kysely<Database>): AdminTransaction 
       return { value: toAdminMessage(row.message), connectionIds: row.connection_ids }
     },
 
-    async setTrainer(memberId, trainerId) {
-      await sql`UPDATE users SET trainer_id = ${trainerId}, updated_at = now() WHERE id = ${memberId}`.execute(trx)
-    },
-
     async openConversation(memberId, trainerId) {
       const { rows } = await sql<{ id: string; outcome: 'existing' | 'reopened' | 'created'; connection_ids: string[] }>`
         WITH latest AS (
@@ -499,30 +425,34 @@ export function createAdminTransaction(trx: Kysely<Database>): AdminTransaction 
       return { conversationId: row.id, outcome: row.outcome, connectionIds: row.connection_ids }
     },
 
+    async setTrainer(memberId, trainerId) {
+      await trx.updateTable('users').set({ trainer_id: trainerId, updated_at: sql`now()` }).where('id', '=', memberId).execute()
+    },
+
     async setRole(userId, role) {
-      await sql`
-        UPDATE users
-        SET role = ${role}, trainer_id = CASE WHEN ${role}::text = 'user' THEN trainer_id END, updated_at = now()
-        WHERE id = ${userId}`.execute(trx)
+      // Anyone who is no longer a member loses their assigned trainer.
+      await trx
+        .updateTable('users')
+        .set({ role, ...(role === 'user' ? {} : { trainer_id: null }), updated_at: sql`now()` })
+        .where('id', '=', userId)
+        .execute()
     },
 
     async setDisabled(userId, disabled) {
-      await sql`
-        UPDATE users
-        SET disabled_at = CASE WHEN ${disabled}::boolean THEN now() END, updated_at = now()
-        WHERE id = ${userId}`.execute(trx)
+      await trx
+        .updateTable('users')
+        .set({ disabled_at: disabled ? sql`now()` : null, updated_at: sql`now()` })
+        .where('id', '=', userId)
+        .execute()
     },
 
     async dropConnections(userId) {
-      const { rows } = await sql<{ connection_id: string }>`
-        DELETE FROM connections WHERE user_id = ${userId} RETURNING connection_id`.execute(trx)
+      const rows = await trx.deleteFrom('connections').where('user_id', '=', userId).returning('connection_id').execute()
       return rows.map((row) => row.connection_id)
     },
 
     async user(userId) {
-      const { rows } = await sql<UserRow>`
-        SELECT ${userColumns} FROM users u LEFT JOIN users t ON t.id = u.trainer_id WHERE u.id = ${userId}`.execute(trx)
-      return toUser(single(rows))
+      return toUser(await usersWithTrainer(trx).where('u.id', '=', userId).executeTakeFirstOrThrow())
     },
 
     conversation,
@@ -537,30 +467,6 @@ export function createAdminTransaction(trx: Kysely<Database>): AdminTransaction 
       return row ? toConversation(row) : null
     },
 
-    async record(entry) {
-      await sql`
-        INSERT INTO audit_log (actor_id, action, target_type, target_id, reason, details)
-        VALUES (${entry.actorId}, ${entry.action}, ${entry.targetType}, ${entry.targetId}, ${entry.reason},
-          ${JSON.stringify(entry.details)}::jsonb)`.execute(trx)
-    },
+    record: (entry) => recordAudit(trx, entry),
   }
-}
-
-interface UserStateJson {
-  id: string
-  role: Role
-  trainerId: string | null
-  disabledAt: string | null
-  erasedAt: string | null
-  assignedMembers: number
-}
-
-/** A user `u` with the number of members assigned to them, as JSON. */
-const userStateJson = sql`json_build_object(
-  'id', u.id, 'role', u.role, 'trainerId', u.trainer_id, 'disabledAt', u.disabled_at, 'erasedAt', u.erased_at,
-  'assignedMembers', (SELECT count(*) FROM users x WHERE x.trainer_id = u.id))`
-
-function toUserState(json: UserStateJson | null): UserState | null {
-  if (!json) return null
-  return { ...json, disabledAt: isoOrNull(json.disabledAt), erasedAt: isoOrNull(json.erasedAt), assignedMembers: Number(json.assignedMembers) }
 }

@@ -1,7 +1,6 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely'
-import type { Actor } from '../core/admin.ts'
-import { ChatError } from '../core/errors.ts'
-import type { Role } from '../core/model.ts'
+import * as z from 'zod/mini'
+import { ROLES } from '../core/model.ts'
 import {
   ERASED_DISPLAY_NAME,
   type ErasedData,
@@ -13,6 +12,7 @@ import {
   type StoredExportDocument,
   type StoredExportMessage,
 } from '../core/privacy.ts'
+import { adminTransaction, recordAudit, runSerializable } from './admin-transaction.ts'
 import { callerFromIdentity } from './app-queries.ts'
 import type { Database } from './database-schema.ts'
 import { single, toIso } from './sql-fragments.ts'
@@ -144,20 +144,12 @@ export function createPrivacyQueries(db: Kysely<Database>): PrivacyQueries {
 /** Like the admin store, SERIALIZABLE: the checks (not erased yet, no assigned members) cannot go stale before the writes. */
 export function createErasureStore(db: Kysely<Database>): ErasureStore {
   return {
-    async transaction(work) {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return await db
-            .transaction()
-            .setIsolationLevel('serializable')
-            .execute((trx) => work(createErasureTransaction(trx)))
-        } catch (error) {
-          const code = (error as { code?: unknown } | null)?.code
-          if (RETRYABLE.has(code) && attempt < MAX_ATTEMPTS) continue
-          if (RETRYABLE.has(code)) throw new ChatError('conflict', 'A concurrent change got in the way; try again', undefined, { cause: error })
-          throw error
-        }
-      }
+    // A unique violation is not a lost race here but a failure of its own (as the caller lookup's
+    // email race, which errorBodies answers `unavailable`).
+    transaction: (identity, work) => adminTransaction(db, identity, createErasureTransaction, work, ERASURE),
+
+    async eraseAgain(userId) {
+      await runSerializable(db, (trx) => createErasureTransaction(trx).erase(userId), ERASURE)
     },
 
     async pendingDeletions(limit) {
@@ -206,36 +198,22 @@ export function createErasureStore(db: Kysely<Database>): ErasureStore {
   }
 }
 
-const SERIALIZATION_FAILURE = '40001'
-const DEADLOCK_DETECTED = '40P01'
-const RETRYABLE = new Set<unknown>([SERIALIZATION_FAILURE, DEADLOCK_DETECTED])
-const MAX_ATTEMPTS = 3
-
 type Time = Date | string
+
+const ERASURE = { uniqueViolation: 'rethrow' } as const
+
+const ErasureTargetJson = z.nullable(
+  z.object({ id: z.string(), role: z.enum(ROLES), erasedAt: z.nullable(z.string()), assignedMembers: z.number() }),
+)
 
 function createErasureTransaction(trx: Kysely<Database>): ErasureTransaction {
   return {
-    async load(identity, userId) {
-      const { rows } = await sql<{
-        actor_id: string
-        actor_role: Role
-        actor_disabled_at: Time | null
-        user: { id: string; role: Role; erasedAt: string | null; assignedMembers: number } | null
-      }>`
-        WITH ${callerFromIdentity(identity)}
-        SELECT c.user_id AS actor_id, c.role AS actor_role, c.disabled_at AS actor_disabled_at,
-          (SELECT json_build_object('id', u.id, 'role', u.role, 'erasedAt', ${iso(sql`u.erased_at`)},
-              'assignedMembers', (SELECT count(*) FROM users x WHERE x.trainer_id = u.id AND x.erased_at IS NULL))
-           FROM users u WHERE u.id = ${userId}) AS user
-        FROM caller c`.execute(trx)
-      const row = single(rows)
-      const actor: Actor = {
-        userId: row.actor_id,
-        role: row.actor_role,
-        disabledAt: row.actor_disabled_at === null ? null : toIso(row.actor_disabled_at),
-      }
-      const user: ErasureTarget | null = row.user ? { ...row.user, assignedMembers: Number(row.user.assignedMembers) } : null
-      return { actor, user }
+    async load(userId) {
+      const { rows } = await sql<{ user: unknown }>`
+        SELECT (SELECT json_build_object('id', u.id, 'role', u.role, 'erasedAt', ${iso(sql`u.erased_at`)},
+            'assignedMembers', (SELECT count(*) FROM users x WHERE x.trainer_id = u.id AND x.erased_at IS NULL))
+          FROM users u WHERE u.id = ${userId}) AS user`.execute(trx)
+      return ErasureTargetJson.parse(single(rows).user)
     },
 
     async erase(userId) {
@@ -339,11 +317,6 @@ function createErasureTransaction(trx: Kysely<Database>): ErasureTransaction {
       return rows.map((row) => ({ conversationId: row.id, connectionIds: row.connection_ids }))
     },
 
-    async record(entry) {
-      await sql`
-        INSERT INTO audit_log (actor_id, action, target_type, target_id, reason, details)
-        VALUES (${entry.actorId}, ${entry.action}, ${entry.targetType}, ${entry.targetId}, ${entry.reason},
-          ${JSON.stringify(entry.details)}::jsonb)`.execute(trx)
-    },
+    record: (entry) => recordAudit(trx, entry),
   }
 }

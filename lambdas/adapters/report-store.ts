@@ -1,21 +1,19 @@
 import { sql, type Kysely } from 'kysely'
-import type { UserRef } from '../core/admin.ts'
-import type { ConversationStatus, Role } from '../core/model.ts'
+import * as z from 'zod/mini'
+import type { UserRef } from '../core/admin/model.ts'
 import type { Verdict } from '../core/ports.ts'
-import type {
-  AdminReport,
-  Report,
-  ReportAction,
-  ReportReason,
-  ReportState,
-  ReportStatus,
-  ReportStore,
-  ReportTransaction,
+import {
+  REPORT_REASONS,
+  REPORT_STATUSES,
+  type AdminReport,
+  type Report,
+  type ReportAction,
+  type ReportState,
+  type ReportStore,
+  type ReportTransaction,
 } from '../core/reports.ts'
 import {
-  actorColumns,
   adminMessageJson,
-  callerIsAdmin,
   conversationColumns,
   conversationParticipants,
   createAdminStore,
@@ -23,15 +21,12 @@ import {
   isoOrNull,
   paginate,
   preciseIso,
-  runSerializable,
-  toActor,
   toAdminMessage,
   toConversation,
-  type ActorRow,
   type AdminMessageJson,
   type ConversationRow,
-  type Optional,
 } from './admin-store.ts'
+import { adminTransaction } from './admin-transaction.ts'
 import { callerFromIdentity } from './app-queries.ts'
 import type { Database } from './database-schema.ts'
 import { participantAccess, single, toIso } from './sql-fragments.ts'
@@ -53,7 +48,7 @@ export function createReportStore(db: Kysely<Database>): ReportStore {
         own_message: boolean | null
         message_removed: boolean | null
         open_report_id: string | null
-        report: ReportJson | null
+        report: unknown
       }>`
         WITH ${callerFromIdentity(identity)},
         msg AS (SELECT m.id, m.conversation_id, m.sender_id, m.hidden_at FROM messages m WHERE m.id = ${input.messageId}),
@@ -80,19 +75,28 @@ export function createReportStore(db: Kysely<Database>): ReportStore {
         ownMessage: row.own_message === true,
         messageRemoved: row.message_removed === true,
         openReportId: row.open_report_id,
-        report: row.report ? toReport(row.report) : null,
+        report: row.report === null ? null : toReport(row.report),
       }
     },
 
-    transaction: (work) =>
-      runSerializable(db, (trx) => work({ ...createAdminTransaction(trx), ...createReportStatements(trx) })),
+    transaction: (identity, work) =>
+      adminTransaction(db, identity, (trx) => ({ ...createAdminTransaction(trx), ...createReportStatements(trx) }), work),
 
     forgetConnections: (connectionIds, options) => admin.forgetConnections(connectionIds, options),
   }
 }
 
 /** A report's JSON as the statements build it (reportJson): the Report, with createdAt as PostgreSQL renders it. */
-type ReportJson = Report
+const ReportJson = z.object({
+  id: z.string(),
+  messageId: z.string(),
+  conversationId: z.string(),
+  reason: z.enum(REPORT_REASONS),
+  note: z.nullable(z.string()),
+  status: z.enum(REPORT_STATUSES),
+  createdAt: z.string(),
+})
+type ReportJson = z.infer<typeof ReportJson>
 
 /** A report row (aliased `alias`) as its reporter sees it. */
 function reportJson(alias: string, conversationId: string) {
@@ -102,8 +106,9 @@ function reportJson(alias: string, conversationId: string) {
     'note', ${r}.note, 'status', ${r}.status, 'createdAt', ${r}.created_at)`
 }
 
-function toReport(json: ReportJson): Report {
-  return { ...json, createdAt: toIso(json.createdAt) }
+function toReport(json: unknown): Report {
+  const report = ReportJson.parse(json)
+  return { ...report, createdAt: toIso(report.createdAt) }
 }
 
 interface AdminReportRow extends ReportJson {
@@ -151,83 +156,67 @@ function toAdminReport(row: AdminReportRow): AdminReport {
   }
 }
 
-interface ReportStateRow {
-  id: string
-  status: ReportStatus
-  reporter_id: string
-  message_id: string
-  hidden: boolean
-  sender_id: string
-  sender_role: Role
-  sender_disabled_at: Date | string | null
-  conversation_id: string
-  member_id: string
-  trainer_id: string
-  conversation_status: ConversationStatus
-}
-
 type ReportStatements = Pick<ReportTransaction, 'listReports' | 'loadReport' | 'markResolved' | 'report'>
 
 function createReportStatements(trx: Kysely<Database>): ReportStatements {
   return {
-    async listReports(identity, filter) {
-      const { rows } = await sql<ActorRow & { id: string | null; report: AdminReportRow | null }>`
-        WITH ${callerFromIdentity(identity)}
-        SELECT ${actorColumns}, x.id, x.report
-        FROM caller c
-        LEFT JOIN LATERAL (
-          SELECT r.id, r.created_at, ${adminReportJson} AS report
-          FROM reports r JOIN messages p ON p.id = r.message_id
-          WHERE ${callerIsAdmin}
-            ${filter.status ? sql`AND r.status = ${filter.status}` : sql``}
-            ${filter.after ? sql`AND (r.created_at, r.id) < (${filter.after.at}::timestamptz, ${filter.after.id}::uuid)` : sql``}
-          ORDER BY r.created_at DESC, r.id DESC
-          LIMIT ${filter.limit + 1}
-        ) x ON true
-        ORDER BY x.created_at DESC, x.id DESC`.execute(trx)
-      const present = rows as Array<ActorRow & Optional<{ id: string; report: AdminReportRow }>>
-      return {
-        actor: toActor(single(rows)),
-        ...paginate(
-          present,
-          filter.limit,
-          (row) => toAdminReport(row.report),
-          (row) => ({ at: row.report.sortAt, id: row.id }),
-        ),
-      }
+    async listReports(filter) {
+      const { rows } = await sql<{ id: string; report: AdminReportRow }>`
+        SELECT r.id, ${adminReportJson} AS report
+        FROM reports r JOIN messages p ON p.id = r.message_id
+        WHERE true
+          ${filter.status ? sql`AND r.status = ${filter.status}` : sql``}
+          ${filter.after ? sql`AND (r.created_at, r.id) < (${filter.after.at}::timestamptz, ${filter.after.id}::uuid)` : sql``}
+        ORDER BY r.created_at DESC, r.id DESC
+        LIMIT ${filter.limit + 1}`.execute(trx)
+      return paginate(
+        rows,
+        filter.limit,
+        (row) => toAdminReport(row.report),
+        (row) => ({ at: row.report.sortAt, id: row.id }),
+      )
     },
 
-    async loadReport(identity, reportId) {
-      const { rows } = await sql<ActorRow & Optional<ReportStateRow>>`
-        WITH ${callerFromIdentity(identity)}
-        SELECT ${actorColumns}, r.id, r.status, r.reporter_id, p.id AS message_id, p.hidden_at IS NOT NULL AS hidden,
-          p.sender_id, s.role AS sender_role, s.disabled_at AS sender_disabled_at,
-          cv.id AS conversation_id, cv.member_id, cv.trainer_id, cv.status AS conversation_status
-        FROM caller c
-        LEFT JOIN reports r ON r.id = ${reportId}
-        LEFT JOIN messages p ON p.id = r.message_id
-        LEFT JOIN users s ON s.id = p.sender_id
-        LEFT JOIN conversations cv ON cv.id = p.conversation_id`.execute(trx)
-      const row = single(rows)
-      const actor = toActor(row)
-      if (row.id === null) return { actor, report: null }
-      const state = row as ActorRow & ReportStateRow
+    async loadReport(reportId) {
+      const row = await trx
+        .selectFrom('reports as r')
+        .innerJoin('messages as p', 'p.id', 'r.message_id')
+        .innerJoin('users as s', 's.id', 'p.sender_id')
+        .innerJoin('conversations as cv', 'cv.id', 'p.conversation_id')
+        .select([
+          'r.id',
+          'r.status',
+          'r.reporter_id',
+          'p.id as message_id',
+          'p.hidden_at',
+          'p.sender_id',
+          's.role as sender_role',
+          's.disabled_at as sender_disabled_at',
+          'cv.id as conversation_id',
+          'cv.member_id',
+          'cv.trainer_id',
+          'cv.status as conversation_status',
+        ])
+        .where('r.id', '=', reportId)
+        .executeTakeFirst()
+      if (!row) return null
       const report: ReportState = {
-        id: state.id,
-        status: state.status,
-        reporterId: state.reporter_id,
-        message: { id: state.message_id, hidden: state.hidden, senderId: state.sender_id },
-        conversation: { id: state.conversation_id, memberId: state.member_id, trainerId: state.trainer_id, status: state.conversation_status },
-        sender: { id: state.sender_id, role: state.sender_role, disabledAt: isoOrNull(state.sender_disabled_at) },
+        id: row.id,
+        status: row.status,
+        reporterId: row.reporter_id,
+        message: { id: row.message_id, hidden: row.hidden_at !== null, senderId: row.sender_id },
+        conversation: { id: row.conversation_id, memberId: row.member_id, trainerId: row.trainer_id, status: row.conversation_status },
+        sender: { id: row.sender_id, role: row.sender_role, disabledAt: isoOrNull(row.sender_disabled_at) },
       }
-      return { actor, report }
+      return report
     },
 
     async markResolved(reportId, resolvedBy, action, note) {
-      await sql`
-        UPDATE reports SET status = 'resolved', resolved_at = now(), resolved_by = ${resolvedBy}, resolution = ${action},
-          resolution_note = ${note}
-        WHERE id = ${reportId}`.execute(trx)
+      await trx
+        .updateTable('reports')
+        .set({ status: 'resolved', resolved_at: sql`now()`, resolved_by: resolvedBy, resolution: action, resolution_note: note })
+        .where('id', '=', reportId)
+        .execute()
     },
 
     async report(reportId) {

@@ -1,4 +1,5 @@
-import { requireAdmin, type Actor, type AuditRecord } from './admin.ts'
+import type { AdminTransactions } from './admin/actor.ts'
+import type { AuditRecord } from './admin/audit.ts'
 import { attachmentKey } from './attachments.ts'
 import { ChatError } from './errors.ts'
 import type { AttachmentInfo, Identity, Platform, Role } from './model.ts'
@@ -204,7 +205,7 @@ export interface ErasedData {
 
 /** Each method is one statement inside the erasure's transaction. */
 export interface ErasureTransaction {
-  load(identity: Identity, userId: string): Promise<{ actor: Actor; user: ErasureTarget | null }>
+  load(userId: string): Promise<ErasureTarget | null>
   /**
    * Anonymises the profile, empties the bodies of the user's messages and drops their attachments,
    * devices, mutes and connections, recording the storage deletions that this owes.
@@ -215,9 +216,10 @@ export interface ErasureTransaction {
   record(entry: AuditRecord): Promise<void>
 }
 
-export interface ErasureStore {
-  /** One transaction; a throw rolls everything back (may run `work` again on a serialization conflict). */
-  transaction<T>(work: (tx: ErasureTransaction) => Promise<T>): Promise<T>
+/** `transaction` as AdminStore's: for an admin only, one transaction (may run `work` again on a serialization conflict). */
+export interface ErasureStore extends AdminTransactions<ErasureTransaction> {
+  /** Erases the user again in a transaction of its own, for the scheduled sweep (no caller). */
+  eraseAgain(userId: string): Promise<void>
   /** Deletions not yet done, oldest first. */
   pendingDeletions(limit: number): Promise<PendingDeletion[]>
   /**
@@ -270,9 +272,8 @@ export interface Erasure {
  * The other participant's messages stay as they were.
  */
 export async function eraseUser(ports: ErasurePorts, identity: Identity, input: { userId: string; reason: string }): Promise<Erasure> {
-  const outcome = await ports.store.transaction(async (tx) => {
-    const { actor, user } = await tx.load(identity, input.userId)
-    requireAdmin(actor)
+  const outcome = await ports.store.transaction(identity, async (tx, admin) => {
+    const user = await tx.load(input.userId)
     if (!user) throw new ChatError('not_found', 'User not found')
     if (user.erasedAt !== null) throw new ChatError('conflict', 'This user was already erased', { erasedAt: user.erasedAt })
     if (user.role === 'admin') throw new ChatError('conflict', 'Admins cannot be erased; change their role first')
@@ -284,7 +285,7 @@ export async function eraseUser(ports: ErasurePorts, identity: Identity, input: 
     const erased = await tx.erase(user.id)
     const closed = await tx.closeConversationsOf(user.id, CLOSED_BY_ERASURE)
     await tx.record({
-      actorId: actor.userId,
+      actorId: admin.userId,
       action: 'user.erased',
       targetType: 'user',
       targetId: user.id,
@@ -348,7 +349,7 @@ export async function runDeletions(ports: DeletionPorts, deletions: readonly Pen
  */
 export async function retryPendingDeletions(ports: DeletionPorts, options: { batchSize?: number } = {}) {
   for (const userId of await ports.store.erasedWithLeftovers(options.batchSize ?? 500)) {
-    await ports.store.transaction((tx) => tx.erase(userId))
+    await ports.store.eraseAgain(userId)
   }
   return runDeletions(ports, await ports.store.pendingDeletions(options.batchSize ?? 500))
 }

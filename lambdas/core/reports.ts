@@ -1,20 +1,9 @@
-import {
-  announceClosed,
-  announceHidden,
-  closeConversationStep,
-  disconnectAll,
-  hideMessageStep,
-  requireAdmin,
-  setDisabledStep,
-  type ActivityKey,
-  type Actor,
-  type AdminConversation,
-  type AdminMessage,
-  type AdminTransaction,
-  type Notified,
-  type Page,
-  type UserRef,
-} from './admin.ts'
+import type { AdminTransactions } from './admin/actor.ts'
+import { closeConversationStep, hideMessageStep } from './admin/conversations.ts'
+import type { ActivityKey, AdminConversation, AdminMessage, Notified, Page, UserRef } from './admin/model.ts'
+import { announceClosed, announceHidden, disconnectAll } from './admin/notify.ts'
+import type { AdminTransaction } from './admin/ports.ts'
+import { setDisabledStep } from './admin/users.ts'
 import { assertAccess } from './chat.ts'
 import { ChatError } from './errors.ts'
 import type { ConversationStatus, Identity, Role } from './model.ts'
@@ -24,7 +13,7 @@ import type { ServerFrame } from './protocol.ts'
 /**
  * Reports and the moderation queue. A participant reports a message of a conversation they may
  * read (one open report per user per message); admins list the reports and resolve each with an
- * action, taken by the same steps as the admin routes (core/admin.ts: hide a message, close a
+ * action, taken by the same steps as the admin routes (core/admin/: hide a message, close a
  * conversation, disable a user) in the transaction that resolves the report and writes its audit
  * row. Live connections hear about the action only after the commit, as for the admin routes.
  */
@@ -91,17 +80,16 @@ export interface ReportFilter {
 
 /** The admin statements plus the report ones, each one statement inside the request's transaction. */
 export interface ReportTransaction extends AdminTransaction {
-  listReports(identity: Identity, filter: ReportFilter): Promise<{ actor: Actor } & Page<AdminReport, ActivityKey>>
-  loadReport(identity: Identity, reportId: string): Promise<{ actor: Actor; report: ReportState | null }>
+  listReports(filter: ReportFilter): Promise<Page<AdminReport, ActivityKey>>
+  loadReport(reportId: string): Promise<ReportState | null>
   markResolved(reportId: string, resolvedBy: string, action: ReportAction, note: string): Promise<void>
   report(reportId: string): Promise<AdminReport>
 }
 
-export interface ReportStore {
+/** `transaction` as AdminStore's: for an admin only, SERIALIZABLE, retried on a conflict, so `work` must touch only `tx`. */
+export interface ReportStore extends AdminTransactions<ReportTransaction> {
   /** One statement: checks the caller may read the message and stores the report when allowed. */
   file(identity: Identity, input: { messageId: string; reason: ReportReason; note: string | null }): Promise<FiledReport>
-  /** As AdminStore.transaction: SERIALIZABLE, retried on a conflict, so `work` must touch only `tx`. */
-  transaction<T>(work: (tx: ReportTransaction) => Promise<T>): Promise<T>
   forgetConnections(connectionIds: readonly string[], options?: ForgetOptions): Promise<Departures>
 }
 
@@ -138,11 +126,8 @@ export async function fileReport(
 }
 
 export async function listReports(ports: ReportPorts, identity: Identity, filter: ReportFilter) {
-  return ports.store.transaction(async (tx) => {
-    const page = await tx.listReports(identity, filter)
-    requireAdmin(page.actor)
-    return { reports: page.items, nextKey: page.nextKey }
-  })
+  const page = await ports.store.transaction(identity, (tx) => tx.listReports(filter))
+  return { reports: page.items, nextKey: page.nextKey }
 }
 
 /**
@@ -162,9 +147,8 @@ export async function resolveReport(
   identity: Identity,
   input: { reportId: string; action: ReportAction; note: string },
 ): Promise<AdminReport> {
-  const outcome = await ports.store.transaction(async (tx) => {
-    const { actor, report } = await tx.loadReport(identity, input.reportId)
-    requireAdmin(actor)
+  const outcome = await ports.store.transaction(identity, async (tx, admin) => {
+    const report = await tx.loadReport(input.reportId)
     if (!report) throw new ChatError('not_found', 'Report not found')
     if (report.status === 'resolved') throw new ChatError('conflict', 'The report is already resolved')
 
@@ -176,23 +160,23 @@ export async function resolveReport(
       case 'dismiss':
         break
       case 'hide_message':
-        if (!report.message.hidden) hidden = await hideMessageStep(tx, actor, report.message.id, input.note)
+        if (!report.message.hidden) hidden = await hideMessageStep(tx, admin, report.message.id, input.note)
         changed = hidden !== undefined
         break
       case 'close_conversation':
-        if (report.conversation.status === 'open') closed = await closeConversationStep(tx, actor, report.conversation, input.note)
+        if (report.conversation.status === 'open') closed = await closeConversationStep(tx, admin, report.conversation, input.note)
         changed = closed !== undefined
         break
       case 'disable_user':
         if (report.sender.disabledAt === null) {
-          dropped = await setDisabledStep(tx, actor, report.sender, true, input.note)
+          dropped = await setDisabledStep(tx, admin, report.sender, true, input.note)
           changed = true
         }
         break
     }
-    await tx.markResolved(report.id, actor.userId, input.action, input.note)
+    await tx.markResolved(report.id, admin.userId, input.action, input.note)
     await tx.record({
-      actorId: actor.userId,
+      actorId: admin.userId,
       action: 'report.resolved',
       targetType: 'report',
       targetId: report.id,

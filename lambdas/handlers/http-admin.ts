@@ -5,19 +5,10 @@ import type { Database } from '../adapters/database-schema.ts'
 import { createErasureStore } from '../adapters/privacy-store.ts'
 import { createReportStore } from '../adapters/report-store.ts'
 import { config } from '../config.ts'
-import {
-  assignTrainer,
-  changeRole,
-  closeConversation,
-  conversationHistory,
-  hideMessage,
-  listAudit,
-  listConversations,
-  listUsers,
-  reopenConversation,
-  setUserDisabled,
-  type AdminPorts,
-} from '../core/admin.ts'
+import { listAudit } from '../core/admin/audit.ts'
+import { closeConversation, conversationHistory, hideMessage, listConversations, reopenConversation } from '../core/admin/conversations.ts'
+import type { AdminPorts } from '../core/admin/ports.ts'
+import { assignTrainer, changeRole, listUsers, setUserDisabled } from '../core/admin/users.ts'
 import { eraseUser, type ErasurePorts } from '../core/privacy.ts'
 import { listReports, resolveReport, type ReportStore } from '../core/reports.ts'
 import { encodeCursor } from '../http/schemas.ts'
@@ -31,8 +22,8 @@ import { pushNotifier } from '../wiring/push.ts'
 
 /**
  * The admin and moderation REST routes (declared in lambdas/http/routes.ts), one Lambda
- * dispatching on routeKey. The gateway only proves the token is valid; each use case checks the
- * caller's role in the database, in the transaction that does the work.
+ * dispatching on routeKey. The gateway only proves the token is valid; each request's transaction
+ * checks the caller's role in the database once, before the work (core/admin/actor.ts).
  */
 /** The admin ports, the erasure ports and the report store (the moderation queue's statements beside the admin ones). */
 export interface AdminApiPorts extends AdminPorts {

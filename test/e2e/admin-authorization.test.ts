@@ -131,10 +131,15 @@ for (const [routeKey, call] of Object.entries(calls)) {
       assert.deepEqual(await databaseSnapshot(stack), snapshot)
     })
 
-    test('an admin succeeds', async () => {
+    test('an admin succeeds, their caller resolved once, by the transaction’s first statement', async () => {
       const { method, path, body } = call()
+      stack.statements.length = 0
       const { status, body: reply } = await stack.api(path, { method, body, email: ADMIN })
       assert.equal(status, 200, JSON.stringify(reply))
+      // The users upsert (adapters/users-upsert.ts) is the caller lookup: no other statement repeats it.
+      const statements = stack.statements.filter((sql) => !/^\s*(start transaction|begin|commit|rollback)\b/i.test(sql))
+      const callerLookups = statements.flatMap((sql, index) => (/\bupserted AS \(/.test(sql) ? [index] : []))
+      assert.deepEqual(callerLookups, [0])
     })
   })
 }
