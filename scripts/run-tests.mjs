@@ -4,12 +4,15 @@
 // Each file's output is printed when it finishes, under a line with its duration; a table of the
 // slowest files and the totals close the run. Files are listed explicitly: on Node 20,
 // `node --test test/` silently finds no .ts files.
+// Files start slowest first (longest-processing-time order), by the durations of the previous
+// run kept in node_modules/.cache/trainer-chat-tests/durations.json; files without a recorded
+// duration go first, then the rest alphabetically. Output order does not change what passes.
 // Optional arguments narrow the run to paths containing them: `npm test -- e2e`.
 // On embedded PGlite the migrated database templates (test/helpers/pglite-template.ts) are made
 // once, before the files start, instead of once per file (TEST_PGLITE_TEMPLATES=off: per file,
 // from scratch, for comparison).
 import { spawn, spawnSync } from 'node:child_process'
-import { readdirSync, statSync } from 'node:fs'
+import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { buildConsole } from './build-console.mjs'
 
@@ -84,7 +87,16 @@ function runFile(file) {
   })
 }
 
-const queue = [...files]
+// Longest processing time first: a slow file started last would run alone at the end.
+const durationsFile = join(root, 'node_modules', '.cache', 'trainer-chat-tests', 'durations.json')
+const known = (() => {
+  try {
+    return JSON.parse(readFileSync(durationsFile, 'utf8'))
+  } catch {
+    return {}
+  }
+})()
+const queue = [...files].sort((a, b) => (known[b] ?? Infinity) - (known[a] ?? Infinity) || a.localeCompare(b))
 await Promise.all(
   Array.from({ length: Math.min(concurrency, queue.length) }, async () => {
     for (let file = queue.shift(); file !== undefined; file = queue.shift()) await runFile(file)
@@ -92,6 +104,14 @@ await Promise.all(
 )
 
 const failed = results.filter((result) => !result.ok)
+try {
+  mkdirSync(join(durationsFile, '..'), { recursive: true })
+  const durations = { ...known }
+  for (const result of results) durations[result.file] = Math.round(result.durationMs)
+  writeFileSync(durationsFile, `${JSON.stringify(durations, null, 1)}\n`)
+} catch {
+  // best effort: the next run only starts in a worse order
+}
 console.log('\n── durations, slowest first')
 for (const result of [...results].sort((a, b) => b.durationMs - a.durationMs)) {
   console.log(`${seconds(result.durationMs).padStart(8)}  ${result.ok ? '  ' : '✖ '}${result.file} (${result.tests})`)
