@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
+import { isUtf8 } from 'node:buffer'
 import { randomBytes } from 'node:crypto'
 import { WebSocketServer, type WebSocket } from 'ws'
 import { BodyTooLargeError, headerMap, MalformedUrlError, parseUrl, readBody as readBoundedBody, verifySignature, type Credentials } from '@trainer-chat/aws-edge'
@@ -217,7 +218,10 @@ export async function startWsGateway(options: WsGatewayOptions): Promise<WsGatew
           closeConnection(connection, `client not reading: over ${MAX_BUFFERED_BYTES} bytes waiting`)
           return reply(response, 410, { message: 'Gone' }, { 'x-amzn-errortype': 'GoneException' })
         }
-        connection.socket.send(body.toString('utf8'))
+        // A text frame of the posted bytes as they are; only bytes that are not UTF-8 go through
+        // the decoder (as before: invalid sequences become U+FFFD), which saves a decode and a
+        // re-encode of every frame.
+        connection.socket.send(isUtf8(body) ? body : body.toString('utf8'), { binary: false })
         if (logger.enabled('debug')) observePost(connectionId, body)
         return reply(response, 200)
       }
