@@ -16,8 +16,12 @@ import { ms, ratio, rotate, roundSummary, scale, settle, summarize, type Summary
  * Figure 4: a page of 50 messages when the messages table holds 10^3 and 10^6 rows (half of them
  * in the conversation being read) through the REST query, the joinConversation store call and
  * the admin history, and a page of the admin conversation list (admin-store.ts) at 10^3 and
- * 10^5 conversations. Two databases, loaded once each, queried interleaved, turn by turn; each
- * query's plan on the large one is checked for sequential scans of big tables.
+ * 10^5 conversations. A third database holds 10^6 messages spread evenly over 10^4
+ * conversations, written round-robin as concurrent chats write them (so one conversation's rows
+ * lie on many heap pages); the message-history queries run on it too. The databases are loaded
+ * once each, queried interleaved, turn by turn; each query's plan on the large ones is checked
+ * for sequential scans of big tables, and every page's shared buffers (hit + read) are counted
+ * with EXPLAIN (ANALYZE, BUFFERS).
  */
 
 export interface HistoryPlan {
@@ -25,6 +29,9 @@ export interface HistoryPlan {
   largeMessages: number
   smallConversations: number
   largeConversations: number
+  /** The spread layout: this many messages, evenly over `spreadConversations` conversations. */
+  spreadMessages: number
+  spreadConversations: number
   iterations: number
   timeLimitMs: number
 }
@@ -37,12 +44,22 @@ export interface HistoryQueryResult {
   ratioP99: number
   /** What the large database's plan does that a keyset page should not: sequential scans of big tables, big sorts. */
   planIssues: string[]
+  /** Shared buffers one page touched (EXPLAIN (ANALYZE, BUFFERS), execution only), per database. */
+  buffers: { small: Buffers; large: Buffers; spread?: Buffers }
+  /** The same query on the spread layout (message-history queries only); its ratio is over `small`. */
+  spread?: { summary: Summary; ratioP50: number; ratioP99: number; planIssues: string[] }
+}
+
+/** Shared buffers of one statement's execution: found in shared buffers, and read into them. */
+export interface Buffers {
+  hit: number
+  read: number
 }
 
 export interface HistoryResult {
-  messages: { small: number; large: number }
-  conversations: { small: number; large: number }
-  loadMs: { small: number; large: number }
+  messages: { small: number; large: number; spread: number }
+  conversations: { small: number; large: number; spread: number }
+  loadMs: { small: number; large: number; spread: number }
   adminQuery: string
   queries: HistoryQueryResult[]
 }
@@ -60,6 +77,8 @@ interface Fixture {
   admin: Identity
   /** How many messages the read conversation holds. */
   conversationMessages: number
+  /** The read conversation's rows: on how many heap pages they lie (layout, not a timing). */
+  heapPages: number
   /** The admin list's cursor (its ActivityKey) halfway down the list. */
   adminCursor: { at: string; id: string }
   close(): Promise<void>
@@ -67,51 +86,64 @@ interface Fixture {
 
 interface Query {
   name: string
+  /** The summary ids' name of a message-history query (`history.buffers.<key>.<layout>`); none for the admin list. */
+  key?: string
   run(fixture: Fixture): Promise<number>
 }
+
+type Layout = 'small' | 'large' | 'spread'
 
 export async function measureHistory(plan: HistoryPlan, checks: Checks): Promise<Section<HistoryResult>> {
   const opened: OpenDatabase[] = []
   try {
-    if (process.env.DATABASE_URL) await openServerDatabases(process.env.DATABASE_URL, opened)
-    else opened.push(...(await openPGlites()))
-    const [smallDb, largeDb] = opened as [OpenDatabase, OpenDatabase]
+    if (process.env.DATABASE_URL) await openServerDatabases(process.env.DATABASE_URL, 3, opened)
+    else opened.push(...(await openPGlites(3)))
+    const [smallDb, largeDb, spreadDb] = opened as [OpenDatabase, OpenDatabase, OpenDatabase]
     let started = performance.now()
     const small = await populate(smallDb, plan.smallMessages, plan.smallConversations)
     const smallLoadMs = performance.now() - started
     started = performance.now()
     const large = await populate(largeDb, plan.largeMessages, plan.largeConversations)
     const largeLoadMs = performance.now() - started
+    started = performance.now()
+    const spread = await populateSpread(spreadDb, plan.spreadMessages, plan.spreadConversations)
+    const spreadLoadMs = performance.now() - started
+    const fixtures: Record<Layout, Fixture> = { small, large, spread }
 
     const queries: Query[] = [
       {
         name: 'REST history: latest page',
+        key: 'rest.latest',
         run: async (f) => (await createAppQueries(f.db).messages(f.identity, f.conversationId, { limit: PAGE })).messages.length,
       },
       {
         name: 'REST history: page from the middle (before=seq)',
+        key: 'rest.middle',
         run: async (f) =>
-          (await createAppQueries(f.db).messages(f.identity, f.conversationId, { limit: PAGE, before: middle(f) })).messages.length,
+          (await createAppQueries(f.db).messages(f.identity, f.conversationId, { limit: PAGE, before: middleBefore(f) })).messages.length,
       },
       {
         name: 'joinConversation store call: latest page',
+        key: 'join.latest',
         run: async (f) =>
           (await createChatStore(f.db).joinConversation({ connectionId: f.connectionId, conversationId: f.conversationId, limit: PAGE })).messages?.length ?? 0,
       },
       {
         name: 'joinConversation store call: catch-up from the middle (afterSeq)',
+        key: 'join.afterSeq',
         run: async (f) =>
           (
             await createChatStore(f.db).joinConversation({
               connectionId: f.connectionId,
               conversationId: f.conversationId,
               limit: PAGE,
-              afterSeq: middle(f),
+              afterSeq: middleAfter(f),
             })
           ).messages?.length ?? 0,
       },
       {
         name: 'admin history: latest page',
+        key: 'admin.latest',
         run: async (f) =>
           (await createAdminStore(f.db).transaction(f.admin, (tx) => tx.conversationHistory(f.conversationId, { limit: PAGE }))).messages.length,
       },
@@ -120,80 +152,144 @@ export async function measureHistory(plan: HistoryPlan, checks: Checks): Promise
     ]
 
     // Each query has its share of the time limit, so one slow query cannot starve the others;
-    // within a query, the two sizes take turns.
-    const samples = queries.map(() => ({ small: [] as number[], large: [] as number[] }))
+    // within a query, the databases take turns (the spread one for message-history queries only).
+    const samples = queries.map(() => ({ small: [] as number[], large: [] as number[], spread: [] as number[] }))
     // Few warm-up turns: a slow query (an O(n) page at 10^6 rows) must still get measured ones.
     const warmup = 3
     for (const [index, query] of queries.entries()) {
+      const layouts: Layout[] = query.key ? ['small', 'large', 'spread'] : ['small', 'large']
       const deadline = Date.now() + plan.timeLimitMs / queries.length
       for (let i = 0; i < warmup + plan.iterations && Date.now() < deadline; i++) {
-        for (const [size, fixture] of rotate([['small', small], ['large', large]] as const, i)) {
+        for (const layout of rotate(layouts, i)) {
           await settle()
           const begun = performance.now()
-          const rows = await query.run(fixture)
+          const rows = await query.run(fixtures[layout])
           const elapsed = performance.now() - begun
-          if (i >= warmup) samples[index]?.[size].push(elapsed)
-          else checks.expect(rows === PAGE, `history: ${query.name} on ${size} returned ${rows} rows, expected ${PAGE}`)
+          if (i >= warmup) samples[index]?.[layout].push(elapsed)
+          else checks.expect(rows === PAGE, `history: ${query.name} on ${layout} returned ${rows} rows, expected ${PAGE}`)
         }
       }
     }
 
     const results: HistoryQueryResult[] = []
     for (const [index, query] of queries.entries()) {
-      await query.run(large)
-      const planIssues = await planIssuesOf(large)
       const s = summarize(samples[index]?.small ?? [])
       const l = summarize(samples[index]?.large ?? [])
-      results.push({
+      const buffers = { small: await buffersOf(small, query), large: await buffersOf(large, query) }
+      await query.run(large)
+      const planIssues = await planIssuesOf(large)
+      const result: HistoryQueryResult = {
         query: query.name,
         small: roundSummary(s),
         large: roundSummary(l),
         ratioP50: l.p50 / s.p50,
         ratioP99: l.p99 / s.p99,
         planIssues,
-      })
+        buffers,
+      }
+      if (query.key) {
+        const w = summarize(samples[index]?.spread ?? [])
+        result.buffers.spread = await buffersOf(spread, query)
+        await query.run(spread)
+        result.spread = { summary: roundSummary(w), ratioP50: w.p50 / s.p50, ratioP99: w.p99 / s.p99, planIssues: await planIssuesOf(spread) }
+      }
+      results.push(result)
     }
 
     const data: HistoryResult = {
-      messages: { small: plan.smallMessages, large: plan.largeMessages },
-      conversations: { small: plan.smallConversations, large: plan.largeConversations },
-      loadMs: { small: Math.round(smallLoadMs), large: Math.round(largeLoadMs) },
+      messages: { small: plan.smallMessages, large: plan.largeMessages, spread: plan.spreadMessages },
+      conversations: { small: plan.smallConversations, large: plan.largeConversations, spread: plan.spreadConversations },
+      loadMs: { small: Math.round(smallLoadMs), large: Math.round(largeLoadMs), spread: Math.round(spreadLoadMs) },
       adminQuery: 'lambdas/adapters/admin-store.ts: listConversations and conversationHistory, each in its SERIALIZABLE transaction',
       queries: results,
     }
-    const rows: Row[] = results.map((result) => {
+    const spreadName = `${scale(plan.spreadMessages)} messages over ${scale(plan.spreadConversations)} conversations`
+    const rows: Row[] = results.flatMap((result) => {
       const admin = result.query.startsWith('admin conversation list')
       const sizes = admin
         ? [scale(plan.smallConversations), scale(plan.largeConversations), 'conversations']
         : [scale(plan.smallMessages), scale(plan.largeMessages), 'messages']
-      return {
+      const row: Row = {
         figure: '4 History at scale',
         case: result.query,
         measured:
           `${sizes[0]} ${sizes[2]}: p50 ${ms(result.small.p50)} / p99 ${ms(result.small.p99)}; ` +
           `${sizes[1]}: p50 ${ms(result.large.p50)} / p99 ${ms(result.large.p99)}; ` +
-          `plan: ${result.planIssues.length === 0 ? 'reads only the page' : result.planIssues.join('; ')}` +
+          `plan: ${result.planIssues.length === 0 ? 'reads only the page' : result.planIssues.join('; ')}; ` +
+          `shared buffers per page ${buffersText(result.buffers.small)} / ${buffersText(result.buffers.large)}` +
           ` (n=${result.large.n})`,
         result: `${ratio(result.ratioP50)} (p99 ${ratio(result.ratioP99)})`,
         target: '≤ 1.5×',
         met: result.ratioP50 <= 1.5,
       }
+      if (!result.spread || !result.buffers.spread) return [row]
+      const spreadRow: Row = {
+        figure: '4 History at scale',
+        case: `${result.query}, ${scale(plan.spreadConversations)} conversations`,
+        measured:
+          `${spreadName} (${spread.heapPages} heap pages hold the conversation's ${spread.conversationMessages}): ` +
+          `p50 ${ms(result.spread.summary.p50)} / p99 ${ms(result.spread.summary.p99)} against ${sizes[0]} messages' p50 ${ms(result.small.p50)}; ` +
+          `plan: ${result.spread.planIssues.length === 0 ? 'reads only the page' : result.spread.planIssues.join('; ')}; ` +
+          `shared buffers per page ${buffersText(result.buffers.spread)} (${sizes[0]}: ${buffersText(result.buffers.small)})` +
+          ` (n=${result.spread.summary.n})`,
+        result: `${ratio(result.spread.ratioP50)} (p99 ${ratio(result.spread.ratioP99)})`,
+        target: '≤ 1.5×',
+        met: result.spread.ratioP50 <= 1.5,
+      }
+      return [row, spreadRow]
     })
-    // The summary's one history figure: the worst message-history query (the admin list scales conversations, not messages).
-    const worst = results
-      .filter((result) => !result.query.startsWith('admin conversation list'))
-      .reduce<HistoryQueryResult | undefined>((found, result) => (found === undefined || !(result.ratioP50 <= found.ratioP50) ? result : found), undefined)
-    const summary = worst
-      ? [atMost('history.1e6v1e3', worst.ratioP50, 'ratio', 1.5, `worst p50 ratio, ${scale(plan.largeMessages)} vs ${scale(plan.smallMessages)} messages: ${worst.query}`)]
-      : []
+    // The summary's history figures: the worst message-history query per layout (the admin list
+    // scales conversations, not messages), and every message-history page's buffers.
+    const messageQueries = results.filter((result) => !result.query.startsWith('admin conversation list'))
+    const worst = worstBy(messageQueries, (result) => result.ratioP50)
+    const worstSpread = worstBy(messageQueries, (result) => result.spread?.ratioP50 ?? Number.NaN)
+    const summary = [
+      ...(worst
+        ? [atMost('history.1e6v1e3', worst.ratioP50, 'ratio', 1.5, `worst p50 ratio, ${scale(plan.largeMessages)} vs ${scale(plan.smallMessages)} messages: ${worst.query}`)]
+        : []),
+      ...(worstSpread?.spread
+        ? [
+            atMost(
+              'history.spread.1e6v1e3',
+              worstSpread.spread.ratioP50,
+              'ratio',
+              1.5,
+              `worst p50 ratio, ${spreadName} vs ${scale(plan.smallMessages)} messages: ${worstSpread.query}`,
+            ),
+          ]
+        : []),
+      ...queries.flatMap((query) => {
+        const result = results.find((found) => found.query === query.name)
+        if (!query.key || !result) return []
+        return (['large', 'spread'] as const).flatMap((layout) => {
+          const used = result.buffers[layout]
+          if (!used) return []
+          const what = layout === 'large' ? `${scale(plan.largeMessages)} messages, half in the read conversation` : spreadName
+          return [atMost(`history.buffers.${query.key}.${layout === 'large' ? '1e6' : 'spread'}`, used.hit + used.read, 'count', null, `${what}: hit ${used.hit} + read ${used.read}`)]
+        })
+      }),
+    ]
     return { rows, data, summary }
   } finally {
     for (const fixture of opened) await fixture.close().catch(() => {})
   }
 }
 
-function middle(fixture: Fixture): number {
-  return Math.floor(fixture.conversationMessages / 2)
+/** A page centred on the middle of the read conversation: `before` its end, `afterSeq` its start. */
+function middleBefore(fixture: Fixture): number {
+  return Math.floor(fixture.conversationMessages / 2) + PAGE / 2
+}
+
+function middleAfter(fixture: Fixture): number {
+  return Math.floor(fixture.conversationMessages / 2) - PAGE / 2
+}
+
+function worstBy<T>(items: readonly T[], value: (item: T) => number): T | undefined {
+  return items.reduce<T | undefined>((found, item) => (found === undefined || !(value(item) <= value(found)) ? item : found), undefined)
+}
+
+function buffersText(buffers: Buffers): string {
+  return `${buffers.hit + buffers.read} (hit ${buffers.hit}, read ${buffers.read})`
 }
 
 /** The admin API's conversation list (GET /admin/conversations): its store call, in its transaction. */
@@ -206,7 +302,7 @@ async function adminPage(fixture: Fixture, after: { at: string; id: string } | u
 }
 
 /** A database open and migrated, nothing loaded yet. */
-type OpenDatabase = Pick<Fixture, 'db' | 'lastQuery' | 'close'>
+export type OpenDatabase = Pick<Fixture, 'db' | 'lastQuery' | 'close'>
 
 /** Remembers the last statement other than transaction control, for EXPLAIN. */
 function capture(): { lastQuery: { current: CompiledQuery | undefined }; log(event: LogEvent): void } {
@@ -219,9 +315,9 @@ function capture(): { lastQuery: { current: CompiledQuery | undefined }; log(eve
   }
 }
 
-async function openPGlites(): Promise<OpenDatabase[]> {
-  // Two copies of the migrated template (test/helpers/pglite-template.ts): far cheaper than creating two.
-  const copies = await Promise.all([openTemplateCopy('migrated'), openTemplateCopy('migrated')])
+async function openPGlites(count: number): Promise<OpenDatabase[]> {
+  // Copies of the migrated template (test/helpers/pglite-template.ts): far cheaper than creating each.
+  const copies = await Promise.all(Array.from({ length: count }, () => openTemplateCopy('migrated')))
   return copies.map((copy) => {
     const { lastQuery, log } = capture()
     const db = new Kysely<Database>({ dialect: new PGliteDialect(copy.pglite), log })
@@ -230,8 +326,8 @@ async function openPGlites(): Promise<OpenDatabase[]> {
 }
 
 /** Adds each database to `opened` as soon as it exists, so that a failure still drops it. */
-async function openServerDatabases(serverUrl: string, opened: OpenDatabase[]): Promise<void> {
-  for (let i = 0; i < 2; i++) {
+export async function openServerDatabases(serverUrl: string, count: number, opened: OpenDatabase[]): Promise<void> {
+  for (let i = 0; i < count; i++) {
     const server = await createServerDatabase(serverUrl)
     const { lastQuery, log } = capture()
     // One connection, as a Lambda container holds.
@@ -248,14 +344,11 @@ async function openServerDatabases(serverUrl: string, opened: OpenDatabase[]): P
   }
 }
 
-/**
- * Loads `messages` rows and `conversations` conversations: one trainer, one member per
- * conversation; the read conversation holds half the messages, the rest go 500 to a
- * conversation; activity times are spread over a year. Then ANALYZE, as autovacuum would.
- */
-async function populate(open: OpenDatabase, messages: number, conversations: number): Promise<Fixture> {
-  const { db } = open
-  const prefix = 'hist'
+const PREFIX = 'hist'
+
+/** One trainer, an admin, and `conversations` members each with their conversation, activity spread over a year. */
+async function populateConversations(db: Kysely<Database>, conversations: number): Promise<{ conversation_id: string; member_id: string }> {
+  const prefix = PREFIX
   const { rows: trainers } = await sql<{ id: string }>`
     INSERT INTO users (subject, email, display_name, role)
     VALUES (${`${prefix}-trainer`}, ${`${prefix}-trainer@bench.example`}, ${`${prefix}-trainer`}, 'trainer') RETURNING id`.execute(db)
@@ -279,8 +372,18 @@ async function populate(open: OpenDatabase, messages: number, conversations: num
   const { rows: targets } = await sql<{ conversation_id: string; member_id: string }>`
     SELECT cv.id AS conversation_id, cv.member_id FROM conversations cv JOIN users u ON u.id = cv.member_id
     WHERE u.subject = ${`${prefix}-member-0`}`.execute(db)
-  const target = targets[0] as { conversation_id: string; member_id: string }
+  return targets[0] as { conversation_id: string; member_id: string }
+}
 
+/**
+ * Loads `messages` rows and `conversations` conversations: one trainer, one member per
+ * conversation; the read conversation holds half the messages, the rest go 500 to a
+ * conversation, one conversation after the other; activity times are spread over a year.
+ * Then ANALYZE, as autovacuum would.
+ */
+async function populate(open: OpenDatabase, messages: number, conversations: number): Promise<Fixture> {
+  const { db } = open
+  const target = await populateConversations(db, conversations)
   const inTarget = Math.floor(messages / 2)
   for (let start = 1; start <= inTarget; start += INSERT_CHUNK) {
     const end = Math.min(inTarget, start + INSERT_CHUNK - 1)
@@ -316,6 +419,52 @@ async function populate(open: OpenDatabase, messages: number, conversations: num
       SELECT cv.id, ${inTarget}::int + s, cv.member_id, 'History message', 'h-' || cv.id || '-' || (${inTarget}::int + s), now()
       FROM conversations cv, generate_series(1, ${remainder}::int) s WHERE cv.id = ${target.conversation_id}::uuid`.execute(db)
   }
+  return finish(open, target, messages, conversations, inTarget + remainder)
+}
+
+/**
+ * Loads `messages` rows evenly over `conversations` conversations (the read one included), in
+ * the order concurrent chats write them: every conversation's first message, then every
+ * conversation's second, and so on. So one conversation's messages lie about one to a heap
+ * page, as in production, not packed together as `populate` leaves them. Then ANALYZE.
+ */
+async function populateSpread(open: OpenDatabase, messages: number, conversations: number): Promise<Fixture> {
+  const { db } = open
+  const target = await populateConversations(db, conversations)
+  const perConversation = Math.floor(messages / conversations)
+  const seqsPerChunk = Math.max(1, Math.floor(INSERT_CHUNK / conversations))
+  for (let start = 1; start <= perConversation; start += seqsPerChunk) {
+    const end = Math.min(perConversation, start + seqsPerChunk - 1)
+    await sql`
+      INSERT INTO messages (conversation_id, seq, sender_id, body, client_message_id, created_at, read_at)
+      SELECT cv.id, s, CASE WHEN s % 2 = 0 THEN cv.member_id ELSE cv.trainer_id END,
+        'History message ' || s || ': ' || repeat('lorem ipsum ', 6), 'h-' || cv.id || '-' || s,
+        now() - (${perConversation}::int - s) * interval '1 minute',
+        CASE WHEN s > ${perConversation}::int - 2 THEN NULL ELSE now() END
+      FROM generate_series(${start}::int, ${end}::int) s, conversations cv
+      ORDER BY s, cv.id`.execute(db)
+  }
+  const remainder = messages - perConversation * conversations
+  if (remainder > 0) {
+    await sql`
+      INSERT INTO messages (conversation_id, seq, sender_id, body, client_message_id, created_at)
+      SELECT cv.id, ${perConversation}::int + s, cv.member_id, 'History message', 'h-' || cv.id || '-' || (${perConversation}::int + s), now()
+      FROM conversations cv, generate_series(1, ${remainder}::int) s WHERE cv.id = ${target.conversation_id}::uuid`.execute(db)
+  }
+  return finish(open, target, messages, conversations, perConversation + remainder)
+}
+
+/** Sets each conversation's last seq, opens the reader's connection, ANALYZEs and checks the load. */
+async function finish(
+  open: OpenDatabase,
+  target: { conversation_id: string; member_id: string },
+  messages: number,
+  conversations: number,
+  conversationMessages: number,
+): Promise<Fixture> {
+  const { db } = open
+  const prefix = PREFIX
+  const admin = `${prefix}-admin`
   await sql`
     UPDATE conversations cv SET last_seq = x.n, last_message_at = now()
     FROM (SELECT conversation_id, max(seq) AS n FROM messages GROUP BY conversation_id) x
@@ -332,6 +481,8 @@ async function populate(open: OpenDatabase, messages: number, conversations: num
     SELECT to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at, id FROM conversations
     ORDER BY updated_at DESC, id DESC OFFSET ${Math.floor(conversations / 2)}::int LIMIT 1`.execute(db)
   const cursor = cursors[0] as { at: string; id: string }
+  const { rows: pages } = await sql<{ n: number | string }>`
+    SELECT count(DISTINCT (ctid::text::point)[0]) AS n FROM messages WHERE conversation_id = ${target.conversation_id}::uuid`.execute(db)
   const subject = `${prefix}-member-0`
   return {
     ...open,
@@ -339,9 +490,28 @@ async function populate(open: OpenDatabase, messages: number, conversations: num
     connectionId,
     identity: { subject, email: `${subject}@bench.example`, displayName: subject, groups: [] },
     admin: { subject: admin, email: `${admin}@bench.example`, displayName: admin, groups: ['admin'] },
-    conversationMessages: inTarget + remainder,
+    conversationMessages,
+    heapPages: Number(pages[0]?.n),
     adminCursor: cursor,
   }
+}
+
+/**
+ * Shared buffers (hit + read) the query's statement touches on `fixture`, from EXPLAIN (ANALYZE,
+ * BUFFERS): its execution only (planning's catalog lookups left out). Run once first, so what it
+ * counts is a warm page as the bench timed it.
+ */
+async function buffersOf(fixture: Fixture, query: Query): Promise<Buffers> {
+  await query.run(fixture)
+  const statement = fixture.lastQuery.current
+  if (!statement) return { hit: Number.NaN, read: Number.NaN }
+  const { rows } = await fixture.db.executeQuery<Record<string, unknown>>(
+    CompiledQuery.raw(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${statement.sql}`, [...statement.parameters]),
+  )
+  const cell = Object.values(rows[0] ?? {})[0]
+  const explained = (typeof cell === 'string' ? JSON.parse(cell) : cell) as Array<{ Plan: Record<string, number> }>
+  const top = explained[0]?.Plan ?? {}
+  return { hit: top['Shared Hit Blocks'] ?? Number.NaN, read: top['Shared Read Blocks'] ?? Number.NaN }
 }
 
 /**
