@@ -1,8 +1,9 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely'
+import * as z from 'zod/mini'
 import { initialRole, type ConversationSummary, type Identity, type StoredMessage, type User } from '../core/model.ts'
 import type { ConversationAudience, Verdict } from '../core/ports.ts'
 import type { Database } from './database-schema.ts'
-import { knownUser } from './users-upsert.ts'
+import { knownUser, knownUserRow, upsertedUser, type KnownUserRow } from './users-upsert.ts'
 import { liveConnection, messageJson, participantAccess, presenceAudiences, toIso, toMessage, type MessageJson } from './sql-fragments.ts'
 
 /**
@@ -12,20 +13,36 @@ import { liveConnection, messageJson, participantAccess, presenceAudiences, toIs
 
 /**
  * CTE `caller (user_id, role, disabled_at, expires_at, email, display_name, trainer_id)` for a
- * verified identity. A REST caller has no connection, so its "expiry" is the token's, already
- * checked by the JWT authorizer.
+ * verified identity, after the users upsert's CTEs. A REST caller has no connection, so its
+ * "expiry" is the token's, already checked by the JWT authorizer.
  */
 export function callerFromIdentity(identity: Identity): RawBuilder<unknown> {
-  // trainer_chat_refuse_disabled raises for a disabled account (migration 0011), failing the whole
-  // statement: every REST route refuses a disabled user and nothing it would write is written.
   return sql`
     ${knownUser(identity, initialRole(identity.groups))},
-    caller AS (
+    caller AS (${callerRow})`
+}
+
+/** The same CTEs for Kysely's query builder: `withCaller(db, identity).selectFrom('caller')…`, typed from database-schema.ts. */
+export function withCaller(db: Kysely<Database>, identity: Identity) {
+  return db
+    .with('upserted', () => cte(upsertedUser(identity, initialRole(identity.groups))))
+    .with('known_user', () => cte(knownUserRow(identity)))
+    .with('caller', () => cte(callerRow))
+}
+
+/** A raw CTE body as Kysely's `with` takes it: Kysely parenthesizes queries it built, not raw SQL. */
+const cte = <T>(body: RawBuilder<T>): RawBuilder<T> => sql<T>`(${body})`
+
+/** A REST caller, as CTE `caller` holds it. */
+type CallerRow = Pick<KnownUserRow, 'role' | 'disabled_at' | 'email' | 'display_name' | 'trainer_id'> & { user_id: string; expires_at: Date }
+
+// trainer_chat_refuse_disabled raises for a disabled account (migration 0011), failing the whole
+// statement: every REST route refuses a disabled user and nothing it would write is written.
+const callerRow = sql<CallerRow>`
       SELECT id AS user_id, role, disabled_at, 'infinity'::timestamptz AS expires_at, email, display_name, trainer_id
       FROM known_user
       WHERE trainer_chat_refuse_disabled(disabled_at)
-    )`
-}
+    `
 
 /** A conversation summary whose last message's attachment is not yet signed for the reader. */
 export type StoredConversationSummary = Omit<ConversationSummary, 'lastMessage'> & { lastMessage: StoredMessage | null }
@@ -46,6 +63,9 @@ export interface PresenceChange {
 
 const MAX_CONVERSATIONS = 500
 
+/** presenceAudiences' JSON (sql-fragments.ts); NULL when nothing changed. */
+const AudiencesJson = z.nullable(z.array(z.object({ conversationId: z.string(), connectionIds: z.array(z.string()) })))
+
 export function createAppQueries(db: Kysely<Database>) {
   return {
     async health(): Promise<boolean> {
@@ -59,15 +79,10 @@ export function createAppQueries(db: Kysely<Database>) {
 
     /** The caller's user row; null only if the account is disabled. */
     async me(identity: Identity): Promise<User | null> {
-      const { rows } = await sql<{
-        user_id: string
-        email: string
-        display_name: string
-        role: User['role']
-        trainer_id: string | null
-        disabled_at: Date | null
-      }>`WITH ${callerFromIdentity(identity)} SELECT * FROM caller`.execute(db)
-      const row = rows[0]
+      const row = await withCaller(db, identity)
+        .selectFrom('caller')
+        .select(['user_id', 'email', 'display_name', 'role', 'trainer_id', 'disabled_at'])
+        .executeTakeFirst()
       if (!row || row.disabled_at) return null
       return { id: row.user_id, email: row.email, displayName: row.display_name, role: row.role, trainerId: row.trainer_id }
     },
@@ -125,7 +140,7 @@ export function createAppQueries(db: Kysely<Database>) {
      * which hear the caller come online (shared again) or go offline (hidden). null: disabled.
      */
     async setPresence(identity: Identity, visible: boolean): Promise<PresenceChange | null> {
-      const { rows } = await sql<{ user_id: string; disabled: boolean; changed: boolean; audiences: ConversationAudience[] }>`
+      const { rows } = await sql<{ user_id: string; disabled: boolean; changed: boolean; audiences: unknown }>`
         WITH ${callerFromIdentity(identity)},
         updated AS (
           UPDATE users u SET presence_visible = ${visible}, updated_at = now()
@@ -142,7 +157,7 @@ export function createAppQueries(db: Kysely<Database>) {
       return {
         userId: row.user_id,
         changed: row.changed,
-        audiences: (row.audiences ?? []).filter((audience) => audience.connectionIds.length > 0),
+        audiences: (AudiencesJson.parse(row.audiences) ?? []).filter((audience) => audience.connectionIds.length > 0),
       }
     },
 
@@ -172,4 +187,3 @@ export function createAppQueries(db: Kysely<Database>) {
   }
 }
 
-export type AppQueries = ReturnType<typeof createAppQueries>

@@ -2,11 +2,11 @@ import { sql, type Kysely } from 'kysely'
 import type { AttachmentStore, Verdict } from '../core/ports.ts'
 import { callerFromIdentity } from './app-queries.ts'
 import type { Database } from './database-schema.ts'
-import { participantAccess } from './sql-fragments.ts'
+import { participantAccess, single } from './sql-fragments.ts'
 
 /**
  * Attachment rows on Postgres. Using an attachment (checking and claiming it) happens inside the
- * send statement (send-fragments.ts); this is the upload request and the sweep of unused ones.
+ * send statement (chat-store.ts); this is the upload request and the sweep of unused ones.
  */
 export function createAttachmentStore(db: Kysely<Database>): AttachmentStore {
   return {
@@ -22,9 +22,7 @@ export function createAttachmentStore(db: Kysely<Database>): AttachmentStore {
           RETURNING id
         )
         SELECT a.verdict, (SELECT count(*) FROM created) AS created FROM access a`.execute(db)
-      const row = rows[0]
-      if (!row) throw new Error('expected one row')
-      return row.verdict
+      return single(rows).verdict
     },
 
     async unused(olderThanSeconds, limit) {

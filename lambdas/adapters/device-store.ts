@@ -1,17 +1,15 @@
-import { sql, type Kysely } from 'kysely'
-import type { Device, Platform } from '../core/model.ts'
+import { sql, type Kysely, type Selectable } from 'kysely'
+import * as z from 'zod/mini'
+import type { Device } from '../core/model.ts'
 import type { DeviceStore, Verdict } from '../core/ports.ts'
-import { callerFromIdentity } from './app-queries.ts'
-import type { Database } from './database-schema.ts'
-import { participantAccess, toIso } from './sql-fragments.ts'
+import { callerFromIdentity, withCaller } from './app-queries.ts'
+import type { Database, DevicesTable } from './database-schema.ts'
+import { participantAccess, single, toIso } from './sql-fragments.ts'
 
-interface DeviceRow {
-  token: string
-  platform: Platform
-  enabled: boolean
-  created_at: Date | string
-  updated_at: Date | string
-}
+type DeviceRow = Pick<Selectable<DevicesTable>, 'token' | 'platform' | 'enabled' | 'created_at' | 'updated_at'>
+
+/** The conversation ids json_agg collects; NULL when there are none. */
+const ConversationIdsJson = z.nullable(z.array(z.string()))
 
 /** Devices and notification mutes on Postgres; each method is one statement that resolves the caller first. */
 export function createDeviceStore(db: Kysely<Database>): DeviceStore {
@@ -39,23 +37,25 @@ export function createDeviceStore(db: Kysely<Database>): DeviceStore {
     },
 
     async list(identity) {
-      const { rows } = await sql<DeviceRow>`
-        WITH ${callerFromIdentity(identity)}
-        SELECT d.token, d.platform, d.enabled, d.created_at, d.updated_at
-        FROM devices d JOIN caller c ON d.user_id = c.user_id
-        ORDER BY d.created_at, d.token`.execute(db)
+      const rows = await withCaller(db, identity)
+        .selectFrom('devices as d')
+        .innerJoin('caller as c', 'c.user_id', 'd.user_id')
+        .select(['d.token', 'd.platform', 'd.enabled', 'd.created_at', 'd.updated_at'])
+        .orderBy('d.created_at')
+        .orderBy('d.token')
+        .execute()
       return rows.map(toDevice)
     },
 
     async remove(identity, token) {
-      const { rows } = await sql<{ endpoint_arn: string }>`
-        WITH ${callerFromIdentity(identity)},
-        removed AS (
-          DELETE FROM devices d USING caller c WHERE d.token = ${token} AND d.user_id = c.user_id
-          RETURNING d.endpoint_arn
-        )
-        SELECT endpoint_arn FROM removed`.execute(db)
-      return rows[0]?.endpoint_arn ?? null
+      const removed = await withCaller(db, identity)
+        .deleteFrom('devices as d')
+        .using('caller as c')
+        .where('d.token', '=', token)
+        .whereRef('d.user_id', '=', 'c.user_id')
+        .returning('d.endpoint_arn')
+        .executeTakeFirst()
+      return removed?.endpoint_arn ?? null
     },
 
     async disable(endpointArns) {
@@ -69,7 +69,7 @@ export function createDeviceStore(db: Kysely<Database>): DeviceStore {
     },
 
     async notificationSettings(identity) {
-      const { rows } = await sql<{ muted: boolean; muted_conversation_ids: string[] | null }>`
+      const { rows } = await sql<{ muted: boolean; muted_conversation_ids: unknown }>`
         WITH ${callerFromIdentity(identity)}
         SELECT
           EXISTS (SELECT 1 FROM notification_mutes nm WHERE nm.user_id = c.user_id AND nm.conversation_id IS NULL) AS muted,
@@ -77,7 +77,7 @@ export function createDeviceStore(db: Kysely<Database>): DeviceStore {
             WHERE nm.user_id = c.user_id AND nm.conversation_id IS NOT NULL) AS muted_conversation_ids
         FROM caller c`.execute(db)
       const row = rows[0]
-      return { muted: row?.muted ?? false, mutedConversationIds: row?.muted_conversation_ids ?? [] }
+      return { muted: row?.muted ?? false, mutedConversationIds: ConversationIdsJson.parse(row?.muted_conversation_ids ?? null) ?? [] }
     },
 
     async setMuted(identity, muted) {
@@ -115,9 +115,7 @@ export function createDeviceStore(db: Kysely<Database>): DeviceStore {
         )
         SELECT a.verdict, (SELECT count(*) FROM added) AS added, (SELECT count(*) FROM removed) AS removed
         FROM access a`.execute(db)
-      const row = rows[0]
-      if (!row) throw new Error('expected one row')
-      return row.verdict
+      return single(rows).verdict
     },
   }
 }

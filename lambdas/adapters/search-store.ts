@@ -1,4 +1,5 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely'
+import * as z from 'zod/mini'
 import type { Identity } from '../core/model.ts'
 import type { Verdict } from '../core/ports.ts'
 import type { Highlight, HitKey, SearchHit, SearchStore, SeqKey } from '../core/search.ts'
@@ -45,15 +46,19 @@ function hitJson(q: string): RawBuilder<unknown> {
 /** What participants may find: the partial index's predicate, repeated so the planner uses it. */
 const findable = sql`m.hidden_at IS NULL AND m.deleted_at IS NULL`
 
-interface HitJson {
-  conversationId: string
-  messageId: string
-  seq: number
-  senderId: string
-  createdAt: string
-  sortAt: string
-  headline: string
-}
+/** A page's hits as hitJson builds them (json_agg; timestamps in Postgres's JSON format). */
+const HitsJson = z.array(
+  z.object({
+    conversationId: z.string(),
+    messageId: z.string(),
+    seq: z.number(),
+    senderId: z.string(),
+    createdAt: z.string(),
+    sortAt: z.string(),
+    headline: z.string(),
+  }),
+)
+type HitJson = z.infer<typeof HitsJson>[number]
 
 /** How many of a conversation's newest messages are read before turning to the GIN index. */
 const RECENT_WINDOW = 500
@@ -92,7 +97,7 @@ export function createSearchStore(db: Kysely<Database>): SearchStore {
   return {
     async inConversation(identity, conversationId, page) {
       const before = page.before ? sql`AND m.seq < ${page.before.seq}` : sql``
-      const { rows } = await sql<{ verdict: Verdict; hits: HitJson[] }>`
+      const { rows } = await sql<{ verdict: Verdict; hits: unknown }>`
         WITH ${callerFromIdentity(identity)}, ${participantAccess(conversationId)},
         scope AS (SELECT a.conversation_id AS id FROM access a WHERE a.verdict IN ('ok', 'closed')),
         ${candidateHits(page.q, page.limit, before)}
@@ -101,7 +106,7 @@ export function createSearchStore(db: Kysely<Database>): SearchStore {
            FROM (SELECT * FROM found ORDER BY seq DESC LIMIT ${page.limit + 1}) p) AS hits
         FROM access a`.execute(db)
       const row = single(rows)
-      return { verdict: row.verdict, ...paginate(row.hits, page.limit, (hit): SeqKey => ({ seq: hit.seq })) }
+      return { verdict: row.verdict, ...paginate(HitsJson.parse(row.hits), page.limit, (hit): SeqKey => ({ seq: hit.seq })) }
     },
 
     async everywhere(identity, page) {
@@ -113,7 +118,7 @@ export function createSearchStore(db: Kysely<Database>): SearchStore {
       // reads those alone. A trainer may have thousands of members: the GIN index finds the
       // matches (materialized, so it is not replaced by a walk over every conversation) and each
       // is checked against the rule by primary key, a scalar subquery the planner keeps per row.
-      const { rows } = await sql<{ disabled: boolean; hits: HitJson[] }>`
+      const { rows } = await sql<{ disabled: boolean; hits: unknown }>`
         WITH ${callerFromIdentity(identity)},
         scope AS (
           SELECT cv.id FROM caller c
@@ -137,7 +142,7 @@ export function createSearchStore(db: Kysely<Database>): SearchStore {
            FROM (SELECT m.* FROM readable m ${order}) p) AS hits
         FROM caller c`.execute(db)
       const row = single(rows)
-      return { disabled: row.disabled, ...paginate(row.hits, page.limit, (hit): HitKey => ({ at: hit.sortAt, id: hit.messageId })) }
+      return { disabled: row.disabled, ...paginate(HitsJson.parse(row.hits), page.limit, (hit): HitKey => ({ at: hit.sortAt, id: hit.messageId })) }
     },
   }
 }
@@ -160,7 +165,7 @@ function toHit(json: HitJson): SearchHit {
 }
 
 /** ts_headline's output with our marks → the plain snippet and its highlighted ranges. */
-export function parseHeadline(headline: string): { snippet: string; highlights: Highlight[] } {
+function parseHeadline(headline: string): { snippet: string; highlights: Highlight[] } {
   let snippet = ''
   let start: number | undefined
   const highlights: Highlight[] = []

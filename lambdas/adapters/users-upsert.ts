@@ -1,6 +1,8 @@
-import { sql, type RawBuilder } from 'kysely'
+import { sql, type RawBuilder, type Selectable } from 'kysely'
 import { ChatError } from '../core/errors.ts'
 import type { Identity, Role } from '../core/model.ts'
+import type { UsersTable } from './database-schema.ts'
+import { isUniqueViolation } from './sql-fragments.ts'
 
 /**
  * The one users upsert, shared by `$connect`'s statement and every REST statement (through
@@ -18,9 +20,18 @@ import type { Identity, Role } from '../core/model.ts'
  *   answers `unavailable` with a retry delay (REST), and the retry keeps no email.
  */
 export function knownUser(identity: Identity, role: Role): RawBuilder<unknown> {
-  const email = identity.email
   return sql`
-    upserted AS (
+    upserted AS (${upsertedUser(identity, role)}),
+    known_user AS (${knownUserRow(identity)})`
+}
+
+/** A users row as the upsert returns it (CTEs `upserted` and `known_user`). */
+export type KnownUserRow = Pick<Selectable<UsersTable>, 'id' | 'role' | 'disabled_at' | 'email' | 'display_name' | 'trainer_id' | 'presence_visible'>
+
+/** The body of CTE `upserted`: the insert, or the update of a changed name or email, returning the row. */
+export function upsertedUser(identity: Identity, role: Role): RawBuilder<KnownUserRow> {
+  const email = identity.email
+  return sql<KnownUserRow>`
       INSERT INTO users (subject, email, email_verified, display_name, role)
       SELECT ${identity.subject}, v.email, v.email <> '', ${identity.displayName}, ${role}
       FROM (SELECT CASE WHEN ${email}::text <> '' AND NOT EXISTS (
@@ -34,26 +45,29 @@ export function knownUser(identity: Identity, role: Role): RawBuilder<unknown> {
         WHERE (excluded.email <> '' AND (users.email IS DISTINCT FROM excluded.email OR NOT users.email_verified))
           OR users.display_name IS DISTINCT FROM excluded.display_name
       RETURNING id, role, disabled_at, email, display_name, trainer_id, presence_visible
-    ),
-    known_user AS (
+    `
+}
+
+/** The body of CTE `known_user`, after `upserted`: the upserted row, or the stored one when nothing changed. */
+export function knownUserRow(identity: Identity): RawBuilder<KnownUserRow> {
+  return sql<KnownUserRow>`
       SELECT id, role, disabled_at, email, display_name, trainer_id, presence_visible FROM upserted
       UNION ALL
       SELECT id, role, disabled_at, email, display_name, trainer_id, presence_visible
       FROM users WHERE subject = ${identity.subject} AND NOT EXISTS (SELECT 1 FROM upserted)
-    )`
+    `
 }
 
 /** Whether a statement failed because a racing first contact took the same verified email first. */
 export function isEmailTaken(error: unknown): boolean {
-  const e = error as { code?: unknown; constraint?: unknown } | null
-  return e?.code === '23505' && e.constraint === 'users_verified_email_unique'
+  return isUniqueViolation(error, 'users_verified_email_unique')
 }
 
 /** SQLSTATE raised by trainer_chat_refuse_disabled (migration 0011). */
 const ACCOUNT_DISABLED = 'TC403'
 
 /** Whether a statement failed because its caller's account is disabled. */
-export function isAccountDisabled(error: unknown): boolean {
+function isAccountDisabled(error: unknown): boolean {
   return (error as { code?: unknown } | null)?.code === ACCOUNT_DISABLED
 }
 

@@ -71,9 +71,6 @@ export interface ConversationCommand {
   conversationId: string
 }
 
-/** Live connections of the other participant that joined the conversation. */
-export type ListenersResult = Access<{ listeners: Listener[] }>
-
 /**
  * Set when the user's per-user limit of the action (typing, join/leave, markAsRead) refused it:
  * nothing was done, and a whole token is there again after this many milliseconds.
