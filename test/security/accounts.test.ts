@@ -172,8 +172,16 @@ describe('WebSocket: every action refuses a disabled account and changes nothing
       } finally {
         await setDisabled(ids.member, false)
         client.close()
-        // Its $disconnect done, so the next row starts with one connection of the member.
+        // Its $disconnect done, so the next row starts with one connection of the member: the
+        // gateway is idle only once it has seen the close, so wait for the close first, then for the
+        // row to go (a $disconnect still running inside the next row's snapshot made it flaky).
+        await client.waitForClose()
         await stack.ws.idle()
+        for (let tries = 0; tries < 200; tries++) {
+          const rows = await stack.db.selectFrom('connections').select('connection_id').where('user_id', '=', ids.member).execute()
+          if (rows.length === 0) break
+          await new Promise((resolve) => setTimeout(resolve, 25))
+        }
       }
     })
   }
