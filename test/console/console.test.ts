@@ -22,6 +22,8 @@ let conversationId: string
 const tokenAnswers: Array<{ grant: string | null; status: number; body: Record<string, unknown> }> = []
 /** Short-lived tokens, so the session must renew them with the refresh token while the tests run. */
 const TOKEN_LIFETIME_SECONDS = 75
+/** The bodies being read into tokenAnswers: a response event comes before its body is read. */
+const readingAnswers: Array<Promise<void>> = []
 
 async function expectAccessible(name: string): Promise<void> {
   await screenshot(page, name)
@@ -58,7 +60,11 @@ before(async () => {
   page.on('response', (response) => {
     if (!response.url().endsWith('/oauth2/token')) return
     const grant = new URLSearchParams(response.request().postData() ?? '').get('grant_type')
-    void response.json().then((body: Record<string, unknown>) => tokenAnswers.push({ grant, status: response.status(), body }))
+    readingAnswers.push(
+      response.json().then((body: Record<string, unknown>) => {
+        tokenAnswers.push({ grant, status: response.status(), body })
+      }),
+    )
   })
   await userId(stack, 'user1@example.com')
   conversationId = (await stack.api('/conversations', { email: 'user1@example.com' })).body.conversations[0].id
@@ -209,8 +215,11 @@ describe('the moderation console', () => {
     assert.equal(first?.grant, 'authorization_code')
     assert.equal(first?.body.expires_in, TOKEN_LIFETIME_SECONDS)
     // oidc-client-ts renews 60 s before expiry, 15 s after sign-in here: by now it has (or will; wait, no fixed sleep).
+    await Promise.all(readingAnswers)
     if (!tokenAnswers.some((answer) => answer.grant === 'refresh_token')) {
       await page.waitForResponse((response) => response.url().endsWith('/oauth2/token'), { timeout: TOKEN_LIFETIME_SECONDS * 1000 })
+      // The response has arrived; its body is read into tokenAnswers by the listener, asynchronously.
+      await Promise.all(readingAnswers)
     }
     const renewals = tokenAnswers.filter((answer) => answer.grant === 'refresh_token')
     assert.ok(renewals.length > 0 && renewals.every((answer) => answer.status === 200), 'renewed with the refresh token')
