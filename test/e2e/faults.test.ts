@@ -131,7 +131,7 @@ describe('a hung query', () => {
     } else {
       // PGlite ignores statement_timeout (a WASM backend cannot be interrupted): the driver hook
       // hangs the send statement and then fails it the way PostgreSQL's timeout does (57014).
-      database.hangNext(/INSERT INTO messages/, STATEMENT_TIMEOUT_MS)
+      database.hangNext(/trainer_chat_send_message\(/, STATEMENT_TIMEOUT_MS)
     }
     try {
       const { result: refused } = await captureOutput(
