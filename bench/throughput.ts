@@ -41,6 +41,8 @@ export interface ThroughputResult {
   connectCpuMsPerPair: number | null
   /** typing, markAsRead (marking nothing), joinConversation (latest page of 50), spread, connectConcurrency callers. */
   others: Array<{ action: 'typing' | 'markAsRead' | 'joinConversation'; perSecond: number; cpuMs: number | null }>
+  /** pg_total_relation_size('messages') over its row count at the end of the run. */
+  storedBytesPerMessage: number | null
   /** Median over a few sends of the WAL the send statement writes, without its commit record. */
   wal: { bytes: number; records: number; fullPageImages: number; samples: number }
 }
@@ -135,6 +137,12 @@ export async function measureThroughput(plan: ThroughputPlan, checks: Checks): P
       others.push({ action, perSecond: measured.perSecond, cpuMs: measured.cpuMs })
     }
     const wal = await sendWal(db, members[1]!, pairs[1]!.conversationId)
+    // What the table, its TOAST and its indexes hold per stored message, for the storage model.
+    // Over only the rows this run wrote (thousands), so per-page overhead is included but the
+    // indexes are young; a figure for the order of magnitude, not for a 10^8-row table.
+    const { rows: [stored] } = await sql<{ messages: number; bytes: number }>`
+      SELECT count(*)::int AS messages, pg_total_relation_size('messages')::float8 AS bytes FROM messages`.execute(db)
+    const storedBytesPerMessage = stored && stored.messages > 0 ? Math.round(stored.bytes / stored.messages) : null
 
     const cpuText = (value: number | null) => (value === null ? 'db CPU not measured' : `db CPU ${value.toFixed(2)} ms each`)
     const rows: Row[] = sends.map((level) => ({
@@ -171,6 +179,14 @@ export async function measureThroughput(plan: ThroughputPlan, checks: Checks): P
       target: '–',
       met: null,
     })
+    rows.push({
+      figure: '8 Throughput',
+      case: 'Storage per message',
+      measured: `pg_total_relation_size('messages') over the ${count(stored?.messages ?? 0)} messages this run stored (table, TOAST, indexes)`,
+      result: storedBytesPerMessage === null ? 'not measured' : `${count(storedBytesPerMessage)} bytes`,
+      target: '–',
+      met: null,
+    })
     const summary: SummaryEntry[] = []
     for (const level of sends) {
       summary.push(atMost(`throughput.send.c${level.concurrency}`, Math.round(level.spread), 'per second', null, `send statements/s, ${level.concurrency} connections, spread over conversations`))
@@ -187,8 +203,9 @@ export async function measureThroughput(plan: ThroughputPlan, checks: Checks): P
       summary.push(atMost(`throughput.${other.action}.c${plan.connectConcurrency}`, Math.round(other.perSecond), 'per second', null, `${other.action} statements/s, ${plan.connectConcurrency} connections, spread`))
       if (other.cpuMs !== null) summary.push(atMost(`throughput.${other.action}.dbCpuMs.c${plan.connectConcurrency}`, other.cpuMs, 'ms', null, `database CPU per ${other.action} statement`))
     }
+    if (storedBytesPerMessage !== null) summary.push(atMost('throughput.message.storedBytes', storedBytesPerMessage, 'count', null, `bytes on disk per message (table, TOAST, indexes) over ${stored!.messages} messages`))
     summary.push(atMost('throughput.send.walBytes', wal.bytes, 'count', null, `WAL per send statement, median of ${wal.samples}, commit record not included`))
-    return { rows, data: { sends, connectPairsPerSecond, connectCpuMsPerPair: connectPairs.cpuMs, others, wal }, summary }
+    return { rows, data: { sends, connectPairsPerSecond, connectCpuMsPerPair: connectPairs.cpuMs, others, storedBytesPerMessage, wal }, summary }
   } finally {
     await db.destroy()
     await server.drop()
