@@ -200,7 +200,8 @@ export async function measureHandlerOverhead(
       // Start from a read conversation, so that each timed call marks exactly one message.
       await store.markAsRead({ connectionId: trainer.connectionId, conversationId, messageId: await unreadMessage() })
     }
-    const deadline = Date.now() + plan.timeLimitMs
+    // The limit is for three variants; sendMessage's fourth (through the local gateway) gets its share on top.
+    const deadline = Date.now() + (plan.timeLimitMs * Math.max(3, variants[action].length)) / 3
     const total = plan.warmup + plan.iterations
     let measured = 0
     for (let i = 0; i < total && Date.now() < deadline; i++) {

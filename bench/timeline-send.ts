@@ -56,6 +56,11 @@ dc.subscribe('http.client.request.start', () => current?.clientStart.push(perfor
 dc.subscribe('http.server.request.start', () => current?.serverStart.push(performance.now()))
 dc.subscribe('http.server.response.finish', () => current?.serverFinish.push(performance.now()))
 dc.subscribe('http.client.response.finish', () => current?.clientFinish.push(performance.now()))
+/** New client sockets opened during a timed invocation (0 when keep-alive reuses them). */
+let newSockets = 0
+dc.subscribe('net.client.socket', () => {
+  if (current) newSockets++
+})
 
 /** WRITES=1: every socket write's wall time and run-queue wait, by destination, during `timed`. */
 const writes: Record<string, { n: number; wall: number[]; wait: number[] }> = {}
@@ -255,6 +260,7 @@ for (const name of ['timed', 'standIn', 'inProcess']) {
   seg('post (whole)', (m) => (m.postEnd ?? NaN) - (m.postStart ?? NaN))
   seg('handler (whole)', (m) => (m.end ?? NaN) - m.t0)
 }
+console.log(`new client sockets during timed invocations: ${newSockets}`)
 for (const [kind, entry] of Object.entries(writes)) {
   const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0)
   console.log(`writes ${kind.padEnd(30)} ${(entry.n / N).toFixed(2)} per invocation, wall p50 ${f(p50(entry.wall))} mean ${f(sum(entry.wall) / entry.n)}, runq wait mean ${f(sum(entry.wait) / entry.n)} ms`)
