@@ -223,6 +223,11 @@ const p50 = (xs: number[]) => {
   const sorted = xs.filter(Number.isFinite).sort((a, b) => a - b)
   return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN
 }
+/** The 10th percentile: the turns the machine's load touched least. */
+const percentile10 = (xs: number[]) => {
+  const sorted = xs.filter(Number.isFinite).sort((a, b) => a - b)
+  return sorted[Math.floor(sorted.length / 10)] ?? Number.NaN
+}
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length
 const floorP50 = p50(samples.floor!.map((s) => s.wall))
 const f = (x: number) => x.toFixed(2).padStart(6)
@@ -231,6 +236,7 @@ console.log('variant   wall            ×      cpu(all threads)  main on-cpu    
 for (const name of names) {
   const xs = samples[name]!
   const col = (k: keyof Omit<Sample, 'marks'>) => `${f(p50(xs.map((s) => s[k])))} (${f(mean(xs.map((s) => s[k])))})`
+  console.log(`${name.padEnd(9)} wall p10 ${f(percentile10(xs.map((s) => s.wall)))} (${(percentile10(xs.map((s) => s.wall)) / percentile10(samples.floor!.map((s) => s.wall))).toFixed(2)}× the floor's p10)`)
   console.log(`${name.padEnd(9)} ${col('wall')}  ${(p50(xs.map((s) => s.wall)) / floorP50).toFixed(2)}×  ${col('cpu')}   ${col('run')}  ${col('wait')}  ${col('slices')}`)
 }
 for (const name of ['timed', 'standIn', 'inProcess']) {
@@ -238,7 +244,7 @@ for (const name of ['timed', 'standIn', 'inProcess']) {
   if (!xs?.length) continue
   const seg = (label: string, fn: (m: Marks) => number) => {
     const values = xs.map(fn)
-    console.log(`  ${label.padEnd(52)} ${f(p50(values))} (${f(mean(values))})`)
+    console.log(`  ${label.padEnd(52)} ${f(p50(values))} (${f(mean(values))}) p10 ${f(percentile10(values))}`)
   }
   const first = (a: number[]) => Math.min(...a)
   const last = (a: number[]) => Math.max(...a)
