@@ -12,7 +12,10 @@
  * main thread's /proc/thread-self/schedstat before and after: time on a CPU and time waiting on
  * a run queue (runnable, not running: the machine's load), and counts voluntary waits (epoll).
  * VARIANTS=floor,store,handler,timed selects; EXTRA=standIn adds `standIn` (the timed handler
- * posting to a stand-in Management API in its own thread that answers 200 at once).
+ * posting to a stand-in Management API in its own thread that answers 200 at once), EXTRA=inProcess
+ * `inProcess` (to one on this event loop, as figure 1's target run), EXTRA=inProcess,rawClient also
+ * `rawClient` (the same with a hand-written HTTP client prototype instead of node:http). WRITES=1
+ * times socket writes; PROFILE=path writes a CPU profile.
  */
 import dc from 'node:diagnostics_channel'
 import { readFileSync } from 'node:fs'
@@ -28,6 +31,10 @@ import { createBase } from '../lambdas/wiring/base.ts'
 import { websocketDelivery } from '../lambdas/wiring/delivery.ts'
 import { createSendMessageHandler, sendMessagePorts } from '../lambdas/handlers/ws-send-message.ts'
 import type { ChatStore, Delivery } from '../lambdas/core/ports.ts'
+import { createWebSocketDelivery } from '../lambdas/adapters/websocket-delivery.ts'
+import type { ManagementApi } from '../lambdas/adapters/management-api.ts'
+import { createSigner, escapeUri } from '../lambdas/adapters/sigv4.ts'
+import { connect, type Socket } from 'node:net'
 import type { ServerFrame } from '../lambdas/core/protocol.ts'
 
 const N = Number(process.env.N ?? 300)
@@ -161,8 +168,63 @@ const timedHandler = (endpoint?: string) => {
   return createSendMessageHandler({ ...ports, store: timedStore(ports.store), delivery: timedDelivery(websocketDelivery(base)) })
 }
 const timed = timedHandler()
+
+/**
+ * EXTRA=rawClient (with inProcess): a prototype, not for production: PostToConnection written by
+ * hand on kept-alive sockets (one request at a time per socket, Content-Length answers only, no
+ * retries, no abort), to measure what node:http's client costs the handler.
+ */
+function rawManagementApi(port: number): ManagementApi {
+  const idle: Socket[] = []
+  const signer = createSigner('execute-api', config.region)
+  const host = `127.0.0.1:${port}`
+  const socketFor = async (): Promise<Socket> => {
+    const reused = idle.pop()
+    if (reused) return reused
+    const socket = connect(port, '127.0.0.1')
+    socket.setNoDelay(true)
+    await once(socket, 'connect')
+    return socket
+  }
+  const post = async (connectionId: string, data: Uint8Array) => {
+    const path = `/local/@connections/${escapeUri(connectionId)}`
+    const headers: Record<string, string> = { host, 'content-type': 'application/json' }
+    signer.sign('POST', path, headers, data, credentials, new Date())
+    let head = `POST ${path} HTTP/1.1\r\n`
+    for (const name in headers) head += `${name}: ${headers[name]}\r\n`
+    head += `content-length: ${data.byteLength}\r\n\r\n`
+    const socket = await socketFor()
+    await new Promise<void>((resolve, reject) => {
+      let buffered: Buffer = Buffer.alloc(0)
+      const onData = (chunk: Buffer) => {
+        buffered = buffered.length ? Buffer.concat([buffered, chunk]) : chunk
+        const end = buffered.indexOf('\r\n\r\n')
+        if (end < 0) return
+        const text = buffered.subarray(0, end).toString('latin1')
+        const length = Number(/\r\ncontent-length: *(\d+)/i.exec(text)?.[1] ?? 0)
+        if (buffered.length < end + 4 + length) return
+        socket.off('data', onData)
+        socket.off('error', reject)
+        idle.push(socket)
+        const status = Number(text.slice(9, 12))
+        if (status >= 200 && status < 300) resolve()
+        else reject(Object.assign(new Error(`status ${status}`), { $metadata: { httpStatusCode: status } }))
+      }
+      socket.on('data', onData)
+      socket.once('error', reject)
+      socket.write(Buffer.concat([Buffer.from(head, 'latin1'), data]))
+    })
+  }
+  return { postToConnection: post, deleteConnection: async () => {}, getConnection: async () => {}, destroy: () => idle.forEach((socket) => socket.destroy()) }
+}
 const standIn = standInPort ? timedHandler(`http://127.0.0.1:${standInPort}/local`) : undefined
 const inProcess = inProcessPort ? timedHandler(`http://127.0.0.1:${inProcessPort}/local`) : undefined
+const rawClient = (() => {
+  if (!inProcessPort || !(process.env.EXTRA ?? '').includes('rawClient')) return undefined
+  const base = createBase(config, { lambda: false, credentials })
+  const ports = sendMessagePorts(base, bench.stack.db)
+  return createSendMessageHandler({ ...ports, store: timedStore(ports.store), delivery: timedDelivery(createWebSocketDelivery<ServerFrame>(rawManagementApi(inProcessPort), base.log)) })
+})()
 const event = () =>
   messageEvent(invoker.endpoint, member.connectionId, { action: 'sendMessage', requestId: next(), conversationId, clientMessageId: `t-${next()}`, body: MESSAGE_BODY }, member.authorizer)
 
@@ -173,8 +235,9 @@ const all: Record<string, () => Promise<unknown>> = {
   timed: () => invoke(timed, event(), 'ws-send-message'),
   ...(standIn ? { standIn: () => invoke(standIn, event(), 'ws-send-message') } : {}),
   ...(inProcess ? { inProcess: () => invoke(inProcess, event(), 'ws-send-message') } : {}),
+  ...(rawClient ? { rawClient: () => invoke(rawClient, event(), 'ws-send-message') } : {}),
 }
-const names = (process.env.VARIANTS ?? 'floor,store,handler,timed').split(',').concat(standIn ? ['standIn'] : [], inProcess ? ['inProcess'] : [])
+const names = (process.env.VARIANTS ?? 'floor,store,handler,timed').split(',').concat(standIn ? ['standIn'] : [], inProcess ? ['inProcess'] : [], rawClient ? ['rawClient'] : [])
 
 interface Sample {
   wall: number
@@ -197,7 +260,7 @@ for (let i = 0; i < N + W; i++) {
   }
   for (const name of rotate(names, i)) {
     await settle()
-    const marks: Marks | undefined = name === 'timed' || name === 'standIn' || name === 'inProcess' ? { t0: 0, clientStart: [], serverStart: [], serverFinish: [], clientFinish: [] } : undefined
+    const marks: Marks | undefined = name === 'timed' || name === 'standIn' || name === 'inProcess' || name === 'rawClient' ? { t0: 0, clientStart: [], serverStart: [], serverFinish: [], clientFinish: [] } : undefined
     const s0 = schedstat()
     const c0 = process.cpuUsage()
     const t0 = performance.now()
@@ -239,7 +302,7 @@ for (const name of names) {
   console.log(`${name.padEnd(9)} wall p10 ${f(percentile10(xs.map((s) => s.wall)))} (${(percentile10(xs.map((s) => s.wall)) / percentile10(samples.floor!.map((s) => s.wall))).toFixed(2)}× the floor's p10)`)
   console.log(`${name.padEnd(9)} ${col('wall')}  ${(p50(xs.map((s) => s.wall)) / floorP50).toFixed(2)}×  ${col('cpu')}   ${col('run')}  ${col('wait')}  ${col('slices')}`)
 }
-for (const name of ['timed', 'standIn', 'inProcess']) {
+for (const name of ['timed', 'standIn', 'inProcess', 'rawClient']) {
   const xs = samples[name]?.map((s) => s.marks as Marks)
   if (!xs?.length) continue
   const seg = (label: string, fn: (m: Marks) => number) => {
