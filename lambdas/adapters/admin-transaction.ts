@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely'
 import * as z from 'zod/mini'
 import { requireAdmin, type Admin } from '../core/admin/actor.ts'
-import type { AuditRecord } from '../core/admin/audit.ts'
+import type { AuditRecord } from '../core/admin/model.ts'
 import { ChatError } from '../core/errors.ts'
 import { ROLES, type Identity } from '../core/model.ts'
 import { callerFromIdentity } from './app-queries.ts'

@@ -1,5 +1,5 @@
 import type { AdminTransactions } from './admin/actor.ts'
-import type { AuditRecord } from './admin/audit.ts'
+import type { AuditRecord } from './admin/model.ts'
 import { attachmentKey } from './attachments.ts'
 import { ChatError } from './errors.ts'
 import type { AttachmentInfo, Identity, Platform, Role } from './model.ts'

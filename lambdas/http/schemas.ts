@@ -1,12 +1,14 @@
 import * as z from 'zod/mini'
-import { AUDIT_ACTIONS, AUDIT_TARGETS, type AuditEntry } from '../core/admin/audit.ts'
 import {
   ADMIN_PAGE_DEFAULT_LIMIT,
   ADMIN_PAGE_MAX_LIMIT,
+  AUDIT_ACTIONS,
+  AUDIT_TARGETS,
   MAX_REASON_CHARS,
   type AdminConversation,
   type AdminMessage,
   type AdminUser,
+  type AuditEntry,
 } from '../core/admin/model.ts'
 import { PLATFORMS, ROLES, type ConversationSummary, type Message, type User } from '../core/model.ts'
 import { HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT } from '../core/protocol.ts'
