@@ -1,3 +1,4 @@
+import { HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT } from '@trainer-chat/protocol'
 import * as z from 'zod/mini'
 import {
   ADMIN_PAGE_DEFAULT_LIMIT,
@@ -11,7 +12,6 @@ import {
   type AuditEntry,
 } from '../core/admin/model.ts'
 import { PLATFORMS, ROLES, type ConversationSummary, type Message, type User } from '../core/model.ts'
-import { HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT } from '../core/protocol.ts'
 import {
   MAX_REPORT_NOTE_CHARS,
   REPORT_ACTIONS,

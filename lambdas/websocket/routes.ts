@@ -1,4 +1,3 @@
-import type * as z from 'zod/mini'
 import {
   DeleteMessageFrame,
   EditMessageFrame,
@@ -8,7 +7,8 @@ import {
   ReactFrame,
   SendMessageFrame,
   TypingFrame,
-} from '../core/protocol.ts'
+} from '@trainer-chat/protocol'
+import type * as z from 'zod/mini'
 
 /**
  * Every WebSocket route, declared once as data: the route key API Gateway selects on

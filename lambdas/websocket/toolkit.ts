@@ -1,11 +1,11 @@
 import middy from '@middy/core'
 import type { MiddlewareObj } from '@middy/core'
+import type { ServerFrame } from '@trainer-chat/protocol'
 import type { Context } from 'aws-lambda'
 import * as z from 'zod/mini'
 import type { Caller } from '../core/chat.ts'
 import { ChatError, describeError, publicError } from '../core/errors.ts'
 import type { Delivery, Log } from '../core/ports.ts'
-import type { ServerFrame } from '../core/protocol.ts'
 import { nulIssues, validationIssues } from '../core/validation-issues.ts'
 
 /**

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
+import { SendMessageFrame } from '@trainer-chat/protocol'
 import { ChatError } from '../../lambdas/core/errors.ts'
-import { SendMessageFrame } from '../../lambdas/core/protocol.ts'
 import { parseFrame, requestIdOf } from '../../lambdas/websocket/toolkit.ts'
 import { identityFromClaims } from '../../lambdas/http/toolkit.ts'
 import { extractToken } from '../../lambdas/adapters/jwt.ts'

@@ -1,6 +1,6 @@
+import type { ServerFrame } from '@trainer-chat/protocol'
 import type { ConversationStatus, Role } from '../model.ts'
 import type { Delivery, Departures, ForgetOptions, Log } from '../ports.ts'
-import type { ServerFrame } from '../protocol.ts'
 import type { AdminTransactions } from './actor.ts'
 import type { ActivityKey, AdminConversation, AdminMessage, AdminUser, AuditEntry, AuditRecord, EmailKey, Notified, Page } from './model.ts'
 
