@@ -4,9 +4,8 @@ import type { ServerFrame } from '@trainer-chat/protocol'
 import type { Context } from 'aws-lambda'
 import * as z from 'zod/mini'
 import type { Caller } from '../core/chat.ts'
-import { ChatError, describeError, publicError } from '../core/errors.ts'
+import { ChatError, describeError, nulIssues, publicError, validationIssues } from '../core/errors.ts'
 import type { Delivery, Log } from '../core/ports.ts'
-import { nulIssues, validationIssues } from '../core/validation-issues.ts'
 
 /**
  * The toolkit WebSocket handlers are built with: the event shape, frame parsing, and the
