@@ -4,10 +4,8 @@ import { isUtf8 } from 'node:buffer'
 import { randomBytes } from 'node:crypto'
 import { WebSocketServer, type WebSocket } from 'ws'
 import { BodyTooLargeError, headerMap, MalformedUrlError, parseUrl, readBody as readBoundedBody, verifySignature, type Credentials } from '@trainer-chat/aws-edge'
-import { invoke, type LambdaHandler } from './lambda-invoke.ts'
-import { silentLog, type LocalLog } from './log.ts'
+import { invoke, silentLog, webSocketRequestContext, type LambdaHandler, type LocalLog } from './lambda-invoke.ts'
 import { listenOn } from './startup-errors.ts'
-import { webSocketRequestContext } from './websocket-events.ts'
 
 /**
  * A local API Gateway WebSocket API: the handshake runs the `$connect` REQUEST authorizer and
