@@ -52,6 +52,3 @@ export const WEBSOCKET_ROUTES: readonly WebSocketRouteDeclaration[] = [
   { key: action(DeleteMessageFrame), handler: 'ws-delete-message' },
   { key: action(ReactFrame), handler: 'ws-react' },
 ]
-
-/** The client actions, for the `$default` route's answer. */
-export const CLIENT_ACTIONS = WEBSOCKET_ROUTES.map((route) => route.key).filter((key) => !key.startsWith('$'))

@@ -1,6 +1,6 @@
 import middy from '@middy/core'
 import type { MiddlewareObj } from '@middy/core'
-import type { ServerFrame } from '@trainer-chat/protocol'
+import { requestIdOf, type ServerFrame } from '@trainer-chat/protocol'
 import type { Context } from 'aws-lambda'
 import * as z from 'zod/mini'
 import type { Caller } from '../core/chat.ts'
@@ -99,16 +99,6 @@ export function parseFrame<S extends z.ZodMiniType>(schema: S, body: string | nu
     throw new ChatError('bad_request', `Invalid frame: ${summary}`, { issues })
   }
   return result.data
-}
-
-/** The `requestId` of a raw frame body, if it has a usable one, for echoing on an error (the frame may not have parsed). */
-export function requestIdOf(body: string | null | undefined): string | undefined {
-  try {
-    const requestId = (JSON.parse(body ?? '') as { requestId?: unknown } | null)?.requestId
-    return typeof requestId === 'string' && requestId.length <= 64 ? requestId : undefined
-  } catch {
-    return undefined
-  }
 }
 
 /**

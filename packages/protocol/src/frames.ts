@@ -153,6 +153,21 @@ export const CLIENT_MESSAGE_ID_MAX_CHARS = 64
  */
 export const MAX_SERVER_FRAME_BYTES = 128 * 1024
 
+/**
+ * The `requestId` of a raw frame body when it is a usable one (a string of at most
+ * REQUEST_ID_MAX_CHARS), else undefined, even when the rest of the frame does not parse: what the
+ * server echoes on an `error` frame and what the local gateway logs. A longer id is dropped, not
+ * cut: the frame carrying it is refused, and a cut id would name a request nobody sent.
+ */
+export function requestIdOf(body: string | null | undefined): string | undefined {
+  try {
+    const requestId = (JSON.parse(body ?? '') as { requestId?: unknown } | null)?.requestId
+    return typeof requestId === 'string' && requestId.length <= REQUEST_ID_MAX_CHARS ? requestId : undefined
+  } catch {
+    return undefined
+  }
+}
+
 const id = z.guid()
 const requestId = z.optional(z.string().check(z.maxLength(REQUEST_ID_MAX_CHARS)))
 const seq = z.number().check(z.int(), z.minimum(0), z.maximum(2_147_483_647))
@@ -247,8 +262,6 @@ export type DeleteMessage = z.infer<typeof DeleteMessageFrame>
 export type React = z.infer<typeof ReactFrame>
 export type ClientFrame = JoinConversation | LeaveConversation | SendMessage | Typing | MarkAsRead | Ping | EditMessage | DeleteMessage | React
 
-/** The actions served by a Lambda handler (`ping` is answered by the gateway itself). */
-export const CLIENT_ACTIONS = ['joinConversation', 'leaveConversation', 'sendMessage', 'typing', 'markAsRead', 'editMessage', 'deleteMessage', 'react'] as const
 export const PING_ACTION = 'ping'
 
 export const CLIENT_FRAMES = {
@@ -262,6 +275,13 @@ export const CLIENT_FRAMES = {
   deleteMessage: DeleteMessageFrame,
   react: ReactFrame,
 } as const
+
+export type ClientAction = Exclude<keyof typeof CLIENT_FRAMES, typeof PING_ACTION>
+/**
+ * The actions served by a Lambda handler (`ping` is answered by the gateway itself), in
+ * CLIENT_FRAMES' order: the one list of them (lambdas/websocket/routes.ts gives each its function).
+ */
+export const CLIENT_ACTIONS = Object.keys(CLIENT_FRAMES).filter((key): key is ClientAction => key !== PING_ACTION)
 
 // ---- server → client ----
 
