@@ -4,8 +4,7 @@ import { randomUUID } from 'node:crypto'
 import { decodeJwt } from 'jose'
 import { extractToken, type TokenVerifier } from '../lambdas/adapters/jwt.ts'
 import type { HttpAccess } from '../lambdas/http/routes.ts'
-import { invoke, type LambdaHandler } from './lambda-invoke.ts'
-import { silentLog, type LocalLog } from './log.ts'
+import { invoke, silentLog, type LambdaHandler, type LocalLog } from './lambda-invoke.ts'
 import { listenOn } from './startup-errors.ts'
 
 /**

@@ -4,10 +4,9 @@ import { isUtf8 } from 'node:buffer'
 import { randomBytes } from 'node:crypto'
 import { WebSocketServer, type WebSocket } from 'ws'
 import { BodyTooLargeError, headerMap, MalformedUrlError, parseUrl, readBody as readBoundedBody, verifySignature, type Credentials } from '@trainer-chat/aws-edge'
-import { invoke, type LambdaHandler } from './lambda-invoke.ts'
-import { silentLog, type LocalLog } from './log.ts'
+import { requestIdOf } from '@trainer-chat/protocol'
+import { invoke, silentLog, webSocketRequestContext, type LambdaHandler, type LocalLog } from './lambda-invoke.ts'
 import { listenOn } from './startup-errors.ts'
-import { webSocketRequestContext } from './websocket-events.ts'
 
 /**
  * A local API Gateway WebSocket API: the handshake runs the `$connect` REQUEST authorizer and
@@ -471,15 +470,6 @@ function describeClose(code: number, reason: string): string {
   if (code === 1005) return 'client closed'
   if (code === 1006) return 'connection lost'
   return reason ? `closed ${reason.slice(0, 80)}` : 'closed'
-}
-
-function requestIdOf(body: string): string | undefined {
-  try {
-    const requestId = (JSON.parse(body) as { requestId?: unknown } | null)?.requestId
-    return typeof requestId === 'string' ? requestId.slice(0, 64) : undefined
-  } catch {
-    return undefined
-  }
 }
 
 function reply(response: ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}): void {

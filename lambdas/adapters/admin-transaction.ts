@@ -1,12 +1,12 @@
 import { sql, type Kysely } from 'kysely'
 import * as z from 'zod/mini'
 import { requireAdmin, type Admin } from '../core/admin/actor.ts'
-import type { AuditRecord } from '../core/admin/audit.ts'
+import type { AuditRecord } from '../core/admin/model.ts'
 import { ChatError } from '../core/errors.ts'
 import { ROLES, type Identity } from '../core/model.ts'
-import { callerFromIdentity } from './app-queries.ts'
 import type { Database } from './database-schema.ts'
 import { isUniqueViolation, single, toIso } from './sql-fragments.ts'
+import { callerFromIdentity } from './users-upsert.ts'
 
 /**
  * What every admin transaction (admin-store.ts, report-store.ts, privacy-store.ts) is made of:

@@ -3,46 +3,13 @@ import * as z from 'zod/mini'
 import { initialRole, type ConversationSummary, type Identity, type StoredMessage, type User } from '../core/model.ts'
 import type { ConversationAudience, Verdict } from '../core/ports.ts'
 import type { Database } from './database-schema.ts'
-import { knownUser, knownUserRow, upsertedUser, type KnownUserRow } from './users-upsert.ts'
 import { liveConnection, messageJson, participantAccess, presenceAudiences, toIso, toMessage, type MessageJson } from './sql-fragments.ts'
+import { callerFromIdentity, withCaller } from './users-upsert.ts'
 
 /**
  * Queries behind the apps' REST routes. Each is one statement that starts by resolving the
  * caller (creating the user on first contact), so the database role decides what they see.
  */
-
-/**
- * CTE `caller (user_id, role, disabled_at, expires_at, email, display_name, trainer_id)` for a
- * verified identity, after the users upsert's CTEs. A REST caller has no connection, so its
- * "expiry" is the token's, already checked by the JWT authorizer.
- */
-export function callerFromIdentity(identity: Identity): RawBuilder<unknown> {
-  return sql`
-    ${knownUser(identity, initialRole(identity.groups))},
-    caller AS (${callerRow})`
-}
-
-/** The same CTEs for Kysely's query builder: `withCaller(db, identity).selectFrom('caller')…`, typed from database-schema.ts. */
-export function withCaller(db: Kysely<Database>, identity: Identity) {
-  return db
-    .with('upserted', () => cte(upsertedUser(identity, initialRole(identity.groups))))
-    .with('known_user', () => cte(knownUserRow(identity)))
-    .with('caller', () => cte(callerRow))
-}
-
-/** A raw CTE body as Kysely's `with` takes it: Kysely parenthesizes queries it built, not raw SQL. */
-const cte = <T>(body: RawBuilder<T>): RawBuilder<T> => sql<T>`(${body})`
-
-/** A REST caller, as CTE `caller` holds it. */
-type CallerRow = Pick<KnownUserRow, 'role' | 'disabled_at' | 'email' | 'display_name' | 'trainer_id'> & { user_id: string; expires_at: Date }
-
-// trainer_chat_refuse_disabled raises for a disabled account (migration 0011), failing the whole
-// statement: every REST route refuses a disabled user and nothing it would write is written.
-const callerRow = sql<CallerRow>`
-      SELECT id AS user_id, role, disabled_at, 'infinity'::timestamptz AS expires_at, email, display_name, trainer_id
-      FROM known_user
-      WHERE trainer_chat_refuse_disabled(disabled_at)
-    `
 
 /** A conversation summary whose last message's attachment is not yet signed for the reader. */
 export type StoredConversationSummary = Omit<ConversationSummary, 'lastMessage'> & { lastMessage: StoredMessage | null }

@@ -1,8 +1,8 @@
 import { sql, type Kysely } from 'kysely'
 import type { AttachmentStore, Verdict } from '../core/ports.ts'
-import { callerFromIdentity } from './app-queries.ts'
 import type { Database } from './database-schema.ts'
 import { participantAccess, single } from './sql-fragments.ts'
+import { callerFromIdentity } from './users-upsert.ts'
 
 /**
  * Attachment rows on Postgres. Using an attachment (checking and claiming it) happens inside the

@@ -2,9 +2,9 @@ import { sql, type Kysely, type Selectable } from 'kysely'
 import * as z from 'zod/mini'
 import type { Device } from '../core/model.ts'
 import type { DeviceStore, Verdict } from '../core/ports.ts'
-import { callerFromIdentity, withCaller } from './app-queries.ts'
 import type { Database, DevicesTable } from './database-schema.ts'
 import { participantAccess, single, toIso } from './sql-fragments.ts'
+import { callerFromIdentity, withCaller } from './users-upsert.ts'
 
 type DeviceRow = Pick<Selectable<DevicesTable>, 'token' | 'platform' | 'enabled' | 'created_at' | 'updated_at'>
 

@@ -13,9 +13,9 @@ import {
   type StoredExportMessage,
 } from '../core/privacy.ts'
 import { adminTransaction, recordAudit, runSerializable } from './admin-transaction.ts'
-import { callerFromIdentity } from './app-queries.ts'
 import type { Database } from './database-schema.ts'
 import { single, toIso } from './sql-fragments.ts'
+import { callerFromIdentity } from './users-upsert.ts'
 
 /** Export and erasure on Postgres (core/privacy.ts). */
 

@@ -27,9 +27,9 @@ import {
   type ConversationRow,
 } from './admin-store.ts'
 import { adminTransaction } from './admin-transaction.ts'
-import { callerFromIdentity } from './app-queries.ts'
 import type { Database } from './database-schema.ts'
 import { participantAccess, single, toIso } from './sql-fragments.ts'
+import { callerFromIdentity } from './users-upsert.ts'
 
 /**
  * Reports on Postgres. Filing is one statement (the participant rule of history decides, through

@@ -3,9 +3,9 @@ import * as z from 'zod/mini'
 import type { Identity } from '../core/model.ts'
 import type { Verdict } from '../core/ports.ts'
 import type { Highlight, HitKey, SearchHit, SearchStore, SeqKey } from '../core/search.ts'
-import { callerFromIdentity } from './app-queries.ts'
 import type { Database } from './database-schema.ts'
 import { participantAccess, single, toIso } from './sql-fragments.ts'
+import { callerFromIdentity } from './users-upsert.ts'
 
 /**
  * Message search on PostgreSQL's full text search (also in PGlite): `messages.search` is a

@@ -1,7 +1,7 @@
-import { sql, type RawBuilder, type Selectable } from 'kysely'
+import { sql, type Kysely, type RawBuilder, type Selectable } from 'kysely'
 import { ChatError } from '../core/errors.ts'
-import type { Identity, Role } from '../core/model.ts'
-import type { UsersTable } from './database-schema.ts'
+import { initialRole, type Identity, type Role } from '../core/model.ts'
+import type { Database, UsersTable } from './database-schema.ts'
 import { isUniqueViolation } from './sql-fragments.ts'
 
 /**
@@ -85,3 +85,38 @@ export function callerRefusal(error: unknown): ChatError | undefined {
   }
   return undefined
 }
+
+// ---- the REST caller ----
+
+/**
+ * CTE `caller (user_id, role, disabled_at, expires_at, email, display_name, trainer_id)` for a
+ * verified identity, after the users upsert's CTEs. A REST caller has no connection, so its
+ * "expiry" is the token's, already checked by the JWT authorizer.
+ */
+export function callerFromIdentity(identity: Identity): RawBuilder<unknown> {
+  return sql`
+    ${knownUser(identity, initialRole(identity.groups))},
+    caller AS (${callerRow})`
+}
+
+/** The same CTEs for Kysely's query builder: `withCaller(db, identity).selectFrom('caller')…`, typed from database-schema.ts. */
+export function withCaller(db: Kysely<Database>, identity: Identity) {
+  return db
+    .with('upserted', () => cte(upsertedUser(identity, initialRole(identity.groups))))
+    .with('known_user', () => cte(knownUserRow(identity)))
+    .with('caller', () => cte(callerRow))
+}
+
+/** A raw CTE body as Kysely's `with` takes it: Kysely parenthesizes queries it built, not raw SQL. */
+const cte = <T>(body: RawBuilder<T>): RawBuilder<T> => sql<T>`(${body})`
+
+/** A REST caller, as CTE `caller` holds it. */
+type CallerRow = Pick<KnownUserRow, 'role' | 'disabled_at' | 'email' | 'display_name' | 'trainer_id'> & { user_id: string; expires_at: Date }
+
+// trainer_chat_refuse_disabled raises for a disabled account (migration 0011), failing the whole
+// statement: every REST route refuses a disabled user and nothing it would write is written.
+const callerRow = sql<CallerRow>`
+      SELECT id AS user_id, role, disabled_at, 'infinity'::timestamptz AS expires_at, email, display_name, trainer_id
+      FROM known_user
+      WHERE trainer_chat_refuse_disabled(disabled_at)
+    `

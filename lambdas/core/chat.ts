@@ -1,10 +1,10 @@
+import { HISTORY_DEFAULT_LIMIT, type ServerFrame } from '@trainer-chat/protocol'
 import { signMessages } from './attachments.ts'
 import { ChatError } from './errors.ts'
 import { historyFrame } from './history-page.ts'
 import { initialRole, type Identity, type Listener } from './model.ts'
 import type { Access, Allowed, AttachmentStorage, ChatStore, Counter, Delivery, Log, Outgoing, Verdict } from './ports.ts'
 import { announceDepartures, forgetGone, onlineFrames, postPresence } from './presence.ts'
-import { HISTORY_DEFAULT_LIMIT, type ServerFrame } from './protocol.ts'
 import type { Throttle } from './throttle.ts'
 
 /**

@@ -1,5 +1,5 @@
+import { MAX_SERVER_FRAME_BYTES, type ServerFrameOf } from '@trainer-chat/protocol'
 import type { Message } from './model.ts'
-import { MAX_SERVER_FRAME_BYTES, type ServerFrameOf } from './protocol.ts'
 
 /**
  * A `conversationHistory` page is bounded by bytes as well as by count: API Gateway refuses a

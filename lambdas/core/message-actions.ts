@@ -1,9 +1,9 @@
+import type { ServerFrame } from '@trainer-chat/protocol'
 import { signMessage } from './attachments.ts'
 import { assertAllowed, deliver, echo, type Caller, type ChatPorts } from './chat.ts'
 import { ChatError } from './errors.ts'
 import type { Listener } from './model.ts'
 import type { AttachmentStorage, MessageVerdict, Outgoing } from './ports.ts'
-import type { ServerFrame } from './protocol.ts'
 import { normalizeBody } from './send-message.ts'
 
 /**

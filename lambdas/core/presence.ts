@@ -1,5 +1,5 @@
+import type { ServerFrame } from '@trainer-chat/protocol'
 import type { ConversationAudience, Delivery, Departures, ForgetOptions, Log, Outgoing } from './ports.ts'
-import type { ServerFrame } from './protocol.ts'
 
 /**
  * Presence (#13): who hears that a user came online, went offline or left a conversation when

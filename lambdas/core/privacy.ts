@@ -1,10 +1,10 @@
+import type { ServerFrame } from '@trainer-chat/protocol'
 import type { AdminTransactions } from './admin/actor.ts'
-import type { AuditRecord } from './admin/audit.ts'
+import type { AuditRecord } from './admin/model.ts'
 import { attachmentKey } from './attachments.ts'
 import { ChatError } from './errors.ts'
 import type { AttachmentInfo, Identity, Platform, Role } from './model.ts'
 import type { AttachmentStorage, Delivery, Log, PushNotifier } from './ports.ts'
-import type { ServerFrame } from './protocol.ts'
 
 /**
  * Data protection (issue #13): a user's export of everything stored about them, and an admin's

@@ -1,3 +1,4 @@
+import type { ServerFrame } from '@trainer-chat/protocol'
 import type { AdminTransactions } from './admin/actor.ts'
 import { closeConversationStep, hideMessageStep } from './admin/conversations.ts'
 import type { ActivityKey, AdminConversation, AdminMessage, Notified, Page, UserRef } from './admin/model.ts'
@@ -8,7 +9,6 @@ import { assertAccess } from './chat.ts'
 import { ChatError } from './errors.ts'
 import type { ConversationStatus, Identity, Role } from './model.ts'
 import type { Delivery, Departures, ForgetOptions, Log, Verdict } from './ports.ts'
-import type { ServerFrame } from './protocol.ts'
 
 /**
  * Reports and the moderation queue. A participant reports a message of a conversation they may

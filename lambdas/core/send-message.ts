@@ -1,9 +1,9 @@
+import { MAX_BODY_CHARS, type SendMessage, type ServerFrame } from '@trainer-chat/protocol'
 import { assertAttachmentUsable, describeAttachment, inspectUpload, signMessage } from './attachments.ts'
 import { assertAllowed, deliver, echo, type Caller, type ChatPorts } from './chat.ts'
 import { ChatError } from './errors.ts'
 import type { Listener, Message } from './model.ts'
 import type { AttachmentStorage, Outgoing } from './ports.ts'
-import { MAX_BODY_CHARS, type SendMessage, type ServerFrame } from './protocol.ts'
 import { notifyOffline, type PushPorts } from './push.ts'
 
 export interface SendMessagePorts extends ChatPorts {

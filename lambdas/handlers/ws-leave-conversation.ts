@@ -1,7 +1,7 @@
 import type { MiddlewareObj } from '@middy/core'
+import { LeaveConversationFrame } from '@trainer-chat/protocol'
 import { config } from '../config.ts'
 import { leaveConversation, type ChatPorts } from '../core/chat.ts'
-import { LeaveConversationFrame } from '../core/protocol.ts'
 import { wsAction } from '../websocket/toolkit.ts'
 import { createBase } from '../wiring/base.ts'
 import { chatPorts, lambdaDatabase } from '../wiring/database.ts'

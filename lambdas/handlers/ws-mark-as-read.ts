@@ -1,7 +1,7 @@
 import type { MiddlewareObj } from '@middy/core'
+import { MarkAsReadFrame } from '@trainer-chat/protocol'
 import { config } from '../config.ts'
 import { markAsRead, type ChatPorts } from '../core/chat.ts'
-import { MarkAsReadFrame } from '../core/protocol.ts'
 import { wsAction } from '../websocket/toolkit.ts'
 import { createBase } from '../wiring/base.ts'
 import { chatPorts, lambdaDatabase } from '../wiring/database.ts'

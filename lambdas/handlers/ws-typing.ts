@@ -1,7 +1,7 @@
 import type { MiddlewareObj } from '@middy/core'
+import { TypingFrame } from '@trainer-chat/protocol'
 import { config } from '../config.ts'
 import { typing, type TypingPorts } from '../core/chat.ts'
-import { TypingFrame } from '../core/protocol.ts'
 import { createThrottle } from '../core/throttle.ts'
 import { wsAction } from '../websocket/toolkit.ts'
 import { createBase } from '../wiring/base.ts'

@@ -1,15 +1,17 @@
+import { HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT } from '@trainer-chat/protocol'
 import * as z from 'zod/mini'
-import { AUDIT_ACTIONS, AUDIT_TARGETS, type AuditEntry } from '../core/admin/audit.ts'
 import {
   ADMIN_PAGE_DEFAULT_LIMIT,
   ADMIN_PAGE_MAX_LIMIT,
+  AUDIT_ACTIONS,
+  AUDIT_TARGETS,
   MAX_REASON_CHARS,
   type AdminConversation,
   type AdminMessage,
   type AdminUser,
+  type AuditEntry,
 } from '../core/admin/model.ts'
 import { PLATFORMS, ROLES, type ConversationSummary, type Message, type User } from '../core/model.ts'
-import { HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT } from '../core/protocol.ts'
 import {
   MAX_REPORT_NOTE_CHARS,
   REPORT_ACTIONS,

@@ -2,11 +2,10 @@ import middy from '@middy/core'
 import type { Context } from 'aws-lambda'
 import type * as z from 'zod/mini'
 import { callerRefusal } from '../adapters/users-upsert.ts'
-import { ChatError, describeError, publicError } from '../core/errors.ts'
+import { ChatError, describeError, nulIssues, publicError, validationIssues } from '../core/errors.ts'
 import { DEFAULT_TOKEN_AGE_POLICY, identityFromTokenClaims, type TokenAgePolicy } from '../core/identity.ts'
 import type { Identity } from '../core/model.ts'
 import type { Log } from '../core/ports.ts'
-import { nulIssues, validationIssues } from '../core/validation-issues.ts'
 import { HTTP_ROUTES, type HttpHandlerName, type HttpRouteDeclaration, type HttpRouteName } from './routes.ts'
 
 /**

@@ -1,4 +1,3 @@
-import type * as z from 'zod/mini'
 import {
   DeleteMessageFrame,
   EditMessageFrame,
@@ -8,7 +7,8 @@ import {
   ReactFrame,
   SendMessageFrame,
   TypingFrame,
-} from '../core/protocol.ts'
+} from '@trainer-chat/protocol'
+import type * as z from 'zod/mini'
 
 /**
  * Every WebSocket route, declared once as data: the route key API Gateway selects on
@@ -52,6 +52,3 @@ export const WEBSOCKET_ROUTES: readonly WebSocketRouteDeclaration[] = [
   { key: action(DeleteMessageFrame), handler: 'ws-delete-message' },
   { key: action(ReactFrame), handler: 'ws-react' },
 ]
-
-/** The client actions, for the `$default` route's answer. */
-export const CLIENT_ACTIONS = WEBSOCKET_ROUTES.map((route) => route.key).filter((key) => !key.startsWith('$'))

@@ -1,12 +1,11 @@
 import middy from '@middy/core'
 import type { MiddlewareObj } from '@middy/core'
+import { requestIdOf, type ServerFrame } from '@trainer-chat/protocol'
 import type { Context } from 'aws-lambda'
 import * as z from 'zod/mini'
 import type { Caller } from '../core/chat.ts'
-import { ChatError, describeError, publicError } from '../core/errors.ts'
+import { ChatError, describeError, nulIssues, publicError, validationIssues } from '../core/errors.ts'
 import type { Delivery, Log } from '../core/ports.ts'
-import type { ServerFrame } from '../core/protocol.ts'
-import { nulIssues, validationIssues } from '../core/validation-issues.ts'
 
 /**
  * The toolkit WebSocket handlers are built with: the event shape, frame parsing, and the
@@ -100,16 +99,6 @@ export function parseFrame<S extends z.ZodMiniType>(schema: S, body: string | nu
     throw new ChatError('bad_request', `Invalid frame: ${summary}`, { issues })
   }
   return result.data
-}
-
-/** The `requestId` of a raw frame body, if it has a usable one, for echoing on an error (the frame may not have parsed). */
-export function requestIdOf(body: string | null | undefined): string | undefined {
-  try {
-    const requestId = (JSON.parse(body ?? '') as { requestId?: unknown } | null)?.requestId
-    return typeof requestId === 'string' && requestId.length <= 64 ? requestId : undefined
-  } catch {
-    return undefined
-  }
 }
 
 /**

@@ -1,7 +1,7 @@
+import type { ServerFrame } from '@trainer-chat/protocol'
 import { createManagementApi } from '../adapters/management-api.ts'
 import { createWebSocketDelivery } from '../adapters/websocket-delivery.ts'
 import type { Delivery } from '../core/ports.ts'
-import type { ServerFrame } from '../core/protocol.ts'
 import type { Base } from './base.ts'
 
 /**

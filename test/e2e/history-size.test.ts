@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
-import { MAX_SERVER_FRAME_BYTES } from '../../lambdas/core/protocol.ts'
+import { MAX_SERVER_FRAME_BYTES } from '@trainer-chat/protocol'
 import { createPair, type Pair } from '../helpers/fixtures.ts'
 import { startTestStack, type TestClient, type TestStack } from '../helpers/stack.ts'
 

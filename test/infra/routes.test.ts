@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { CLIENT_ACTIONS } from '../../lambdas/websocket/routes.ts'
+import { CLIENT_ACTIONS } from '@trainer-chat/protocol'
 import { deployedWebSocketRoutes } from '../../lib/routes.ts'
 
 /** The routes are declared once (lambdas/http/routes.ts, lambdas/websocket/routes.ts); the deployment reads them. */

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
+import type { ServerFrame } from '@trainer-chat/protocol'
 import { assertAccess, typing, type TypingPorts } from '../../lambdas/core/chat.ts'
 import { normalizeBody, preview, sendMessage, type SendMessagePorts } from '../../lambdas/core/send-message.ts'
 import { ChatError } from '../../lambdas/core/errors.ts'
 import type { Listener, Message } from '../../lambdas/core/model.ts'
 import type { ChatStore, Delivery, Outgoing, SendMessageResult, Verdict } from '../../lambdas/core/ports.ts'
-import type { ServerFrame } from '../../lambdas/core/protocol.ts'
 import { noMetrics, noPush, silentLog, unusedStorage } from '../helpers/ports.ts'
 
 /** The use cases with in-memory ports: no database, no AWS. */

@@ -1,13 +1,5 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import fc from 'fast-check'
-import { createS3Storage } from '../../lambdas/adapters/s3-storage.ts'
-import { MAX_REASON_CHARS } from '../../lambdas/core/admin/model.ts'
-import { signMessage } from '../../lambdas/core/attachments.ts'
-import { DEFAULT_REACTION_EMOJI } from '../../lambdas/config.ts'
-import { ChatError } from '../../lambdas/core/errors.ts'
-import { frameBytes, historyFrame } from '../../lambdas/core/history-page.ts'
-import type { Message, StoredMessage } from '../../lambdas/core/model.ts'
 import {
   CLIENT_FRAMES,
   CLIENT_MESSAGE_ID_MAX_CHARS,
@@ -16,7 +8,15 @@ import {
   REQUEST_ID_MAX_CHARS,
   SERVER_FRAMES,
   type ServerFrame,
-} from '../../lambdas/core/protocol.ts'
+} from '@trainer-chat/protocol'
+import fc from 'fast-check'
+import { createS3Storage } from '../../lambdas/adapters/s3-storage.ts'
+import { MAX_REASON_CHARS } from '../../lambdas/core/admin/model.ts'
+import { signMessage } from '../../lambdas/core/attachments.ts'
+import { DEFAULT_REACTION_EMOJI } from '../../lambdas/config.ts'
+import { ChatError } from '../../lambdas/core/errors.ts'
+import { frameBytes, historyFrame } from '../../lambdas/core/history-page.ts'
+import type { Message, StoredMessage } from '../../lambdas/core/model.ts'
 import { outgoingFrames, preview } from '../../lambdas/core/send-message.ts'
 import { parseFrame } from '../../lambdas/websocket/toolkit.ts'
 

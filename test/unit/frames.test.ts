@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
+import { REQUEST_ID_MAX_CHARS, requestIdOf, SendMessageFrame } from '@trainer-chat/protocol'
 import { ChatError } from '../../lambdas/core/errors.ts'
-import { SendMessageFrame } from '../../lambdas/core/protocol.ts'
-import { parseFrame, requestIdOf } from '../../lambdas/websocket/toolkit.ts'
+import { parseFrame } from '../../lambdas/websocket/toolkit.ts'
 import { identityFromClaims } from '../../lambdas/http/toolkit.ts'
 import { extractToken } from '../../lambdas/adapters/jwt.ts'
 
@@ -62,6 +62,15 @@ describe('requestIdOf', () => {
     assert.equal(requestIdOf('{"requestId":5}'), undefined)
     assert.equal(requestIdOf(JSON.stringify({ requestId: 'r'.repeat(65) })), undefined)
     assert.equal(requestIdOf('nope'), undefined)
+  })
+  // One meaning for the server's echo and the local gateway's log (both call this one function):
+  // an id the frame schema would refuse is dropped, never cut to a prefix nobody sent.
+  test('keeps an id of exactly the protocol limit and drops one a character longer, uncut', () => {
+    const longest = 'r'.repeat(REQUEST_ID_MAX_CHARS)
+    assert.equal(requestIdOf(JSON.stringify({ requestId: longest })), longest)
+    assert.equal(SendMessageFrame.shape.requestId.safeParse(longest).success, true)
+    assert.equal(requestIdOf(JSON.stringify({ requestId: `${longest}x` })), undefined)
+    assert.equal(SendMessageFrame.shape.requestId.safeParse(`${longest}x`).success, false)
   })
 })
 

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
+import type { ServerFrame } from '@trainer-chat/protocol'
 import { typing, type TypingPorts } from '../../lambdas/core/chat.ts'
 import { sendMessage, type SendMessagePorts } from '../../lambdas/core/send-message.ts'
 import { ChatError } from '../../lambdas/core/errors.ts'
 import type { ChatStore, Delivery, Outgoing } from '../../lambdas/core/ports.ts'
-import type { ServerFrame } from '../../lambdas/core/protocol.ts'
 import { noMetrics, noPush, silentLog, unusedStorage } from '../helpers/ports.ts'
 
 /** How the use cases turn the limits into replies, with in-memory ports. */

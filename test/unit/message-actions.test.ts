@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
+import type { ServerFrame } from '@trainer-chat/protocol'
 import type { ChatStore, Delivery, Outgoing } from '../../lambdas/core/ports.ts'
 import { deleteMessage, react } from '../../lambdas/core/message-actions.ts'
-import type { ServerFrame } from '../../lambdas/core/protocol.ts'
 import { noMetrics, silentLog } from '../helpers/ports.ts'
 
 /** The message actions' use cases over an in-memory store: who hears what, and what never reaches the store. */

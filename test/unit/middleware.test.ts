@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
+import type { ServerFrame } from '@trainer-chat/protocol'
 import type { Context } from 'aws-lambda'
 import { ChatError, publicError } from '../../lambdas/core/errors.ts'
 import type { Delivery, Log, Outgoing } from '../../lambdas/core/ports.ts'
-import type { ServerFrame } from '../../lambdas/core/protocol.ts'
 import { errorBodies, type HttpEvent, type HttpResult } from '../../lambdas/http/toolkit.ts'
 import { errorFrames, type WebSocketEvent, type WebSocketResult } from '../../lambdas/websocket/toolkit.ts'
 

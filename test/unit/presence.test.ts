@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import type { ServerFrame } from '@trainer-chat/protocol'
 import { connect } from '../../lambdas/core/chat.ts'
 import type { ChatStore, ConnectResult, Delivery, Departures, Outgoing } from '../../lambdas/core/ports.ts'
 import { announceDepartures, departureFrames } from '../../lambdas/core/presence.ts'
-import type { ServerFrame } from '../../lambdas/core/protocol.ts'
 import { silentLog } from '../helpers/ports.ts'
 
 /** The presence use cases with in-memory ports: which frames go where, and the stale-slot reclaim at $connect. */

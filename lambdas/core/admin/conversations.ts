@@ -1,9 +1,9 @@
 import { ChatError } from '../errors.ts'
 import type { ConversationStatus, Identity } from '../model.ts'
 import type { Admin } from './actor.ts'
-import type { ActivityKey, AdminConversation, AdminMessage, Notified, Page } from './model.ts'
+import type { AdminConversation, AdminMessage, Notified } from './model.ts'
 import { announceClosed, announceHidden, announceOpened } from './notify.ts'
-import type { AdminPorts, AdminTransaction } from './ports.ts'
+import type { AdminPorts, AdminTransaction, ConversationFilter, ConversationState } from './ports.ts'
 
 /**
  * Conversations and messages as moderators handle them: list and read them, close and reopen a
@@ -11,51 +11,6 @@ import type { AdminPorts, AdminTransaction } from './ports.ts'
  * transaction; live connections hear about it only after the commit (notify.ts).
  */
 
-export interface ConversationFilter {
-  status?: ConversationStatus | undefined
-  trainerId?: string | undefined
-  memberId?: string | undefined
-  limit: number
-  after?: ActivityKey | undefined
-}
-
-export interface ConversationState {
-  id: string
-  memberId: string
-  trainerId: string
-  status: ConversationStatus
-  /** The member's currently assigned trainer. */
-  assignedTrainerId: string | null
-  /** Another open conversation of the same member and trainer, if any. */
-  otherOpenId: string | null
-  /** Whether either participant's account was erased (core/privacy.ts). */
-  participantErased: boolean
-}
-
-/** The conversation and message statements, each one statement inside the request's transaction. */
-export interface ConversationQueries {
-  listConversations(filter: ConversationFilter): Promise<Page<AdminConversation, ActivityKey>>
-  /** `found` is false when the conversation does not exist. */
-  conversationHistory(
-    conversationId: string,
-    page: { before?: number | undefined; limit: number },
-  ): Promise<{ found: boolean; messages: AdminMessage[]; hasMore: boolean }>
-  loadConversation(conversationId: string): Promise<ConversationState | null>
-  loadMessage(messageId: string): Promise<{ id: string; hidden: boolean } | null>
-
-  closeConversation(conversationId: string, reason: string): Promise<Notified<AdminConversation>>
-  reopenConversation(conversationId: string): Promise<Notified<AdminConversation>>
-  /** Closes every open conversation the user takes part in (optionally sparing one trainer's); returns their ids. */
-  closeConversationsOf(userId: string, reason: string, spareTrainerId?: string): Promise<Notified<string>[]>
-  hideMessage(messageId: string, hiddenBy: string, reason: string): Promise<Notified<AdminMessage>>
-  /** Makes sure the pair has an open conversation: the open one, else the most recent closed one reopened, else a new one. */
-  openConversation(
-    memberId: string,
-    trainerId: string,
-  ): Promise<{ conversationId: string; outcome: 'existing' | 'reopened' | 'created'; /** Both participants' live connections. */ connectionIds: string[] }>
-  conversation(conversationId: string): Promise<AdminConversation>
-  latestConversation(memberId: string, trainerId: string): Promise<AdminConversation | null>
-}
 
 export async function listConversations(ports: AdminPorts, identity: Identity, filter: ConversationFilter) {
   const page = await ports.store.transaction(identity, (tx) => tx.listConversations(filter))

@@ -1,5 +1,5 @@
+import type { ServerFrame } from '@trainer-chat/protocol'
 import { forgetGone } from '../presence.ts'
-import type { ServerFrame } from '../protocol.ts'
 import type { AdminConversation, AdminMessage, Notified } from './model.ts'
 import type { Announcer } from './ports.ts'
 

@@ -1,9 +1,9 @@
 import { ChatError } from '../errors.ts'
 import type { Identity, Role } from '../model.ts'
 import type { Admin } from './actor.ts'
-import type { AdminConversation, AdminUser, EmailKey, Page } from './model.ts'
+import type { AdminConversation, AdminUser } from './model.ts'
 import { announceAllClosed, announceOpened, disconnectAll } from './notify.ts'
-import type { AdminPorts, AdminTransaction } from './ports.ts'
+import type { AdminPorts, AdminTransaction, UserFilter, UserState } from './ports.ts'
 
 /**
  * Accounts as admins manage them: list users, assign a member's trainer, change a role, disable
@@ -15,37 +15,6 @@ import type { AdminPorts, AdminTransaction } from './ports.ts'
 export const CLOSED_BY_REASSIGNMENT = 'trainer_reassigned'
 export const CLOSED_BY_ROLE_CHANGE = 'role_changed'
 
-export interface UserState {
-  id: string
-  role: Role
-  trainerId: string | null
-  disabledAt: string | null
-  /** Set when the account was erased (core/privacy.ts): it then takes no admin change but the erasure. */
-  erasedAt: string | null
-  /** Members whose assigned trainer is this user. */
-  assignedMembers: number
-}
-
-export interface UserFilter {
-  role?: Role | undefined
-  limit: number
-  after?: EmailKey | undefined
-}
-
-/** The user statements, each one statement inside the request's transaction. */
-export interface UserQueries {
-  listUsers(filter: UserFilter): Promise<Page<AdminUser, EmailKey>>
-  /** The user and, when asked, the trainer to assign, in one statement. */
-  loadUsers(userId: string, trainerId?: string): Promise<{ user: UserState | null; trainer: UserState | null }>
-  setTrainer(memberId: string, trainerId: string): Promise<void>
-  /** Sets the role; anyone who is no longer a member loses their assigned trainer. */
-  setRole(userId: string, role: Role): Promise<void>
-  /** Disables the account (disabled_at = now()) or enables it again (disabled_at = NULL). */
-  setDisabled(userId: string, disabled: boolean): Promise<void>
-  /** Deletes the user's connection rows and returns their ids. */
-  dropConnections(userId: string): Promise<string[]>
-  user(userId: string): Promise<AdminUser>
-}
 
 export async function listUsers(ports: AdminPorts, identity: Identity, filter: UserFilter) {
   const page = await ports.store.transaction(identity, (tx) => tx.listUsers(filter))

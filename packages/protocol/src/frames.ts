@@ -1,12 +1,146 @@
 import * as z from 'zod/mini'
-import { ERROR_CODES } from './errors.ts'
-import { ConversationSchema, MessageSchema, ReactionSchema } from './model.ts'
 
 /**
- * The WebSocket protocol: client frames (validated by the server, unknown keys dropped so that
+ * The WebSocket protocol, in one file (the package's entry point): the error codes, the objects
+ * frames carry, client frames (validated by the server, unknown keys dropped so that
  * server-owned fields such as `senderId` or `seq` can never be supplied by a client) and the
  * frames the server sends. docs/asyncapi.json is generated from these schemas.
  */
+
+// ---- error codes ----
+
+/**
+ * The protocol's error codes and the HTTP status each maps to. A client sees the code in an
+ * `error` frame or a REST error body; the server derives the status from it.
+ */
+export const ERROR_STATUS = {
+  bad_request: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  conversation_closed: 409,
+  too_large: 413,
+  rate_limited: 429,
+  internal: 500,
+  unavailable: 503,
+} as const
+
+export type ErrorCode = keyof typeof ERROR_STATUS
+
+export const ERROR_CODES = Object.keys(ERROR_STATUS) as [ErrorCode, ...ErrorCode[]]
+
+// ---- the objects frames carry, as the API shows them (camelCase, ISO timestamps) ----
+
+export const AttachmentSchema = z.object({
+  id: z.string(),
+  fileName: z.string(),
+  contentType: z.string(),
+  size: z.number(),
+  /** A short-lived presigned GET made for the reader. */
+  downloadUrl: z.string(),
+})
+
+/** The message a reply answers, as the reply shows it. */
+export const ReplyToSchema = z.object({
+  id: z.string(),
+  senderId: z.string(),
+  /** At most 100 characters of its body; empty when that message was deleted or removed. */
+  preview: z.string().check(z.maxLength(100)),
+})
+
+/** One emoji on a message and who put it there, in the order they reacted. */
+export const ReactionSchema = z.object({
+  emoji: z.string(),
+  userIds: z.array(z.string()),
+})
+
+export const MessageSchema = z.object({
+  id: z.string(),
+  conversationId: z.string(),
+  /** Gap-free per conversation, from 1. */
+  seq: z.number(),
+  senderId: z.string(),
+  /** Empty when the message was removed by a moderator or deleted by its sender. */
+  body: z.string(),
+  clientMessageId: z.string(),
+  createdAt: z.string(),
+  readAt: z.nullable(z.string()),
+  /** True when a moderator hid the message; its body is withheld from participants. */
+  removed: z.boolean(),
+  /** The file the message carries, if any (withheld, like the body, when the message is removed or deleted). */
+  attachment: z.nullable(AttachmentSchema),
+  /** When the sender last edited the body; null if never. */
+  editedAt: z.nullable(z.string()),
+  /** When the sender deleted the message: its body is then empty, its attachment and reactions gone. */
+  deletedAt: z.nullable(z.string()),
+  /** The message of the same conversation this one answers, if any. */
+  replyTo: z.nullable(ReplyToSchema),
+  /** Emoji reactions, in the order each emoji was first used (empty on a deleted message). */
+  reactions: z.array(ReactionSchema),
+})
+
+/** A conversation as `conversationOpened` carries it: who takes part and its state. */
+export const ConversationSchema = z.object({
+  id: z.string(),
+  /** The member. */
+  userId: z.string(),
+  trainerId: z.string(),
+  status: z.enum(['open', 'closed']),
+  updatedAt: z.string(),
+})
+
+export type ConversationRef = z.infer<typeof ConversationSchema>
+
+/** An uploaded file as the database describes it. */
+export interface AttachmentInfo {
+  id: string
+  fileName: string
+  contentType: string
+  size: number
+}
+
+/** An attachment as a reader sees it: with a short-lived download URL made for them. */
+export interface Attachment extends AttachmentInfo {
+  downloadUrl: string
+}
+
+export interface ReplyTo {
+  id: string
+  senderId: string
+  preview: string
+}
+
+export interface Reaction {
+  emoji: string
+  userIds: string[]
+}
+
+export interface Message {
+  id: string
+  conversationId: string
+  seq: number
+  senderId: string
+  body: string
+  clientMessageId: string
+  createdAt: string
+  readAt: string | null
+  removed: boolean
+  attachment: Attachment | null
+  editedAt: string | null
+  deletedAt: string | null
+  replyTo: ReplyTo | null
+  reactions: Reaction[]
+}
+
+// The interfaces above are what code reads; the schemas are what the document says. Same shape.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
+const sameMessage: Same<z.infer<typeof MessageSchema>, Message> = true
+const sameAttachment: Same<z.infer<typeof AttachmentSchema>, Attachment> = true
+void sameMessage
+void sameAttachment
+
+// ---- limits ----
 
 export const MAX_BODY_CHARS = 4000
 export const HISTORY_DEFAULT_LIMIT = 50
@@ -18,6 +152,21 @@ export const CLIENT_MESSAGE_ID_MAX_CHARS = 64
  * (encoded as UTF-8 JSON). A `conversationHistory` page ends early, with `hasMore`, to stay under it.
  */
 export const MAX_SERVER_FRAME_BYTES = 128 * 1024
+
+/**
+ * The `requestId` of a raw frame body when it is a usable one (a string of at most
+ * REQUEST_ID_MAX_CHARS), else undefined, even when the rest of the frame does not parse: what the
+ * server echoes on an `error` frame and what the local gateway logs. A longer id is dropped, not
+ * cut: the frame carrying it is refused, and a cut id would name a request nobody sent.
+ */
+export function requestIdOf(body: string | null | undefined): string | undefined {
+  try {
+    const requestId = (JSON.parse(body ?? '') as { requestId?: unknown } | null)?.requestId
+    return typeof requestId === 'string' && requestId.length <= REQUEST_ID_MAX_CHARS ? requestId : undefined
+  } catch {
+    return undefined
+  }
+}
 
 const id = z.guid()
 const requestId = z.optional(z.string().check(z.maxLength(REQUEST_ID_MAX_CHARS)))
@@ -113,8 +262,6 @@ export type DeleteMessage = z.infer<typeof DeleteMessageFrame>
 export type React = z.infer<typeof ReactFrame>
 export type ClientFrame = JoinConversation | LeaveConversation | SendMessage | Typing | MarkAsRead | Ping | EditMessage | DeleteMessage | React
 
-/** The actions served by a Lambda handler (`ping` is answered by the gateway itself). */
-export const CLIENT_ACTIONS = ['joinConversation', 'leaveConversation', 'sendMessage', 'typing', 'markAsRead', 'editMessage', 'deleteMessage', 'react'] as const
 export const PING_ACTION = 'ping'
 
 export const CLIENT_FRAMES = {
@@ -128,6 +275,13 @@ export const CLIENT_FRAMES = {
   deleteMessage: DeleteMessageFrame,
   react: ReactFrame,
 } as const
+
+export type ClientAction = Exclude<keyof typeof CLIENT_FRAMES, typeof PING_ACTION>
+/**
+ * The actions served by a Lambda handler (`ping` is answered by the gateway itself), in
+ * CLIENT_FRAMES' order: the one list of them (lambdas/websocket/routes.ts gives each its function).
+ */
+export const CLIENT_ACTIONS = Object.keys(CLIENT_FRAMES).filter((key): key is ClientAction => key !== PING_ACTION)
 
 // ---- server → client ----
 

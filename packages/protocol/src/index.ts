@@ -1,3 +1,0 @@
-export * from './errors.ts'
-export * from './frames.ts'
-export * from './model.ts'
