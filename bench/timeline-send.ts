@@ -35,7 +35,7 @@ import { createWebSocketDelivery } from '../lambdas/adapters/websocket-delivery.
 import type { ManagementApi } from '../lambdas/adapters/management-api.ts'
 import { createSigner, escapeUri } from '../lambdas/adapters/sigv4.ts'
 import { connect, type Socket } from 'node:net'
-import type { ServerFrame } from '../lambdas/core/protocol.ts'
+import type { ServerFrame } from '@trainer-chat/protocol'
 
 const N = Number(process.env.N ?? 300)
 const W = Number(process.env.WARMUP ?? 30)
