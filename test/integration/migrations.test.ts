@@ -91,3 +91,26 @@ test('0014 creates the send statement function with a generic plan cached per ba
     await database.close()
   }
 })
+
+test('0015 creates the other WebSocket statement functions with a generic plan cached per backend, and its down drops them', async () => {
+  const database = await createTestDatabase()
+  try {
+    const functions = () =>
+      sql<{ proname: string; proconfig: string[] | null }>`
+        SELECT p.proname, p.proconfig FROM pg_proc p
+        WHERE p.proname LIKE 'trainer\_chat\_%' AND p.proname NOT IN ('trainer_chat_send_message', 'trainer_chat_refuse_disabled')
+        ORDER BY p.proname`.execute(database.db)
+    const names = [
+      'trainer_chat_connect', 'trainer_chat_delete_message', 'trainer_chat_edit_message', 'trainer_chat_forget_connections',
+      'trainer_chat_join_conversation', 'trainer_chat_leave_conversation', 'trainer_chat_mark_as_read', 'trainer_chat_react', 'trainer_chat_typing',
+    ]
+    const { rows } = await functions()
+    assert.deepEqual(rows, names.map((proname) => ({ proname, proconfig: ['plan_cache_mode=force_generic_plan'] })))
+    await migrateTo(database.db, '0014_hot_statement_functions')
+    assert.deepEqual((await functions()).rows, [])
+    await migrateToLatest(database.db)
+    assert.deepEqual((await functions()).rows.map((row) => row.proname), names)
+  } finally {
+    await database.close()
+  }
+})
