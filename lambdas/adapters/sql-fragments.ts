@@ -1,32 +1,20 @@
 import { sql, type RawBuilder } from 'kysely'
-import { ATTACHMENT_URL_BYTES_PER_NAME_BYTE, ATTACHMENT_URL_RESERVE_BYTES } from '../core/history-page.ts'
-import type { Listener, StoredMessage } from '../core/model.ts'
+import type { StoredMessage } from '../core/model.ts'
 
 /**
- * SQL pieces shared by the repositories, so that the participant rule and the message shape
- * are written once. Each piece is a Kysely `sql` fragment (parameters stay parameters).
+ * SQL pieces shared by the REST repositories, so that the participant rule and the message shape
+ * are written once in lambdas/. Each piece is a Kysely `sql` fragment (parameters stay
+ * parameters). The WebSocket statements are plpgsql functions (chat-store.ts); their bodies, in
+ * migrations 0014 and 0015, hold the same rules written out, and
+ * test/unit/sql-statements.test.ts checks that they still read as these fragments do.
  */
 
 /**
- * CTEs `caller`, `target` and `access` for a WebSocket connection acting on a conversation.
+ * CTEs `target` and `access` given a `caller (user_id, role, disabled_at, expires_at)` CTE.
  * `access.verdict` is the participant rule: a member may use only the conversation with their
- * assigned trainer; a trainer only conversations with members assigned to them; admins are
- * never participants (they read through the admin API). An expired or disabled caller is
- * `unauthorized`.
- */
-export function connectionAccess(connectionId: string, conversationId: string): RawBuilder<unknown> {
-  return sql`
-    caller AS (
-      SELECT u.id AS user_id, u.role, u.disabled_at, k.expires_at
-      FROM connections k JOIN users u ON u.id = k.user_id
-      WHERE k.connection_id = ${connectionId}
-    ),
-    ${participantAccess(conversationId)}`
-}
-
-/**
- * CTEs `target` and `access` given a `caller (user_id, role, disabled_at, expires_at)` CTE. The
- * conversation is an id, or an expression such as the conversation of a message (a scalar subquery).
+ * assigned trainer; a trainer only conversations with members assigned to them; admins are never
+ * participants (they read through the admin API). An expired or disabled caller is `unauthorized`.
+ * The conversation is an id, or an expression such as the conversation of a message (a scalar subquery).
  */
 export function participantAccess(conversationId: string | RawBuilder<unknown>): RawBuilder<unknown> {
   return sql`
@@ -97,26 +85,6 @@ function previewOf(body: RawBuilder<unknown>): RawBuilder<unknown> {
   return sql`CASE WHEN char_length(${body}) <= 100 THEN ${body} ELSE left(${body}, 99) || '…' END`
 }
 
-/**
- * Live (token not expired) connections for a conversation as a JSON array, from `access`.
- * `who`: `both` participants, or only the `other` participant than the caller.
- * `joinedOnly`: only connections that joined the conversation.
- */
-export function listenersJson(who: 'both' | 'other', joinedOnly: boolean): RawBuilder<unknown> {
-  const users =
-    who === 'both'
-      ? sql`k.user_id IN (a.member_id, a.trainer_id)`
-      : sql`k.user_id = CASE WHEN a.user_id = a.member_id THEN a.trainer_id ELSE a.member_id END`
-  const joinedFilter = joinedOnly ? sql`AND a.conversation_id = ANY (k.joined_conversation_ids)` : sql``
-  return sql`(
-    SELECT coalesce(json_agg(json_build_object(
-      'connectionId', k.connection_id, 'userId', k.user_id,
-      'joined', a.conversation_id = ANY (k.joined_conversation_ids))), '[]'::json)
-    FROM connections k
-    WHERE ${users} AND k.expires_at > now() ${joinedFilter}
-  )`
-}
-
 /** A message as `messageJson` builds it: the stored shape, with timestamps still in Postgres's JSON format. */
 export type MessageJson = StoredMessage
 
@@ -148,17 +116,6 @@ export function toIso(value: string | Date): string {
   return (value instanceof Date ? value : new Date(value)).toISOString()
 }
 
-export function toListeners(json: unknown): Listener[] {
-  return (json ?? []) as Listener[]
-}
-
-export interface SendRateLimit {
-  /** Bucket size: how many messages may be sent at once after a quiet spell. */
-  burst: number
-  /** Sustained rate: tokens added per second. */
-  perSecond: number
-}
-
 /** The one row a statement built to return exactly one returned. */
 export function single<T>(rows: T[]): T {
   const [row] = rows
@@ -174,31 +131,7 @@ export function isUniqueViolation(error: unknown, constraint?: string): boolean 
   return e?.code === UNIQUE_VIOLATION && (constraint === undefined || e.constraint === undefined || e.constraint === constraint)
 }
 
-/**
- * CTE `walked` over a `page` CTE of message rows: each message's JSON (`messageJson`), its
- * position `n` in the walk (`newest` or `oldest` first) and `bytes`, the running weight of the
- * page up to it: the JSON as PostgreSQL renders it plus, for an attachment, the reserve for the
- * download URL signed later (core/history-page.ts). The caller keeps the rows whose running
- * weight fits its budget, so a page is bounded by bytes in the same statement.
- */
-export function historyPageBytes(from: 'newest' | 'oldest'): RawBuilder<unknown> {
-  const order = from === 'newest' ? sql`ORDER BY j.seq DESC` : sql`ORDER BY j.seq ASC`
-  return sql`walked AS (
-    SELECT j.seq, j.message,
-      row_number() OVER (${order}) AS n,
-      sum(octet_length(j.message::text) + j.url_reserve) OVER (${order} ROWS UNBOUNDED PRECEDING) AS bytes
-    FROM (
-      SELECT p.seq, ${messageJson('p')} AS message,
-        coalesce((
-          SELECT ${sql.lit(ATTACHMENT_URL_RESERVE_BYTES)} + ${sql.lit(ATTACHMENT_URL_BYTES_PER_NAME_BYTE)} * octet_length(att.file_name)
-          FROM attachments att WHERE att.id = p.attachment_id AND p.hidden_at IS NULL
-        ), 0) AS url_reserve
-      FROM page p
-    ) j
-  )`
-}
-
-// ---- Presence and per-user limits (#13, #11 items 2 and 13) ----
+// ---- Presence (#13, #11 item 2) ----
 
 /**
  * API Gateway closes every connection after 2 hours, so a row older than that is certainly
@@ -233,42 +166,5 @@ export function presenceAudiences(alias: string, excluded: readonly string[] = [
       OR (${u}.role = 'trainer' AND cv.trainer_id = ${u}.id
           AND EXISTS (SELECT 1 FROM users member WHERE member.id = cv.member_id AND member.trainer_id = ${u}.id))
     )
-  )`
-}
-
-/** A per-user token bucket (table user_limits): its kind and sizes. */
-export interface UserLimit {
-  kind: 'typing' | 'join' | 'read'
-  burst: number
-  perSecond: number
-}
-
-/**
- * CTE `allowance (user_id)`: spends one token of the caller's `limit` bucket, one row when it
- * did. Only a caller whose verdict is in `verdicts` reaches the bucket, so refusals cost nothing;
- * a caller without a whole token changes nothing (the upsert's WHERE fails). The upsert locks the
- * user's bucket row and reads its latest committed version, so the same user's actions racing in
- * other Lambdas (or on other connections) share one exact bucket. Actions gate their effects on
- * `EXISTS (SELECT 1 FROM allowance)`; `allowanceRetryMs` says when a refused one may try again.
- */
-export function userAllowance(limit: UserLimit, verdicts: readonly string[]): RawBuilder<unknown> {
-  const burst = sql`${limit.burst}::float8`
-  const refilled = sql`least(${burst}, l.tokens + greatest(0, extract(epoch FROM now() - l.at))::float8 * ${limit.perSecond}::float8)`
-  return sql`
-    allowance AS (
-      INSERT INTO user_limits AS l (user_id, kind, tokens, at)
-      SELECT a.user_id, ${limit.kind}, ${burst} - 1, now() FROM access a WHERE a.verdict = ANY (${[...verdicts]}::text[])
-      ON CONFLICT (user_id, kind) DO UPDATE SET tokens = ${refilled} - 1, at = greatest(l.at, now())
-        WHERE ${refilled} >= 1
-      RETURNING l.user_id
-    )`
-}
-
-/** Scalar: milliseconds until the caller's bucket (from `access`) holds a whole token again, read in the statement's snapshot. */
-export function allowanceRetryMs(limit: UserLimit): RawBuilder<unknown> {
-  const tokens = sql`least(${limit.burst}::float8, l.tokens + greatest(0, extract(epoch FROM now() - l.at))::float8 * ${limit.perSecond}::float8)`
-  return sql`(
-    SELECT greatest(1, ceil((1 - ${tokens}) / ${limit.perSecond}::float8 * 1000))::int
-    FROM user_limits l JOIN access a ON l.user_id = a.user_id WHERE l.kind = ${limit.kind}
   )`
 }

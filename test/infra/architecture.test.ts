@@ -216,8 +216,6 @@ const NOT_A_DECLARATION: Record<string, Record<string, string>> = {
     'lib/constructs/websocket-api.ts': 'the integration and route response keys of API Gateway, not a route',
   },
   typing: {
-    'lambdas/adapters/chat-store.ts': 'the user_limits bucket kind, a stored value',
-    'lambdas/adapters/sql-fragments.ts': 'the user_limits bucket kind, a stored value',
     'local/chat-cli.ts': "the client SDK's event name",
     'client/src/conversation.ts': "the frame it sends (typed by the protocol's ClientFrame) and its event name",
   },

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict'
 import { sql } from 'kysely'
-import { test } from 'node:test'
+import { after, before, describe, test } from 'node:test'
 import { migrateTo, migrateToLatest } from '../../lambdas/adapters/migrator.ts'
 import { migrations } from '../../migrations/index.ts'
 import { seedDemoData } from '../../local/seed.ts'
-import { createTestDatabase } from '../helpers/database.ts'
+import { createTestDatabase, type TestDatabase } from '../helpers/database.ts'
 
 const names = Object.keys(migrations).sort()
 
@@ -48,35 +48,34 @@ for (const previous of names.slice(0, -1)) {
   })
 }
 
-test('the schema enforces one open conversation per member and trainer', async () => {
-  const database = await createTestDatabase()
-  try {
+// These read or change a migrated database and leave it migrated to the latest: one database
+// serves them all (opening one costs seconds on PGlite; issue 12 item 9).
+describe('on one migrated database', () => {
+  let database: TestDatabase
+  before(async () => {
+    database = await createTestDatabase()
+  })
+  after(async () => {
+    await database.close()
+  })
+
+  test('the schema enforces one open conversation per member and trainer', async () => {
     await seedDemoData(database.db)
     const existing = await database.db.selectFrom('conversations').select(['member_id', 'trainer_id']).executeTakeFirstOrThrow()
     await assert.rejects(
       database.db.insertInto('conversations').values({ member_id: existing.member_id, trainer_id: existing.trainer_id }).execute(),
       /conversations_one_open_per_pair|duplicate key/,
     )
-  } finally {
-    await database.close()
-  }
-})
+  })
 
-test('the migrated database turns JIT off for its new sessions (0013: search plans are not JIT-compiled)', async () => {
-  const database = await createTestDatabase()
-  try {
+  test('the migrated database turns JIT off for its new sessions (0013: search plans are not JIT-compiled)', async () => {
     const { rows } = await sql<{ setconfig: string[] | null }>`
       SELECT s.setconfig FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase
       WHERE d.datname = current_database() AND s.setrole = 0`.execute(database.db)
     assert.ok(rows.some((row) => row.setconfig?.includes('jit=off')), JSON.stringify(rows))
-  } finally {
-    await database.close()
-  }
-})
+  })
 
-test('0014 creates the send statement function with a generic plan cached per backend, and its down drops it', async () => {
-  const database = await createTestDatabase()
-  try {
+  test('0014 creates the send statement function with a generic plan cached per backend, and its down drops it', async () => {
     const settings = () =>
       sql<{ proconfig: string[] | null }>`
         SELECT p.proconfig FROM pg_proc p WHERE p.proname = 'trainer_chat_send_message'`.execute(database.db)
@@ -87,7 +86,23 @@ test('0014 creates the send statement function with a generic plan cached per ba
     assert.deepEqual((await settings()).rows, [])
     await migrateToLatest(database.db)
     assert.equal((await settings()).rows.length, 1)
-  } finally {
-    await database.close()
-  }
+  })
+
+  test('0015 creates the other WebSocket statement functions with a generic plan cached per backend, and its down drops them', async () => {
+    const functions = () =>
+      sql<{ proname: string; proconfig: string[] | null }>`
+        SELECT p.proname, p.proconfig FROM pg_proc p
+        WHERE p.proname LIKE 'trainer\_chat\_%' AND p.proname NOT IN ('trainer_chat_send_message', 'trainer_chat_refuse_disabled')
+        ORDER BY p.proname`.execute(database.db)
+    const names = [
+      'trainer_chat_connect', 'trainer_chat_delete_message', 'trainer_chat_edit_message', 'trainer_chat_forget_connections',
+      'trainer_chat_join_conversation', 'trainer_chat_leave_conversation', 'trainer_chat_mark_as_read', 'trainer_chat_react', 'trainer_chat_typing',
+    ]
+    const { rows } = await functions()
+    assert.deepEqual(rows, names.map((proname) => ({ proname, proconfig: ['plan_cache_mode=force_generic_plan'] })))
+    await migrateTo(database.db, '0014_hot_statement_functions')
+    assert.deepEqual((await functions()).rows, [])
+    await migrateToLatest(database.db)
+    assert.deepEqual((await functions()).rows.map((row) => row.proname), names)
+  })
 })

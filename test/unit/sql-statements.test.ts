@@ -11,9 +11,13 @@ import {
   type DatabaseConnection,
   type Driver,
   type QueryResult,
+  type RawBuilder,
 } from 'kysely'
 import { createChatStore } from '../../lambdas/adapters/chat-store.ts'
 import type { Database } from '../../lambdas/adapters/database-schema.ts'
+import { liveConnection, MAX_CONNECTION_SECONDS, messageJson, participantAccess, presenceAudiences } from '../../lambdas/adapters/sql-fragments.ts'
+import { knownUser } from '../../lambdas/adapters/users-upsert.ts'
+import { migrations } from '../../migrations/index.ts'
 import type { ChatStore } from '../../lambdas/core/ports.ts'
 
 /**
@@ -143,22 +147,90 @@ describe('the chat statements, as sent', () => {
   }
 
   // A hot statement may be a call of a function whose body a migration holds (the plan is then
-  // cached by the backend, without a prepared statement: migration 0014). Its SQL is read there.
+  // cached by the backend, without a prepared statement: migrations 0014 and 0015). Its SQL is read
+  // there: each migration's `up`, run on the recording database, shows what it creates.
   test('every function a statement calls is created by a migration, where its body is read', async () => {
-    const migrationsDir = join(import.meta.dirname, '..', '..', 'migrations')
-    const migrations = await Promise.all(
-      (await readdir(migrationsDir)).filter((file) => /^\d{4}_.*\.ts$/.test(file)).map((file) => readFile(join(migrationsDir, file), 'utf8')),
-    )
+    const created = await createdFunctions()
     const called = new Set<string>()
     for (const file of (await readdir(SQL_DIR)).filter((file) => file.endsWith('.sql'))) {
-      for (const match of (await readFile(join(SQL_DIR, file), 'utf8')).matchAll(/\b(trainer_chat_\w+)\(/g)) called.add(match[1] as string)
+      const calls = [...(await readFile(join(SQL_DIR, file), 'utf8')).matchAll(/\b(trainer_chat_\w+)\(/g)].map((match) => match[1] as string)
+      // Every WebSocket statement is such a call now: none is planned per call (bench/README.md, issue 12 item 1).
+      assert.ok(calls.length > 0, `${file} calls its function`)
+      for (const name of calls) called.add(name)
     }
     assert.ok(called.has('trainer_chat_send_message'), 'the send statement calls its function')
-    for (const name of called) {
-      assert.ok(
-        migrations.some((source) => new RegExp(`CREATE (OR REPLACE )?FUNCTION ${name}\\(`).test(source)),
-        `${name} is created by a migration`,
-      )
+    for (const name of called) assert.ok(created.has(name), `${name} is created by a migration`)
+  })
+
+  // The function bodies are frozen copies of rules the REST statements still compose from
+  // sql-fragments.ts and users-upsert.ts. Each copy must read as the fragment renders today (with
+  // the function's parameter names for the fragment's parameters), so a rule changed in lambdas/
+  // without a migration that replaces the functions fails here.
+  describe('the functions hold the rules the REST statements compose, as they read today', async () => {
+    const created = await createdFunctions()
+    const identity = { subject: '@subject', email: '@email', displayName: '@displayName', groups: [] }
+    const parameterNames = new Map<unknown, string>([
+      ['@conversation', 'p_conversation_id'],
+      ['@subject', 'p_subject'],
+      ['@email', 'p_email'],
+      ['@displayName', 'p_display_name'],
+      ['@role', 'p_role'],
+      [MAX_CONNECTION_SECONDS, 'p_max_connection_seconds'],
+    ])
+    const rules: Array<[rule: string, fragment: RawBuilder<unknown>, functions: string[], excluded?: string]> = [
+      ['the participant rule', participantAccess('@conversation'), [
+        'trainer_chat_send_message', 'trainer_chat_typing', 'trainer_chat_mark_as_read', 'trainer_chat_join_conversation',
+        'trainer_chat_leave_conversation', 'trainer_chat_edit_message', 'trainer_chat_delete_message', 'trainer_chat_react',
+      ]],
+      ['the message JSON', messageJson('s'), ['trainer_chat_send_message']],
+      ['the message JSON', messageJson('p'), ['trainer_chat_join_conversation']],
+      ['the message JSON', messageJson('u'), ['trainer_chat_edit_message']],
+      ['the users upsert', knownUser(identity, '@role' as never), ['trainer_chat_connect']],
+      ['presence audiences', presenceAudiences('me'), ['trainer_chat_connect'], "'{}'"],
+      ['presence audiences', presenceAudiences('u', ['@ids']), ['trainer_chat_forget_connections'], 'p_connection_ids'],
+      ['a live connection', liveConnection('k'), ['trainer_chat_connect', 'trainer_chat_forget_connections']],
+    ]
+    for (const [rule, fragment, functions, excluded] of rules) {
+      for (const name of functions) {
+        test(`${name} holds ${rule} as sql-fragments.ts or users-upsert.ts renders it`, () => {
+          const compiled = fragment.compile(recordingDatabase([]))
+          const names = new Map(parameterNames)
+          if (excluded) names.set(JSON.stringify(compiled.parameters.find(Array.isArray)), excluded)
+          const text = compiled.sql.replace(/\$(\d+)/g, (_, index: string) => {
+            const value = compiled.parameters[Number(index) - 1]
+            const name = names.get(Array.isArray(value) ? JSON.stringify(value) : value)
+            assert.ok(name, `a function parameter for ${JSON.stringify(value)}`)
+            return name
+          })
+          const body = created.get(name)
+          assert.ok(body, `${name} is created`)
+          assert.ok(normalized(body).includes(normalized(text)), `${name}'s body no longer holds ${rule}: replace the function in a new migration`)
+        })
+      }
     }
   })
 })
+
+/** Each trainer_chat_ function the migrations create, with its latest definition, from running every `up` on the recording database. */
+async function createdFunctions(): Promise<Map<string, string>> {
+  const recorded: CompiledQuery[] = []
+  const db = recordingDatabase(recorded)
+  for (const name of Object.keys(migrations).sort()) await migrations[name]?.up(db)
+  const created = new Map<string, string>()
+  for (const { sql } of recorded) {
+    const match = /CREATE (?:OR REPLACE )?FUNCTION (trainer_chat_\w+)\(/.exec(sql)
+    if (match) created.set(match[1] as string, sql)
+  }
+  return created
+}
+
+/** SQL with its comments, identifier quotes and layout removed, to compare what two texts say. */
+function normalized(text: string): string {
+  return text
+    .replace(/--[^\n]*/g, '')
+    .replace(/"(\w+)"/g, '$1')
+    .replace(/\s+/g, ' ')
+    .replace(/\( /g, '(')
+    .replace(/ \)/g, ')')
+    .trim()
+}
