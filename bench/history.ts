@@ -65,6 +65,12 @@ export interface HistoryResult {
 }
 
 const PAGE = 50
+/**
+ * joinConversation's per-user bucket (burst 60, 2/s) would refuse most of the ~120 joins a query's
+ * share of the time limit makes as one user, and a refused join reads no page: the bench would
+ * time refusals. The bench measures the page, so its chat store has no join limit.
+ */
+const UNLIMITED_JOINS = { burst: 1e9, perSecond: 1e9 }
 const MESSAGES_PER_OTHER_CONVERSATION = 500
 const INSERT_CHUNK = 100_000
 
@@ -126,14 +132,14 @@ export async function measureHistory(plan: HistoryPlan, checks: Checks): Promise
         name: 'joinConversation store call: latest page',
         key: 'join.latest',
         run: async (f) =>
-          (await createChatStore(f.db).joinConversation({ connectionId: f.connectionId, conversationId: f.conversationId, limit: PAGE })).messages?.length ?? 0,
+          (await createChatStore(f.db, { joinLimit: UNLIMITED_JOINS }).joinConversation({ connectionId: f.connectionId, conversationId: f.conversationId, limit: PAGE })).messages?.length ?? 0,
       },
       {
         name: 'joinConversation store call: catch-up from the middle (afterSeq)',
         key: 'join.afterSeq',
         run: async (f) =>
           (
-            await createChatStore(f.db).joinConversation({
+            await createChatStore(f.db, { joinLimit: UNLIMITED_JOINS }).joinConversation({
               connectionId: f.connectionId,
               conversationId: f.conversationId,
               limit: PAGE,
@@ -156,6 +162,7 @@ export async function measureHistory(plan: HistoryPlan, checks: Checks): Promise
     const samples = queries.map(() => ({ small: [] as number[], large: [] as number[], spread: [] as number[] }))
     // Few warm-up turns: a slow query (an O(n) page at 10^6 rows) must still get measured ones.
     const warmup = 3
+    const shortPages = new Set<string>()
     for (const [index, query] of queries.entries()) {
       const layouts: Layout[] = query.key ? ['small', 'large', 'spread'] : ['small', 'large']
       const deadline = Date.now() + plan.timeLimitMs / queries.length
@@ -166,7 +173,12 @@ export async function measureHistory(plan: HistoryPlan, checks: Checks): Promise
           const rows = await query.run(fixtures[layout])
           const elapsed = performance.now() - begun
           if (i >= warmup) samples[index]?.[layout].push(elapsed)
-          else checks.expect(rows === PAGE, `history: ${query.name} on ${layout} returned ${rows} rows, expected ${PAGE}`)
+          // Every turn, not only the warm-up ones: a page that stops coming back (a limit, a
+          // refusal) must not be timed as a page. One failure per query and layout.
+          if (rows !== PAGE && !shortPages.has(`${index} ${layout}`)) {
+            shortPages.add(`${index} ${layout}`)
+            checks.fail(`history: ${query.name} on ${layout} returned ${rows} rows in turn ${i}, expected ${PAGE}`)
+          }
         }
       }
     }
@@ -381,7 +393,7 @@ async function populateConversations(db: Kysely<Database>, conversations: number
  * conversation, one conversation after the other; activity times are spread over a year.
  * Then ANALYZE, as autovacuum would.
  */
-async function populate(open: OpenDatabase, messages: number, conversations: number): Promise<Fixture> {
+export async function populate(open: OpenDatabase, messages: number, conversations: number): Promise<Fixture> {
   const { db } = open
   const target = await populateConversations(db, conversations)
   const inTarget = Math.floor(messages / 2)
@@ -428,7 +440,7 @@ async function populate(open: OpenDatabase, messages: number, conversations: num
  * conversation's second, and so on. So one conversation's messages lie about one to a heap
  * page, as in production, not packed together as `populate` leaves them. Then ANALYZE.
  */
-async function populateSpread(open: OpenDatabase, messages: number, conversations: number): Promise<Fixture> {
+export async function populateSpread(open: OpenDatabase, messages: number, conversations: number): Promise<Fixture> {
   const { db } = open
   const target = await populateConversations(db, conversations)
   const perConversation = Math.floor(messages / conversations)
