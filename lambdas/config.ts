@@ -14,6 +14,17 @@ const csv = z.pipe(
       .filter(Boolean),
   ),
 )
+/**
+ * The per-user limits' defaults, named once: the settings below default to them, and so does a
+ * chat store built without settings (tests, benches).
+ */
+export const DEFAULT_LIMITS = Object.freeze({
+  send: Object.freeze({ burst: 20, perSecond: 1 }),
+  typing: Object.freeze({ burst: 5, perSecond: 2 }),
+  join: Object.freeze({ burst: 60, perSecond: 2 }),
+  markAsRead: Object.freeze({ burst: 60, perSecond: 5 }),
+  attachmentUseWithinSeconds: 24 * 60 * 60,
+})
 const positiveInt = (fallback: number) => z._default(z.coerce.number().check(z.int(), z.positive()), fallback)
 const positiveNumber = (fallback: number) => z._default(z.coerce.number().check(z.positive()), fallback)
 const flag = z._default(
@@ -72,20 +83,20 @@ const EnvSchema = z.object({
   /** Each live connection holds a numbered slot (a smallint), hence the ceiling. */
   MAX_CONNECTIONS_PER_USER: z._default(z.coerce.number().check(z.int(), z.positive(), z.maximum(1000)), 10),
   /** Per-user token bucket for sendMessage, kept in the users row: burst size and sustained refill. */
-  RATE_LIMIT_BURST: positiveInt(20),
-  RATE_LIMIT_PER_SECOND: positiveNumber(1),
+  RATE_LIMIT_BURST: positiveInt(DEFAULT_LIMITS.send.burst),
+  RATE_LIMIT_PER_SECOND: positiveNumber(DEFAULT_LIMITS.send.perSecond),
   /**
    * Typing bucket, per user in the database (the typing statement spends it) and per connection in
    * each Lambda container's memory (sheds a flood without a round trip); excess frames are dropped.
    */
-  TYPING_BURST: positiveInt(5),
-  TYPING_PER_SECOND: positiveNumber(2),
+  TYPING_BURST: positiveInt(DEFAULT_LIMITS.typing.burst),
+  TYPING_PER_SECOND: positiveNumber(DEFAULT_LIMITS.typing.perSecond),
   /** Per-user bucket shared by joinConversation and leaveConversation, in the database; over it: rate_limited. */
-  JOIN_BURST: positiveInt(60),
-  JOIN_PER_SECOND: positiveNumber(2),
+  JOIN_BURST: positiveInt(DEFAULT_LIMITS.join.burst),
+  JOIN_PER_SECOND: positiveNumber(DEFAULT_LIMITS.join.perSecond),
   /** Per-user bucket for markAsRead, in the database; over it: rate_limited. */
-  MARK_AS_READ_BURST: positiveInt(60),
-  MARK_AS_READ_PER_SECOND: positiveNumber(5),
+  MARK_AS_READ_BURST: positiveInt(DEFAULT_LIMITS.markAsRead.burst),
+  MARK_AS_READ_PER_SECOND: positiveNumber(DEFAULT_LIMITS.markAsRead.perSecond),
 
   /** Comma-separated browser origins allowed to open the WebSocket; apps without Origin are always allowed. */
   ALLOWED_ORIGINS: z._default(csv, []),
@@ -104,7 +115,7 @@ const EnvSchema = z.object({
    */
   ATTACHMENT_DOWNLOAD_URL_SECONDS: z._default(z.coerce.number().check(z.int(), z.positive(), z.maximum(60)), 60),
   /** How long after its upload URL was issued an attachment may still be sent; unused ones are swept after that. */
-  ATTACHMENT_USE_WITHIN_SECONDS: positiveInt(24 * 60 * 60),
+  ATTACHMENT_USE_WITHIN_SECONDS: positiveInt(DEFAULT_LIMITS.attachmentUseWithinSeconds),
   /** Where the S3 and SNS clients send their calls (LocalStack, the local stack's AWS edge); AWS itself when unset. */
   AWS_ENDPOINT_URL: z.optional(z.string().check(z.minLength(1))),
   AWS_ENDPOINT_URL_S3: z.optional(z.string().check(z.minLength(1))),

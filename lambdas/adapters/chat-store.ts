@@ -1,4 +1,5 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely'
+import { DEFAULT_LIMITS } from '../config.ts'
 import type {
   Access,
   AttachmentVerdict,
@@ -24,7 +25,7 @@ import type {
   SendMessageResult,
   Verdict,
 } from '../core/ports.ts'
-import { ATTACHMENT_URL_BYTES_PER_NAME_BYTE, ATTACHMENT_URL_RESERVE_BYTES, HISTORY_STATEMENT_BUDGET_BYTES } from '../core/history-page.ts'
+import { ATTACHMENT_URL_BYTES_PER_NAME_BYTE, ATTACHMENT_URL_RESERVE_BYTES, HISTORY_STATEMENT_BUDGET_BYTES } from '../core/chat.ts'
 import type { Listener, Reaction } from '../core/model.ts'
 import type { Database } from './database-schema.ts'
 import { isEmailTaken } from './users-upsert.ts'
@@ -64,22 +65,16 @@ export interface ChatStoreOptions {
   readLimit?: UserLimitRate
 }
 
-const DEFAULT_SEND_RATE_LIMIT: SendRateLimit = { burst: 20, perSecond: 1 }
-const DEFAULT_TYPING_LIMIT: UserLimitRate = { burst: 5, perSecond: 2 }
-const DEFAULT_JOIN_LIMIT: UserLimitRate = { burst: 60, perSecond: 2 }
-const DEFAULT_READ_LIMIT: UserLimitRate = { burst: 60, perSecond: 5 }
-const DEFAULT_ATTACHMENT_USE_WITHIN_SECONDS = 24 * 60 * 60
-
 /**
  * The chat use cases' store on Postgres. Every method is exactly one statement (one round
  * trip): CTEs authorize the caller, act, and return who must hear about it.
  */
 export function createChatStore(db: Kysely<Database>, options: ChatStoreOptions = {}): ChatStore {
-  const sendRateLimit = options.sendRateLimit ?? DEFAULT_SEND_RATE_LIMIT
-  const attachmentUseWithinSeconds = options.attachmentUseWithinSeconds ?? DEFAULT_ATTACHMENT_USE_WITHIN_SECONDS
-  const typingLimit = options.typingLimit ?? DEFAULT_TYPING_LIMIT
-  const joinLimit = options.joinLimit ?? DEFAULT_JOIN_LIMIT
-  const readLimit = options.readLimit ?? DEFAULT_READ_LIMIT
+  const sendRateLimit = options.sendRateLimit ?? DEFAULT_LIMITS.send
+  const attachmentUseWithinSeconds = options.attachmentUseWithinSeconds ?? DEFAULT_LIMITS.attachmentUseWithinSeconds
+  const typingLimit = options.typingLimit ?? DEFAULT_LIMITS.typing
+  const joinLimit = options.joinLimit ?? DEFAULT_LIMITS.join
+  const readLimit = options.readLimit ?? DEFAULT_LIMITS.markAsRead
   return {
     connect: (command) => connect(db, command),
 
