@@ -10,7 +10,7 @@
 // Optional arguments narrow the run to paths containing them: `npm test -- e2e`.
 // On embedded PGlite the migrated database templates (test/helpers/pglite-template.ts) are made
 // once, before the files start, instead of once per file (TEST_PGLITE_TEMPLATES=off: per file,
-// from scratch, for comparison).
+// from scratch, for comparison); so is the one `npm run dev` copies (the dev-* tests start it).
 import { spawn, spawnSync } from 'node:child_process'
 import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { loadavg } from 'node:os'
@@ -52,7 +52,7 @@ if (!process.env.DATABASE_URL && process.env.TEST_PGLITE_TEMPLATES !== 'off') {
   const preparing = performance.now()
   const prepared = spawnSync(
     process.execPath,
-    ['--import', 'tsx', '--input-type=module', '-e', "await (await import('./test/helpers/pglite-template.ts')).pgliteTemplates()"],
+    ['--import', 'tsx', '--input-type=module', '-e', "const t = await import('./test/helpers/pglite-template.ts'); await t.pgliteTemplates(); await t.prepareDevTemplate()"],
     { cwd: root, stdio: 'inherit', env },
   )
   if (prepared.status !== 0) {

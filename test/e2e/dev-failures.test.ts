@@ -4,10 +4,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { createServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { after, describe, test } from 'node:test'
+import { after, before, describe, test } from 'node:test'
 import { createServerDatabase } from '../helpers/database.ts'
 import { freePort } from '../helpers/free-port.ts'
-import { copyTemplate, templatesEnabled } from '../helpers/pglite-template.ts'
+import { copyTemplate, prepareDevTemplate, templatesEnabled } from '../helpers/pglite-template.ts'
 
 /**
  * Every way `npm run dev` can fail to start is one line naming what to change, a non-zero exit
@@ -19,6 +19,8 @@ import { copyTemplate, templatesEnabled } from '../helpers/pglite-template.ts'
  */
 
 const root = new URL('../..', import.meta.url).pathname
+// The migrated template a fresh DATA_DIR is copied from, made once (npm test makes it before any file).
+before(() => prepareDevTemplate())
 const cleanups: Array<() => Promise<unknown>> = []
 after(async () => {
   for (const cleanup of cleanups) await cleanup()
