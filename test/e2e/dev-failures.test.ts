@@ -63,32 +63,60 @@ function oneLine(result: { code: number | null; stderr: string; stdout: string }
   return failures[0] as string
 }
 
+/**
+ * The database of the failing-migration case: a table where 0001_initial creates its own. Made
+ * before the tests start, not in the test: opening PGlite here runs WASM on this process's event
+ * loop for seconds, and the fake server of another test (below) must answer a login meanwhile.
+ */
+let squatted: { dataDir: string; databaseUrl: string | undefined }
+before(async () => {
+  const dataDir = await tempDir()
+  let databaseUrl: string | undefined
+  if (process.env.DATABASE_URL) {
+    const server = await createServerDatabase(process.env.DATABASE_URL)
+    cleanups.push(() => server.drop())
+    databaseUrl = server.url
+    const pg = (await import('pg')).default
+    const client = new pg.Client({ connectionString: databaseUrl })
+    await client.connect()
+    await client.query('CREATE TABLE users (squatter int)')
+    await client.end()
+  } else {
+    // A copy of the empty template (initdb done once for the suite) rather than a new
+    // database: PGlite's initdb alone took a minute of this file on a loaded machine.
+    const pgdata = join(dataDir, 'pgdata')
+    if (templatesEnabled) await copyTemplate('empty', pgdata)
+    const { PGlite } = await import('@electric-sql/pglite')
+    const pglite = new PGlite(pgdata)
+    await pglite.exec('CREATE TABLE users (squatter int)')
+    await pglite.close()
+  }
+  squatted = { dataDir, databaseUrl }
+})
+
+// Alone, before the others: the start has 2 s (CONNECT_TIMEOUT_MS) to hear this test's fake
+// server answer, and a start starved of CPU by its siblings can miss that and say "does not answer".
+test('a database that does not exist gives the createdb command to run', async () => {
+  // A server that answers every login as PostgreSQL does for an unknown database.
+  const server = createServer((socket) => {
+    socket.once('data', () => {
+      const fields = Buffer.from('SFATAL\0VFATAL\0C3D000\0Mdatabase "nosuchdb" does not exist\0\0')
+      const header = Buffer.alloc(5)
+      header.write('E', 0)
+      header.writeInt32BE(fields.length + 4, 1)
+      socket.end(Buffer.concat([header, fields]))
+    })
+  })
+  const port = await listening(server)
+  const line = oneLine(await devFails({ DATA_DIR: await tempDir(), DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/nosuchdb` }))
+  assert.match(line, new RegExp(`database "nosuchdb" does not exist.*createdb -h 127\\.0\\.0\\.1 -p ${port} -U postgres nosuchdb`))
+})
+
 // At most four at once: each is a Node process loading the whole stack.
 describe('npm run dev refuses to start', { concurrency: 4 }, () => {
-  // First: the longest (it opens a database before the start, which opens and migrates it).
+  // First: the longest (the start opens the database and runs the first migration).
   test('a failing migration is named with the database’s message', async () => {
-    const dataDir = await tempDir()
-    let databaseUrl: string | undefined
-    if (process.env.DATABASE_URL) {
-      const server = await createServerDatabase(process.env.DATABASE_URL)
-      cleanups.push(() => server.drop())
-      databaseUrl = server.url
-      const pg = (await import('pg')).default
-      const client = new pg.Client({ connectionString: databaseUrl })
-      await client.connect()
-      await client.query('CREATE TABLE users (squatter int)')
-      await client.end()
-    } else {
-      // A copy of the empty template (initdb done once for the suite) rather than a new
-      // database: PGlite's initdb alone took a minute of this file on a loaded machine.
-      const pgdata = join(dataDir, 'pgdata')
-      if (templatesEnabled) await copyTemplate('empty', pgdata)
-      const { PGlite } = await import('@electric-sql/pglite')
-      const pglite = new PGlite(pgdata)
-      await pglite.exec('CREATE TABLE users (squatter int)')
-      await pglite.close()
-    }
-    const line = oneLine(await devFails({ DATA_DIR: dataDir, DATABASE_URL: databaseUrl }))
+    const line = oneLine(await devFails({ DATA_DIR: squatted.dataDir, DATABASE_URL: squatted.databaseUrl }))
     assert.match(line, /migration 0001_initial failed: relation "users" already exists/)
   })
 
@@ -115,22 +143,6 @@ describe('npm run dev refuses to start', { concurrency: 4 }, () => {
     const port = await freePort()
     const line = oneLine(await devFails({ DATA_DIR: await tempDir(), DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/chat` }))
     assert.match(line, new RegExp(`database server at 127\\.0\\.0\\.1:${port} does not answer`))
-  })
-
-  test('a database that does not exist gives the createdb command to run', async () => {
-    // A server that answers every login as PostgreSQL does for an unknown database.
-    const server = createServer((socket) => {
-      socket.once('data', () => {
-        const fields = Buffer.from('SFATAL\0VFATAL\0C3D000\0Mdatabase "nosuchdb" does not exist\0\0')
-        const header = Buffer.alloc(5)
-        header.write('E', 0)
-        header.writeInt32BE(fields.length + 4, 1)
-        socket.end(Buffer.concat([header, fields]))
-      })
-    })
-    const port = await listening(server)
-    const line = oneLine(await devFails({ DATA_DIR: await tempDir(), DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/nosuchdb` }))
-    assert.match(line, new RegExp(`database "nosuchdb" does not exist.*createdb -h 127\\.0\\.0\\.1 -p ${port} -U postgres nosuchdb`))
   })
 
   test('a DATA_DIR that cannot be written is named', async () => {
