@@ -10,9 +10,10 @@
 // Optional arguments narrow the run to paths containing them: `npm test -- e2e`.
 // On embedded PGlite the migrated database templates (test/helpers/pglite-template.ts) are made
 // once, before the files start, instead of once per file (TEST_PGLITE_TEMPLATES=off: per file,
-// from scratch, for comparison).
+// from scratch, for comparison); so is the one `npm run dev` copies (the dev-* tests start it).
 import { spawn, spawnSync } from 'node:child_process'
 import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
+import { loadavg } from 'node:os'
 import { join, relative } from 'node:path'
 import { buildConsole } from './build-console.mjs'
 
@@ -51,7 +52,7 @@ if (!process.env.DATABASE_URL && process.env.TEST_PGLITE_TEMPLATES !== 'off') {
   const preparing = performance.now()
   const prepared = spawnSync(
     process.execPath,
-    ['--import', 'tsx', '--input-type=module', '-e', "await (await import('./test/helpers/pglite-template.ts')).pgliteTemplates()"],
+    ['--import', 'tsx', '--input-type=module', '-e', "const t = await import('./test/helpers/pglite-template.ts'); await t.pgliteTemplates(); await t.prepareDevTemplate()"],
     { cwd: root, stdio: 'inherit', env },
   )
   if (prepared.status !== 0) {
@@ -80,6 +81,7 @@ function runFile(file) {
       for (const name of Object.keys(totals)) totals[name] += counts[name] ?? 0
       const ok = code === 0
       results.push({ file, durationMs, ok, tests: counts.tests ?? 0 })
+      saveDurations()
       const status = ok ? 'ok' : `FAILED (${signal ?? `exit ${code}`})`
       process.stdout.write(`\n── ${file} · ${seconds(durationMs)} · ${counts.tests ?? 0} tests · ${status}\n${output}`)
       resolve()
@@ -96,6 +98,19 @@ const known = (() => {
     return {}
   }
 })()
+// Saved after every file, so that a run stopped halfway still orders the next one.
+function saveDurations() {
+  try {
+    mkdirSync(join(durationsFile, '..'), { recursive: true })
+    const durations = { ...known }
+    for (const result of results) durations[result.file] = Math.round(result.durationMs)
+    writeFileSync(durationsFile, `${JSON.stringify(durations, null, 1)}\n`)
+  } catch {
+    // best effort: the next run only starts in a worse order
+  }
+}
+const load = () => loadavg().map((value) => value.toFixed(1)).join(' ')
+console.log(`load average (1, 5, 15 min) at the start: ${load()}`)
 const queue = [...files].sort((a, b) => (known[b] ?? Infinity) - (known[a] ?? Infinity) || a.localeCompare(b))
 await Promise.all(
   Array.from({ length: Math.min(concurrency, queue.length) }, async () => {
@@ -104,14 +119,6 @@ await Promise.all(
 )
 
 const failed = results.filter((result) => !result.ok)
-try {
-  mkdirSync(join(durationsFile, '..'), { recursive: true })
-  const durations = { ...known }
-  for (const result of results) durations[result.file] = Math.round(result.durationMs)
-  writeFileSync(durationsFile, `${JSON.stringify(durations, null, 1)}\n`)
-} catch {
-  // best effort: the next run only starts in a worse order
-}
 console.log('\n── durations, slowest first')
 for (const result of [...results].sort((a, b) => b.durationMs - a.durationMs)) {
   console.log(`${seconds(result.durationMs).padStart(8)}  ${result.ok ? '  ' : '✖ '}${result.file} (${result.tests})`)
@@ -119,7 +126,7 @@ for (const result of [...results].sort((a, b) => b.durationMs - a.durationMs)) {
 console.log(
   `\n${files.length} files, ${totals.tests} tests: ${totals.pass} passed, ${totals.fail} failed` +
     `${totals.cancelled ? `, ${totals.cancelled} cancelled` : ''}${totals.skipped ? `, ${totals.skipped} skipped` : ''}${totals.todo ? `, ${totals.todo} todo` : ''}` +
-    ` in ${seconds(performance.now() - started)}`,
+    ` in ${seconds(performance.now() - started)} (load average at the end: ${load()})`,
 )
 // The plain closing line CI reads: a file that crashed without a failing test counts as one failure.
 const crashed = failed.filter((result) => result.tests === 0 || totals.fail === 0).length

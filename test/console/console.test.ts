@@ -53,8 +53,9 @@ async function act(button: string, confirm: string, reason?: string): Promise<vo
 }
 
 before(async () => {
-  stack = await startTestStack({ consoleTokenLifetimeSeconds: TOKEN_LIFETIME_SECONDS })
-  browser = await launchBrowser()
+  // The stack and Chromium start at once: neither needs the other until the first page loads.
+  // (Each is kept as soon as it is up, so that after() closes it even if the other failed.)
+  await Promise.all([startTestStack({ consoleTokenLifetimeSeconds: TOKEN_LIFETIME_SECONDS }).then((started) => (stack = started)), launchBrowser().then((launched) => (browser = launched))])
   ;({ page, errors: pageErrors } = await browser.newPage())
   page.setDefaultTimeout(15_000)
   page.on('response', (response) => {

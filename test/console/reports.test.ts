@@ -24,8 +24,9 @@ async function expectAccessible(name: string): Promise<void> {
 }
 
 before(async () => {
-  stack = await startTestStack()
-  browser = await launchBrowser()
+  // The stack and Chromium start at once: neither needs the other until the first page loads.
+  // (Each is kept as soon as it is up, so that after() closes it even if the other failed.)
+  await Promise.all([startTestStack().then((started) => (stack = started)), launchBrowser().then((launched) => (browser = launched))])
   ;({ page, errors: pageErrors } = await browser.newPage())
   page.setDefaultTimeout(15_000)
   conversationId = (await stack.api('/conversations', { email: 'user1@example.com' })).body.conversations[0].id

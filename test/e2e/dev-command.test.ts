@@ -3,13 +3,16 @@ import { spawn, spawnSync } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { after, test } from 'node:test'
+import { after, before, test } from 'node:test'
 import { TestClient } from '../helpers/stack.ts'
 import { freePort } from '../helpers/free-port.ts'
+import { prepareDevTemplate } from '../helpers/pglite-template.ts'
 
 /** The two commands a new developer runs: `npm run dev` and `npm run token`, as child processes. */
 
 const root = new URL('../..', import.meta.url).pathname
+// The migrated template a fresh DATA_DIR is copied from, made once (npm test makes it before any file).
+before(() => prepareDevTemplate())
 const dirs: string[] = []
 after(async () => {
   for (const dir of dirs) await rm(dir, { recursive: true, force: true })

@@ -3,9 +3,10 @@ import { spawn, spawnSync } from 'node:child_process'
 import { cp, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { after, test } from 'node:test'
+import { after, before, test } from 'node:test'
 import { TestClient } from '../helpers/stack.ts'
 import { freePort } from '../helpers/free-port.ts'
+import { prepareDevTemplate } from '../helpers/pglite-template.ts'
 
 /**
  * Reload on change (issue #16 item 3): `npm run dev` in a copy of the project; editing a handler
@@ -14,6 +15,8 @@ import { freePort } from '../helpers/free-port.ts'
  */
 
 const root = new URL('../..', import.meta.url).pathname
+// The migrated template a fresh DATA_DIR is copied from, made once (npm test makes it before any file).
+before(() => prepareDevTemplate())
 let copy: string
 after(async () => {
   if (copy) await rm(copy, { recursive: true, force: true })

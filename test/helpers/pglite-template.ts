@@ -1,12 +1,12 @@
 import { PGlite } from '@electric-sql/pglite'
 import { Kysely } from 'kysely'
 import { randomUUID } from 'node:crypto'
-import { rm } from 'node:fs/promises'
+import { mkdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { migrateToLatest } from '../../lambdas/adapters/migrator.ts'
 import { PGliteDialect } from '../../local/pglite-dialect.ts'
-import { copyTemplateTo, prepareTemplates, type TemplateKind } from '../../local/pglite-template.ts'
+import { copyTemplateTo, exists, prepareTemplates, templateFingerprint, type TemplateKind } from '../../local/pglite-template.ts'
 
 /**
  * PGlite data directories made once and copied for each test file (and the bench), because
@@ -30,6 +30,26 @@ let prepared: Promise<string> | undefined
 /** The directory holding both templates, made on first use. */
 export function pgliteTemplates(): Promise<string> {
   return (prepared ??= prepareTemplates(join(tmpdir(), 'trainer-chat-pglite-templates'), ['empty', 'migrated']).then(({ home }) => home))
+}
+
+/**
+ * The migrated template `npm run dev` copies for a fresh DATA_DIR (local/dev.ts keeps its set
+ * under node_modules/.cache/trainer-chat), made from the tests' one if missing. The tests that
+ * start `npm run dev` (test/e2e/dev-*.test.ts) would otherwise each make it first, several at
+ * once (a PGlite initdb and every migration, per process), every time the migrations change.
+ */
+export async function prepareDevTemplate(): Promise<void> {
+  // The base path local/dev.ts passes as pgliteTemplateBase; the fingerprint names the set.
+  const home = `${join(import.meta.dirname, '..', '..', 'node_modules', '.cache', 'trainer-chat', 'pglite-template')}-${await templateFingerprint()}`
+  if (await exists(join(home, 'migrated'))) return
+  const tests = await pgliteTemplates()
+  await mkdir(home, { recursive: true })
+  try {
+    await copyTemplateTo(tests, 'migrated', join(home, 'migrated'))
+  } catch (error) {
+    // Another process got there first: its copy is as good as ours.
+    if (!(await exists(join(home, 'migrated')))) throw error
+  }
 }
 
 /** A copy of a template at `target` (which must not exist), ready to open with `new PGlite(target)`. */

@@ -1,7 +1,8 @@
 /**
  * The synthesized stacks, checked as CloudFormation. Two apps are synthesized once each for the
  * whole file: `dev` with real esbuild bundling (so a handler that does not bundle fails here), and
- * `prod` with bundling skipped (its assertions are about infrastructure only).
+ * `prod` with bundling skipped (its assertions are about infrastructure only). CDK's esbuild runs
+ * are served from a cache while nothing they read changed (test/helpers/cdk-esbuild-cache.ts).
  *
  *   node --import tsx --test test/infra/stacks.test.ts
  */
@@ -16,6 +17,7 @@ import { parseConfig } from '../../lambdas/config.ts'
 import { buildTrainerChat, type TrainerChatStacks } from '../../lib/app.ts'
 import { loadStageConfig } from '../../lib/config.ts'
 import { FUNCTIONS, MIGRATION_HANDLER, WEBSOCKET_AUTHORIZER } from '../../lib/functions.ts'
+import { cacheCdkEsbuild } from '../helpers/cdk-esbuild-cache.ts'
 import { deployedHttpRoutes as httpRoutes, deployedWebSocketRoutes as webSocketRoutes } from '../../lib/routes.ts'
 
 type Json = Record<string, any>
@@ -38,6 +40,7 @@ function synthesize(stage: 'dev' | 'prod', bundle: boolean, overrides: Record<st
   }
 }
 
+cacheCdkEsbuild()
 const dev = synthesize('dev', true)
 // prod also exercises the command-line overrides: push credentials and an alarm email.
 const prod = synthesize('prod', false, {
