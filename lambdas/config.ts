@@ -1,4 +1,5 @@
 import * as z from 'zod/mini'
+import { DEFAULT_LIMITS } from './core/model.ts'
 
 /**
  * Every setting the Lambda handlers read, parsed once per process (cold start) and frozen; a
@@ -14,17 +15,6 @@ const csv = z.pipe(
       .filter(Boolean),
   ),
 )
-/**
- * The per-user limits' defaults, named once: the settings below default to them, and so does a
- * chat store built without settings (tests, benches).
- */
-export const DEFAULT_LIMITS = Object.freeze({
-  send: Object.freeze({ burst: 20, perSecond: 1 }),
-  typing: Object.freeze({ burst: 5, perSecond: 2 }),
-  join: Object.freeze({ burst: 60, perSecond: 2 }),
-  markAsRead: Object.freeze({ burst: 60, perSecond: 5 }),
-  attachmentUseWithinSeconds: 24 * 60 * 60,
-})
 const positiveInt = (fallback: number) => z._default(z.coerce.number().check(z.int(), z.positive()), fallback)
 const positiveNumber = (fallback: number) => z._default(z.coerce.number().check(z.positive()), fallback)
 const flag = z._default(

@@ -1,5 +1,4 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely'
-import { DEFAULT_LIMITS } from '../config.ts'
 import type {
   Access,
   AttachmentVerdict,
@@ -26,7 +25,7 @@ import type {
   Verdict,
 } from '../core/ports.ts'
 import { ATTACHMENT_URL_BYTES_PER_NAME_BYTE, ATTACHMENT_URL_RESERVE_BYTES, HISTORY_STATEMENT_BUDGET_BYTES } from '../core/chat.ts'
-import type { Listener, Reaction } from '../core/model.ts'
+import { DEFAULT_LIMITS, type Listener, type Reaction } from '../core/model.ts'
 import type { Database } from './database-schema.ts'
 import { isEmailTaken } from './users-upsert.ts'
 import { MAX_CONNECTION_SECONDS, isUniqueViolation, single, toIso, toMessage, type MessageJson } from './sql-fragments.ts'

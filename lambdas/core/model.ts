@@ -72,3 +72,15 @@ export interface Listener {
   /** Whether the connection has joined (is looking at) the conversation. */
   joined: boolean
 }
+
+/**
+ * The per-user limits' defaults, named once: the settings (lambdas/config.ts) default to them, and so does a
+ * chat store built without settings (tests, benches).
+ */
+export const DEFAULT_LIMITS = Object.freeze({
+  send: Object.freeze({ burst: 20, perSecond: 1 }),
+  typing: Object.freeze({ burst: 5, perSecond: 2 }),
+  join: Object.freeze({ burst: 60, perSecond: 2 }),
+  markAsRead: Object.freeze({ burst: 60, perSecond: 5 }),
+  attachmentUseWithinSeconds: 24 * 60 * 60,
+})
