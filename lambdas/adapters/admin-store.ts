@@ -53,13 +53,15 @@ export const adminMessageJson = sql`json_build_object(
   'id', p.id, 'conversationId', p.conversation_id, 'seq', p.seq, 'senderId', p.sender_id, 'body', p.body,
   'clientMessageId', p.client_message_id, 'createdAt', p.created_at, 'readAt', p.read_at,
   'removed', p.hidden_at IS NOT NULL, 'hiddenAt', p.hidden_at, 'hiddenReason', p.hidden_reason,
-  'attachment', (
+  -- Both lookups are correlated (at most one per page row) rather than joins, so the planner never
+  -- hashes all users; and guarded by CASE, so a row without one runs none: with a small users table
+  -- the planner otherwise picks a seq scan per row even for a NULL key (bench/README.md, item 6).
+  'attachment', CASE WHEN p.attachment_id IS NULL THEN NULL ELSE (
     SELECT json_build_object('id', att.id, 'fileName', att.file_name, 'contentType', att.content_type, 'size', att.size)
-    FROM attachments att WHERE att.id = p.attachment_id),
-  -- A correlated lookup (at most one per page row) rather than a join, so the planner never hashes all users.
-  'hiddenBy', (
+    FROM attachments att WHERE att.id = p.attachment_id) END,
+  'hiddenBy', CASE WHEN p.hidden_by IS NULL THEN NULL ELSE (
     SELECT json_build_object('id', h.id, 'email', h.email, 'displayName', h.display_name)
-    FROM users h WHERE h.id = p.hidden_by),
+    FROM users h WHERE h.id = p.hidden_by) END,
   'editedAt', p.edited_at, 'deletedAt', p.deleted_at,
   'replyTo', ${replyToJson('p', 'admin')},
   'reactions', p.reactions,

@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test'
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { sql } from 'kysely'
 import { invoke } from '../../local/lambda-invoke.ts'
+import { ADMIN } from '../helpers/admin.ts'
 import { startTestStack, type TestStack } from '../helpers/stack.ts'
 
 /**
@@ -134,6 +135,26 @@ describe('sharing a file', () => {
     }
     member.close()
     trainer.close()
+  })
+
+  test('an admin reading the conversation sees the attachment a message carries, and none on a plain message', async () => {
+    const member = await stack.connect('user1@example.com')
+    const ticket = await uploaded('user1@example.com')
+    const withFile = await member.request({ action: 'sendMessage', conversationId, clientMessageId: randomUUID(), body: 'form check', attachmentId: ticket.attachmentId })
+    const plain = await member.request({ action: 'sendMessage', conversationId, clientMessageId: randomUUID(), body: 'no file' })
+    member.close()
+
+    const page = await stack.api(`/admin/conversations/${conversationId}/messages?limit=100`, { email: ADMIN })
+
+    assert.equal(page.status, 200)
+    const byId = new Map(page.body.messages.map((message: any) => [message.id, message]))
+    const shown: any = byId.get(withFile.message.id)
+    assert.deepEqual(
+      [shown.attachment.id, shown.attachment.fileName, shown.attachment.contentType, shown.attachment.size],
+      [ticket.attachmentId, withFile.message.attachment.fileName, withFile.message.attachment.contentType, PHOTO.length],
+    )
+    assert.equal(shown.hiddenBy, null)
+    assert.equal((byId.get(plain.message.id) as any).attachment, null)
   })
 
   test('a PDF from the trainer shows as "sent a file" on the member’s other devices', async () => {
