@@ -66,7 +66,7 @@ export interface ChatStoreOptions {
 
 /**
  * The chat use cases' store on Postgres. Every method is exactly one statement (one round
- * trip): CTEs authorize the caller, act, and return who must hear about it.
+ * trip), a call of its function: it authorizes the caller, acts, and returns who must hear about it.
  */
 export function createChatStore(db: Kysely<Database>, options: ChatStoreOptions = {}): ChatStore {
   const sendRateLimit = options.sendRateLimit ?? DEFAULT_LIMITS.send
