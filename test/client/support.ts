@@ -85,13 +85,17 @@ export function side(
     receivedCount(count, timeoutMs = 300_000) {
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`${email}: ${received.length} of ${count} messages after ${timeoutMs} ms`)), timeoutMs)
+        // Each message wakes every waiter once (the list is emptied first), so a waiter still short
+        // of its count registers again; without that, one woken early slept through the rest.
         const check = () => {
-          if (received.length < count) return false
+          if (received.length < count) {
+            waiters.push(check)
+            return
+          }
           clearTimeout(timer)
           resolve()
-          return true
         }
-        if (!check()) waiters.push(() => void check())
+        check()
       })
     },
   }
