@@ -1,23 +1,22 @@
 import { Duration, type RemovalPolicy, Validations } from 'aws-cdk-lib'
 import {
-  type CfnStage,
   CorsHttpMethod,
   HttpApi,
   HttpMethod,
   HttpNoneAuthorizer,
   type HttpRoute,
   HttpStage,
-  LogGroupLogDestination,
 } from 'aws-cdk-lib/aws-apigatewayv2'
 import { HttpUserPoolAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers'
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations'
 import type { IUserPool, IUserPoolClient } from 'aws-cdk-lib/aws-cognito'
 import type { IFunction } from 'aws-cdk-lib/aws-lambda'
-import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs'
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs'
 import { Construct } from 'constructs'
 import type { HandlerName } from '../functions.ts'
 import type { DeployedHttpRoute, ThrottleSettings } from '../routes.ts'
-import { HTTP_ACCESS_LOG_FIELDS, jsonAccessLogFormat } from './access-log.ts'
+import { HTTP_ACCESS_LOG_FIELDS } from './access-log.ts'
+import { stageAccessLogs, throttleRoutes } from './api-stage.ts'
 
 export interface ChatHttpApiProps {
   readonly apiName: string
@@ -91,28 +90,14 @@ export class ChatHttpApi extends Construct {
       }
     }
 
-    const accessLogs = new LogGroup(this, 'AccessLogs', { retention: props.logRetention, removalPolicy: props.removalPolicy })
     this.stage = new HttpStage(this, 'Stage', {
       httpApi: this.api,
       stageName: '$default',
       autoDeploy: true,
       throttle: props.throttle,
-      accessLogSettings: {
-        destination: new LogGroupLogDestination(accessLogs),
-        format: jsonAccessLogFormat(HTTP_ACCESS_LOG_FIELDS),
-      },
+      accessLogSettings: stageAccessLogs(this, HTTP_ACCESS_LOG_FIELDS, props),
     })
-    const cfnStage = this.stage.node.defaultChild as CfnStage
-    // routeSettings is untyped JSON passed through verbatim, hence CloudFormation's PascalCase keys.
-    cfnStage.routeSettings = Object.fromEntries(
-      props.routes
-        .filter((route) => route.throttle)
-        .map((route) => [
-          route.key,
-          { ThrottlingRateLimit: route.throttle!.rateLimit, ThrottlingBurstLimit: route.throttle!.burstLimit },
-        ]),
-    )
-    for (const route of this.routes) this.stage.node.addDependency(route)
+    throttleRoutes(this.stage, props.routes, this.routes)
   }
 
   /** `https://{apiId}.execute-api.{region}.amazonaws.com` (the `$default` stage has no path prefix). */

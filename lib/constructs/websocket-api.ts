@@ -5,8 +5,6 @@ import {
   CfnIntegrationResponse,
   CfnRoute,
   CfnRouteResponse,
-  type CfnStage,
-  LogGroupLogDestination,
   WebSocketApi,
   type WebSocketRoute,
   WebSocketStage,
@@ -15,12 +13,13 @@ import { WebSocketLambdaAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authoriz
 import { WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations'
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam'
 import type { IFunction } from 'aws-cdk-lib/aws-lambda'
-import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs'
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs'
 import { Construct } from 'constructs'
 import type { HandlerName } from '../functions.ts'
 import type { DeployedWebSocketRoute, ThrottleSettings } from '../routes.ts'
 import { PING_ACTION, PONG_REPLY } from '@trainer-chat/protocol'
-import { jsonAccessLogFormat, WEBSOCKET_ACCESS_LOG_FIELDS } from './access-log.ts'
+import { WEBSOCKET_ACCESS_LOG_FIELDS } from './access-log.ts'
+import { stageAccessLogs, throttleRoutes } from './api-stage.ts'
 
 export interface ChatWebSocketApiProps {
   readonly apiName: string
@@ -74,30 +73,14 @@ export class ChatWebSocketApi extends Construct {
     if (!(cfnAuthorizer instanceof CfnAuthorizer)) throw new Error('$connect authorizer was not created')
     cfnAuthorizer.addPropertyDeletionOverride('IdentitySource')
 
-    const accessLogs = new LogGroup(this, 'AccessLogs', { retention: props.logRetention, removalPolicy: props.removalPolicy })
     this.stage = new WebSocketStage(this, 'Stage', {
       webSocketApi: this.api,
       stageName: props.stageName,
       autoDeploy: true,
       throttle: props.throttle,
-      accessLogSettings: {
-        destination: new LogGroupLogDestination(accessLogs),
-        format: jsonAccessLogFormat(WEBSOCKET_ACCESS_LOG_FIELDS),
-      },
+      accessLogSettings: stageAccessLogs(this, WEBSOCKET_ACCESS_LOG_FIELDS, props),
     })
-    const cfnStage = this.stage.node.defaultChild as CfnStage
-    // routeSettings is untyped JSON passed through verbatim, hence CloudFormation's PascalCase keys.
-    cfnStage.routeSettings = Object.fromEntries(
-      props.routes
-        .filter((route) => route.throttle)
-        .map((route) => [
-          route.key,
-          { ThrottlingRateLimit: route.throttle!.rateLimit, ThrottlingBurstLimit: route.throttle!.burstLimit },
-        ]),
-    )
-    // Route settings name routes by key: the routes must exist before the stage references them.
-    for (const route of this.routes) this.stage.node.addDependency(route)
-    this.stage.node.addDependency(ping)
+    throttleRoutes(this.stage, props.routes, [...this.routes, ping])
 
     for (const route of this.routes) {
       if (route.routeKey === '$connect') continue

@@ -1,0 +1,41 @@
+import type { RemovalPolicy } from 'aws-cdk-lib'
+import { type CfnStage, type IAccessLogSettings, type IStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2'
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs'
+import type { Construct, IDependable } from 'constructs'
+import type { ThrottleSettings } from '../routes.ts'
+import { jsonAccessLogFormat } from './access-log.ts'
+
+/** What the HTTP and WebSocket APIs' `$default` / named stages share: JSON access logs and per-route throttles. */
+
+export interface StageLogProps {
+  readonly logRetention: RetentionDays
+  readonly removalPolicy: RemovalPolicy
+}
+
+/** JSON access logs with the given fields, into a log group `AccessLogs` of the API's construct. */
+export function stageAccessLogs(api: Construct, fields: Record<string, string>, props: StageLogProps): IAccessLogSettings {
+  const accessLogs = new LogGroup(api, 'AccessLogs', { retention: props.logRetention, removalPolicy: props.removalPolicy })
+  return { destination: new LogGroupLogDestination(accessLogs), format: jsonAccessLogFormat(fields) }
+}
+
+/**
+ * Throttles the routes that declare their own limits. Route settings name routes by key, so the
+ * routes (`created`) must exist before the stage references them.
+ */
+export function throttleRoutes(
+  stage: IStage,
+  routes: readonly { readonly key: string; readonly throttle?: ThrottleSettings }[],
+  created: readonly IDependable[],
+): void {
+  const cfnStage = stage.node.defaultChild as CfnStage
+  // routeSettings is untyped JSON passed through verbatim, hence CloudFormation's PascalCase keys.
+  cfnStage.routeSettings = Object.fromEntries(
+    routes
+      .filter((route) => route.throttle)
+      .map((route) => [
+        route.key,
+        { ThrottlingRateLimit: route.throttle!.rateLimit, ThrottlingBurstLimit: route.throttle!.burstLimit },
+      ]),
+  )
+  for (const route of created) stage.node.addDependency(route)
+}
