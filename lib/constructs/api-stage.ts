@@ -1,15 +1,26 @@
 import type { RemovalPolicy } from 'aws-cdk-lib'
 import { type CfnStage, type IAccessLogSettings, type IStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2'
+import type { IFunction } from 'aws-cdk-lib/aws-lambda'
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs'
 import type { Construct, IDependable } from 'constructs'
+import type { HandlerName } from '../functions.ts'
 import type { ThrottleSettings } from '../routes.ts'
 import { jsonAccessLogFormat } from './access-log.ts'
 
-/** What the HTTP and WebSocket APIs' `$default` / named stages share: JSON access logs and per-route throttles. */
+/** What the HTTP and the WebSocket API share: their props, JSON access logs and per-route throttles on their stage. */
 
 export interface StageLogProps {
   readonly logRetention: RetentionDays
   readonly removalPolicy: RemovalPolicy
+}
+
+/** The props of either API construct, over its own kind of deployed route. */
+export interface ChatApiProps<Route> extends StageLogProps {
+  readonly apiName: string
+  readonly routes: readonly Route[]
+  readonly functionFor: (handler: HandlerName) => IFunction
+  /** The stage's default throttle; routes may declare their own. */
+  readonly throttle: ThrottleSettings
 }
 
 /** JSON access logs with the given fields, into a log group `AccessLogs` of the API's construct. */

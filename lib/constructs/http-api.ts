@@ -1,4 +1,4 @@
-import { Duration, type RemovalPolicy, Validations } from 'aws-cdk-lib'
+import { Duration, Validations } from 'aws-cdk-lib'
 import {
   CorsHttpMethod,
   HttpApi,
@@ -10,25 +10,17 @@ import {
 import { HttpUserPoolAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers'
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations'
 import type { IUserPool, IUserPoolClient } from 'aws-cdk-lib/aws-cognito'
-import type { IFunction } from 'aws-cdk-lib/aws-lambda'
-import type { RetentionDays } from 'aws-cdk-lib/aws-logs'
 import { Construct } from 'constructs'
 import type { HandlerName } from '../functions.ts'
-import type { DeployedHttpRoute, ThrottleSettings } from '../routes.ts'
+import type { DeployedHttpRoute } from '../routes.ts'
 import { HTTP_ACCESS_LOG_FIELDS } from './access-log.ts'
-import { stageAccessLogs, throttleRoutes } from './api-stage.ts'
+import { type ChatApiProps, stageAccessLogs, throttleRoutes } from './api-stage.ts'
 
-export interface ChatHttpApiProps {
-  readonly apiName: string
-  readonly routes: readonly DeployedHttpRoute[]
-  readonly functionFor: (handler: HandlerName) => IFunction
+export interface ChatHttpApiProps extends ChatApiProps<DeployedHttpRoute> {
   readonly userPool: IUserPool
   /** The app clients whose tokens the JWT authorizer accepts (the mobile apps', the console's). */
   readonly userPoolClients: readonly IUserPoolClient[]
   readonly corsOrigins: readonly string[]
-  readonly throttle: ThrottleSettings
-  readonly logRetention: RetentionDays
-  readonly removalPolicy: RemovalPolicy
 }
 
 /**

@@ -1,4 +1,4 @@
-import { Stack, type RemovalPolicy, Validations } from 'aws-cdk-lib'
+import { Stack, Validations } from 'aws-cdk-lib'
 import {
   CfnAuthorizer,
   CfnIntegration,
@@ -13,23 +13,15 @@ import { WebSocketLambdaAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authoriz
 import { WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations'
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam'
 import type { IFunction } from 'aws-cdk-lib/aws-lambda'
-import type { RetentionDays } from 'aws-cdk-lib/aws-logs'
 import { Construct } from 'constructs'
-import type { HandlerName } from '../functions.ts'
-import type { DeployedWebSocketRoute, ThrottleSettings } from '../routes.ts'
+import type { DeployedWebSocketRoute } from '../routes.ts'
 import { PING_ACTION, PONG_REPLY } from '@trainer-chat/protocol'
 import { WEBSOCKET_ACCESS_LOG_FIELDS } from './access-log.ts'
-import { stageAccessLogs, throttleRoutes } from './api-stage.ts'
+import { type ChatApiProps, stageAccessLogs, throttleRoutes } from './api-stage.ts'
 
-export interface ChatWebSocketApiProps {
-  readonly apiName: string
+export interface ChatWebSocketApiProps extends ChatApiProps<DeployedWebSocketRoute> {
   readonly stageName: string
-  readonly routes: readonly DeployedWebSocketRoute[]
-  readonly functionFor: (handler: HandlerName) => IFunction
   readonly authorizer: IFunction
-  readonly throttle: ThrottleSettings
-  readonly logRetention: RetentionDays
-  readonly removalPolicy: RemovalPolicy
 }
 
 /**
