@@ -61,30 +61,24 @@ export function cleanFileName(fileName: string): string {
   return chars.length <= MAX_FILE_NAME_CHARS ? cleaned : chars.slice(chars.length - MAX_FILE_NAME_CHARS).join('')
 }
 
+type Refusal = [code: 'bad_request' | 'forbidden' | 'not_found' | 'conflict', message: string]
+
+/** Each verdict that refuses the attachment: the refusal's code and what the sender reads. */
+const REFUSALS: Record<Exclude<AttachmentVerdict, 'none' | 'ok'>, Refusal> = {
+  not_found: ['not_found', 'Attachment not found'],
+  forbidden: ['forbidden', 'This attachment was uploaded by someone else or for another conversation'],
+  used: ['conflict', 'This attachment was already sent in another message'],
+  expired: ['bad_request', 'This attachment was never sent in time; request a new upload'],
+  not_uploaded: ['bad_request', 'The attachment has not been uploaded yet'],
+  type_mismatch: ['bad_request', 'The uploaded file does not have the declared content type'],
+  size_mismatch: ['bad_request', 'The uploaded file does not have the declared size'],
+}
+
 /** Turns the send statement's attachment verdict into the refusal the sender sees. */
 export function assertAttachmentUsable(verdict: AttachmentVerdict): void {
-  const refuse = (code: 'bad_request' | 'forbidden' | 'not_found' | 'conflict', message: string) => {
-    throw new ChatError(code, message, { field: 'attachmentId', reason: verdict })
-  }
-  switch (verdict) {
-    case 'none':
-    case 'ok':
-      return
-    case 'not_found':
-      return refuse('not_found', 'Attachment not found')
-    case 'forbidden':
-      return refuse('forbidden', 'This attachment was uploaded by someone else or for another conversation')
-    case 'used':
-      return refuse('conflict', 'This attachment was already sent in another message')
-    case 'expired':
-      return refuse('bad_request', 'This attachment was never sent in time; request a new upload')
-    case 'not_uploaded':
-      return refuse('bad_request', 'The attachment has not been uploaded yet')
-    case 'type_mismatch':
-      return refuse('bad_request', 'The uploaded file does not have the declared content type')
-    case 'size_mismatch':
-      return refuse('bad_request', 'The uploaded file does not have the declared size')
-  }
+  if (verdict === 'none' || verdict === 'ok') return
+  const [code, message] = REFUSALS[verdict]
+  throw new ChatError(code, message, { field: 'attachmentId', reason: verdict })
 }
 
 /** What storage holds for an attachment, asked before the send statement (which compares it to the declaration). */
