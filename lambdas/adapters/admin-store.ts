@@ -209,6 +209,20 @@ export function createAdminTransaction(trx: Kysely<Database>): AdminTransaction 
     return toConversation(single(rows))
   }
 
+  /** Closes or reopens a conversation (`set` names the status columns); returns it with its participants' live connections. */
+  const setStatus = async (conversationId: string, set: RawBuilder<unknown>) => {
+    const { rows } = await sql<ConversationRow & { connection_ids: string[] }>`
+      WITH updated AS (
+        UPDATE conversations SET ${set}, updated_at = now()
+        WHERE id = ${conversationId}
+        RETURNING *
+      )
+      SELECT ${conversationColumns}, ${participantConnections} AS connection_ids
+      FROM updated cv ${conversationParticipants}`.execute(trx)
+    const row = single(rows)
+    return { value: toConversation(row), connectionIds: row.connection_ids }
+  }
+
   return {
     async listConversations(filter) {
       const { rows } = await sql<ConversationRow>`
@@ -339,31 +353,10 @@ export function createAdminTransaction(trx: Kysely<Database>): AdminTransaction 
       return { user: toUserState(row.user), trainer: toUserState(row.trainer) }
     },
 
-    async closeConversation(conversationId, reason) {
-      const { rows } = await sql<ConversationRow & { connection_ids: string[] }>`
-        WITH closed AS (
-          UPDATE conversations SET status = 'closed', closed_at = now(), closed_reason = ${reason}, updated_at = now()
-          WHERE id = ${conversationId}
-          RETURNING *
-        )
-        SELECT ${conversationColumns}, ${participantConnections} AS connection_ids
-        FROM closed cv ${conversationParticipants}`.execute(trx)
-      const row = single(rows)
-      return { value: toConversation(row), connectionIds: row.connection_ids }
-    },
+    closeConversation: (conversationId, reason) =>
+      setStatus(conversationId, sql`status = 'closed', closed_at = now(), closed_reason = ${reason}`),
 
-    async reopenConversation(conversationId) {
-      const { rows } = await sql<ConversationRow & { connection_ids: string[] }>`
-        WITH reopened AS (
-          UPDATE conversations SET status = 'open', closed_at = NULL, closed_reason = NULL, updated_at = now()
-          WHERE id = ${conversationId}
-          RETURNING *
-        )
-        SELECT ${conversationColumns}, ${participantConnections} AS connection_ids
-        FROM reopened cv ${conversationParticipants}`.execute(trx)
-      const row = single(rows)
-      return { value: toConversation(row), connectionIds: row.connection_ids }
-    },
+    reopenConversation: (conversationId) => setStatus(conversationId, sql`status = 'open', closed_at = NULL, closed_reason = NULL`),
 
     async closeConversationsOf(userId, reason, spareTrainerId) {
       const { rows } = await sql<{ id: string; connection_ids: string[] }>`
