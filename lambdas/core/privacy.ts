@@ -1,5 +1,6 @@
 import type { ServerFrame } from '@trainer-chat/protocol'
 import type { AdminTransactions } from './admin/actor.ts'
+import { auditRecord } from './admin/audit.ts'
 import type { AuditRecord } from './admin/model.ts'
 import { attachmentKey } from './attachments.ts'
 import { ChatError } from './errors.ts'
@@ -284,22 +285,17 @@ export async function eraseUser(ports: ErasurePorts, identity: Identity, input: 
     }
     const erased = await tx.erase(user.id)
     const closed = await tx.closeConversationsOf(user.id, CLOSED_BY_ERASURE)
-    await tx.record({
-      actorId: admin.userId,
-      action: 'user.erased',
-      targetType: 'user',
-      targetId: user.id,
-      reason: input.reason,
-      // Counts only: the audit trail must not keep what the erasure removed.
-      details: {
+    // Counts only: the audit trail must not keep what the erasure removed.
+    await tx.record(
+      auditRecord(admin, 'user.erased', user.id, input.reason, {
         role: user.role,
         messagesErased: erased.messagesErased,
         attachmentsErased: erased.attachmentsErased,
         devicesRemoved: erased.devicesRemoved,
         closedConversationIds: closed.map((c) => c.conversationId),
         closedConnections: erased.connectionIds.length,
-      },
-    })
+      }),
+    )
     return { erased, closed }
   })
 

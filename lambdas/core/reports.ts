@@ -1,5 +1,6 @@
 import type { ServerFrame } from '@trainer-chat/protocol'
 import type { AdminTransactions } from './admin/actor.ts'
+import { auditRecord } from './admin/audit.ts'
 import { closeConversationStep, hideMessageStep } from './admin/conversations.ts'
 import type { ActivityKey, AdminConversation, AdminMessage, Notified, Page, UserRef } from './admin/model.ts'
 import { announceClosed, announceHidden, disconnectAll } from './admin/notify.ts'
@@ -175,21 +176,16 @@ export async function resolveReport(
         break
     }
     await tx.markResolved(report.id, admin.userId, input.action, input.note)
-    await tx.record({
-      actorId: admin.userId,
-      action: 'report.resolved',
-      targetType: 'report',
-      targetId: report.id,
-      reason: input.note,
-      details: {
+    await tx.record(
+      auditRecord(admin, 'report.resolved', report.id, input.note, {
         action: input.action,
         changed,
         messageId: report.message.id,
         conversationId: report.conversation.id,
         senderId: report.sender.id,
         reporterId: report.reporterId,
-      },
-    })
+      }),
+    )
     return { report: await tx.report(report.id), hidden, closed, dropped }
   })
   if (outcome.hidden) await announceHidden(ports, outcome.hidden)

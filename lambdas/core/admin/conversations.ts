@@ -1,6 +1,7 @@
 import { ChatError } from '../errors.ts'
 import type { ConversationStatus, Identity } from '../model.ts'
 import type { Admin } from './actor.ts'
+import { auditRecord } from './audit.ts'
 import type { AdminConversation, AdminMessage, Notified } from './model.ts'
 import { announceClosed, announceHidden, announceOpened } from './notify.ts'
 import type { AdminPorts, AdminTransaction, ConversationFilter, ConversationState } from './ports.ts'
@@ -74,14 +75,8 @@ export async function reopenConversation(
       })
     }
     const reopened = await tx.reopenConversation(conversation.id)
-    await tx.record({
-      actorId: admin.userId,
-      action: 'conversation.reopened',
-      targetType: 'conversation',
-      targetId: conversation.id,
-      reason: null,
-      details: { memberId: conversation.memberId, trainerId: conversation.trainerId },
-    })
+    const { memberId, trainerId } = conversation
+    await tx.record(auditRecord(admin, 'conversation.reopened', conversation.id, null, { memberId, trainerId }))
     return reopened
   })
   await announceOpened(ports, reopened.connectionIds, reopened.value)
@@ -114,27 +109,15 @@ export async function closeConversationStep(
   reason: string,
 ): Promise<Notified<AdminConversation>> {
   const result = await tx.closeConversation(conversation.id, reason)
-  await tx.record({
-    actorId: admin.userId,
-    action: 'conversation.closed',
-    targetType: 'conversation',
-    targetId: conversation.id,
-    reason,
-    details: { memberId: conversation.memberId, trainerId: conversation.trainerId },
-  })
+  const { memberId, trainerId } = conversation
+  await tx.record(auditRecord(admin, 'conversation.closed', conversation.id, reason, { memberId, trainerId }))
   return result
 }
 
 /** Hides a visible message and writes its audit row. */
 export async function hideMessageStep(tx: AdminTransaction, admin: Admin, messageId: string, reason: string): Promise<Notified<AdminMessage>> {
   const result = await tx.hideMessage(messageId, admin.userId, reason)
-  await tx.record({
-    actorId: admin.userId,
-    action: 'message.hidden',
-    targetType: 'message',
-    targetId: messageId,
-    reason,
-    details: { conversationId: result.value.conversationId, senderId: result.value.senderId },
-  })
+  const { conversationId, senderId } = result.value
+  await tx.record(auditRecord(admin, 'message.hidden', messageId, reason, { conversationId, senderId }))
   return result
 }

@@ -1,6 +1,7 @@
 import { ChatError } from '../errors.ts'
 import type { Identity, Role } from '../model.ts'
 import type { Admin } from './actor.ts'
+import { auditRecord } from './audit.ts'
 import type { AdminConversation, AdminUser } from './model.ts'
 import { announceAllClosed, announceOpened, disconnectAll } from './notify.ts'
 import type { AdminPorts, AdminTransaction, UserFilter, UserState } from './ports.ts'
@@ -82,20 +83,15 @@ export async function assignTrainer(
     await tx.setTrainer(user.id, trainer.id)
     const opened = await tx.openConversation(user.id, trainer.id)
     const closedConversationIds = closed.map((c) => c.value)
-    await tx.record({
-      actorId: admin.userId,
-      action: 'user.trainer_assigned',
-      targetType: 'user',
-      targetId: user.id,
-      reason: input.reason ?? null,
-      details: {
+    await tx.record(
+      auditRecord(admin, 'user.trainer_assigned', user.id, input.reason ?? null, {
         previousTrainerId: user.trainerId,
         trainerId: trainer.id,
         conversationId: opened.conversationId,
         conversation: opened.outcome,
         closedConversationIds,
-      },
-    })
+      }),
+    )
     const assignment: TrainerAssignment = {
       user: await tx.user(user.id),
       conversation: await tx.conversation(opened.conversationId),
@@ -139,20 +135,15 @@ export async function changeRole(
     const closed = await tx.closeConversationsOf(user.id, CLOSED_BY_ROLE_CHANGE)
     await tx.setRole(user.id, input.role)
     const dropped = await tx.dropConnections(user.id)
-    await tx.record({
-      actorId: admin.userId,
-      action: 'user.role_changed',
-      targetType: 'user',
-      targetId: user.id,
-      reason: input.reason ?? null,
-      details: {
+    await tx.record(
+      auditRecord(admin, 'user.role_changed', user.id, input.reason ?? null, {
         from: user.role,
         to: input.role,
         previousTrainerId: user.trainerId,
         closedConversationIds: closed.map((c) => c.value),
         closedConnections: dropped.length,
-      },
-    })
+      }),
+    )
     return { user: await tx.user(user.id), closed, dropped }
   })
   await announceAllClosed(ports, outcome.closed, CLOSED_BY_ROLE_CHANGE)
@@ -202,13 +193,7 @@ export async function setDisabledStep(
   if (user.id === admin.userId) throw new ChatError('conflict', 'Admins cannot disable their own account')
   await tx.setDisabled(user.id, disabled)
   const dropped = disabled ? await tx.dropConnections(user.id) : []
-  await tx.record({
-    actorId: admin.userId,
-    action: disabled ? 'user.disabled' : 'user.enabled',
-    targetType: 'user',
-    targetId: user.id,
-    reason,
-    details: { role: user.role, ...(disabled ? { closedConnections: dropped.length } : { disabledAt: user.disabledAt }) },
-  })
+  const details = { role: user.role, ...(disabled ? { closedConnections: dropped.length } : { disabledAt: user.disabledAt }) }
+  await tx.record(auditRecord(admin, disabled ? 'user.disabled' : 'user.enabled', user.id, reason, details))
   return dropped
 }
