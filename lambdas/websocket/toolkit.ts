@@ -93,7 +93,7 @@ export function parseFrame<S extends z.ZodMiniType>(schema: S, body: string | nu
   }
   const result = schema.safeParse(json)
   // JSON refuses a raw control character, so a NUL can only have come in as the escape `\u0000`:
-  // the text has none, the walk of the whole frame is saved.
+  // when the text has none, there is nothing for the walk of the whole frame to find.
   const nul = body?.includes('\\u0000') ? nulIssues(json, 'frame') : []
   if (!result.success || nul.length > 0) {
     const issues = result.success ? nul : validationIssues(result.error.issues, 'frame')
