@@ -4,8 +4,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { createManagementApi, type ManagementApi } from '../lambdas/adapters/management-api.ts'
-import { createWebSocketDelivery } from '../lambdas/adapters/websocket-delivery.ts'
+import { createManagementApi, createWebSocketDelivery, type ManagementApi } from '../lambdas/adapters/websocket-delivery.ts'
 import { managementApiAgent } from '../lambdas/wiring/delivery.ts'
 import type { Log } from '../lambdas/core/ports.ts'
 import type { Checks, Row } from './report.ts'
@@ -13,7 +12,7 @@ import { median, ms, ratio, rotate, round, settle } from './stats.ts'
 
 /**
  * Figure 6, the Management API client alone (issue 12 item 4): the delivery adapter
- * (lambdas/adapters/websocket-delivery.ts) over our client (management-api.ts) or the AWS SDK's,
+ * (lambdas/adapters/websocket-delivery.ts) over our client (createManagementApi, beside it) or the AWS SDK's,
  * posting one frame to 1 and to 100 connections of a server in a child process that
  * answers every PostToConnection at once, over TLS as in AWS (a self-signed certificate the
  * client trusts). The variants take turns: the SDK's client with its default agent (keep-alive, 50
@@ -43,7 +42,7 @@ export interface AgentVariantResult {
 
 interface Variant {
   name: string
-  /** The AWS SDK's client, or ours (lambdas/adapters/management-api.ts). */
+  /** The AWS SDK's client, or ours (lambdas/adapters/websocket-delivery.ts createManagementApi). */
   client: 'sdk' | 'ours'
   maxSockets: number
   keepAlive: boolean

@@ -1,6 +1,6 @@
 import { readLocalEnv, type LocalEnv } from './env.ts'
 import { createLocalLog, parseLogLevel } from './lambda-invoke.ts'
-import { explainStartupError } from './startup-errors.ts'
+import { checkPortsFree, explainStartupError } from './startup-errors.ts'
 
 /**
  * `npm run dev`: starts the local stack, says what it is doing, reloads the handlers when their
@@ -15,6 +15,12 @@ quietSdkNodeWarning()
 let env: LocalEnv
 try {
   env = readLocalEnv()
+  await checkPortsFree(env.HOST, [
+    { port: env.HTTP_PORT, variable: 'HTTP_PORT' },
+    { port: env.WS_PORT, variable: 'WS_PORT' },
+    // With AWS_ENDPOINT_URL no local edge listens.
+    ...(env.AWS_ENDPOINT_URL ? [] : [{ port: env.AWS_PORT, variable: 'AWS_PORT' }]),
+  ])
   // The console is served from console/dist: rebuild it first when its sources changed (it says so).
   // A failed build leaves the API up; /console/ then says the console is not built.
   try {

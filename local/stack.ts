@@ -1,5 +1,5 @@
 import type { PGlite } from '@electric-sql/pglite'
-import { Kysely, sql, type LogEvent } from 'kysely'
+import { Kysely, sql } from 'kysely'
 import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import type { Database } from '../lambdas/adapters/database-schema.ts'
@@ -115,7 +115,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const credentials = localCredentials()
 
   // The handlers run only once everything is in place; until then a request waits for them.
-  // Across reconfigure() and reload(), the gateways invoke whatever `built` holds.
+  // Across reconfigure() and reload(), the gateways invoke what was built last.
   let functions: Functions | undefined
   let built: BuiltFunctions | undefined
   let markReady!: () => void
@@ -123,6 +123,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const current = (name: keyof LocalHandlers): LambdaHandler => async (event, context) => {
     await ready
     return (built as BuiltFunctions).handlers[name](event, context)
+  }
+  // The WebSocket gateway reads this table on every frame: until the handlers are built each
+  // route waits for them, and every build (use) puts its handlers in, so a frame calls the
+  // handler itself with nothing of the stack's in between.
+  const wsRoutes: Record<string, LambdaHandler> = {}
+  const wsRouteHandlers = new Map<string, keyof LocalHandlers>()
+  const use = (next: BuiltFunctions) => {
+    built = next
+    for (const [key, name] of wsRouteHandlers) wsRoutes[key] = next.handlers[name]
   }
 
   let issuer: LocalIssuer | undefined
@@ -157,13 +166,17 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         logger,
       }),
     ),
-    loading.then((loaded) =>
-      startWsGateway({
+    loading.then((loaded) => {
+      for (const route of loaded.WEBSOCKET_ROUTES) {
+        wsRouteHandlers.set(route.key, route.handler)
+        wsRoutes[route.key] = current(route.handler)
+      }
+      return startWsGateway({
         port: options.wsPort ?? 3001,
         host,
         stage: LOCAL_STAGE,
         authorizer: current('ws-authorizer'),
-        routes: Object.fromEntries(loaded.WEBSOCKET_ROUTES.map((route) => [route.key, current(route.handler)])),
+        routes: wsRoutes,
         // In AWS: the `ping` route's MOCK integration and route response (lib/constructs/websocket-api.ts).
         mockRoutes: { [PING_ACTION]: PONG_REPLY },
         idleTimeoutSeconds: options.wsIdleTimeoutSeconds ?? DEFAULT_IDLE_TIMEOUT_SECONDS,
@@ -172,8 +185,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         logger,
         credentials: [credentials],
         region: initial.region,
-      }),
-    ),
+      })
+    }),
     startLocalAws({
       dataDir,
       host,
@@ -226,7 +239,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   // The settings reconfigure() laid over the start-up ones; a reload keeps them.
   let overrides: Record<string, string> = {}
   let config: Config = functions.parseConfig(startupSettings)
-  built = functions.buildHandlers(config, db, credentials)
+  use(functions.buildHandlers(config, db, credentials))
   issuer = await loadIssuer(dataDir, issuerUrl, LOCAL_AUDIENCE)
   logger.step(`HTTP API  ${http.url}   WebSocket API  ${ws.url}/${LOCAL_STAGE}`)
   markReady()
@@ -244,7 +257,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         const nextBuilt = next.buildHandlers(nextConfig, db, credentials)
         functions = next
         config = nextConfig
-        built = nextBuilt
+        use(nextBuilt)
         logger.step(`reloaded the handlers (${reason}) in ${elapsed(since)}${applied.length ? `; applied ${applied.join(', ')}` : ''}; connections and data kept`)
         return true
       } catch (error) {
@@ -280,7 +293,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     reconfigure(settings) {
       overrides = settings
       config = (functions as Functions).parseConfig({ ...startupSettings, ...overrides })
-      built = (functions as Functions).buildHandlers(config, db, credentials)
+      use((functions as Functions).buildHandlers(config, db, credentials))
     },
     reload,
     async stop() {
@@ -408,17 +421,17 @@ async function openDatabase(
   onQuery: ((sql: string) => void) | undefined,
   beforeQuery: ((sql: string) => void | Promise<void>) | undefined,
 ): Promise<{ db: Kysely<Database>; close(): Promise<void>; kind: 'postgres' | 'pglite' }> {
-  const log = onQuery ? (event: LogEvent) => onQuery(event.query.sql) : undefined
+  // Each database's own statement hook hears every statement, so a statement runs nothing of the stack's.
   if (databaseUrl) {
     // The handlers' statement timeout (DB_STATEMENT_TIMEOUT_MS), as a Lambda container would have it.
     const settings = databaseSettingsFromUrl(databaseUrl, statementTimeoutMs)
-    const db = createPostgresDatabase(settings, { poolSize: 10, ...(log ? { log } : {}) })
+    const db = createPostgresDatabase(settings, { poolSize: 10, ...(onQuery ? { onQuery } : {}) })
     return { db, close: () => db.destroy(), kind: 'postgres' }
   }
   const { PGlite } = await import('@electric-sql/pglite')
   const pglite: PGlite = new PGlite(join(dataDir, 'pgdata'))
   await pglite.waitReady
-  const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite, beforeQuery ? { beforeQuery } : {}), ...(log ? { log } : {}) })
+  const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite, { ...(beforeQuery ? { beforeQuery } : {}), ...(onQuery ? { onQuery } : {}) }) })
   return {
     db,
     async close() {

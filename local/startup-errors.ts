@@ -1,4 +1,4 @@
-import type { Server } from 'node:net'
+import { createServer, type Server } from 'node:net'
 
 /**
  * Start-up failures of the local stack as one line each, naming what to change: `npm run dev`
@@ -26,6 +26,28 @@ export async function listenOn(server: Server, port: number, host: string, varia
     server.once('listening', onListening)
     server.listen(port, host)
   })
+}
+
+/**
+ * Checks, before the stack's modules load, that each port can be listened on (0, any free port,
+ * always can): a taken port is then said in a second instead of after the whole start. The stack
+ * still words its own listen failures the same way, for the port taken in between.
+ */
+export async function checkPortsFree(host: string, ports: Array<{ port: number; variable: string }>): Promise<void> {
+  const results = await Promise.allSettled(
+    ports
+      .filter(({ port }) => port !== 0)
+      .map(async ({ port, variable }) => {
+        const probe = createServer()
+        await listenOn(probe, port, host, variable)
+        await new Promise<void>((resolve) => probe.close(() => resolve()))
+      }),
+  )
+  const failures = results.flatMap((result) => (result.status === 'rejected' ? [result.reason as Error] : []))
+  if (failures.length === 0) return
+  // One line for all of them, as the stack says it (local/stack.ts), so each variable to change is named.
+  const messages = [...new Set(failures.map((failure) => failure.message))]
+  throw new StartupError(messages.join('; '), { cause: failures[0] })
 }
 
 export function describeListenError(error: NodeJS.ErrnoException, port: number, host: string, variable: string): Error {

@@ -16,3 +16,6 @@ export function createMetrics(): Metrics {
 export function counterOf(metrics: Metrics): Counter {
   return { count: (name, value = 1) => void metrics.addMetric(name, MetricUnit.Count, value) }
 }
+
+/** The counts of a process that publishes none (the local stack): each is dropped as it is made. */
+export const NO_COUNTS: Counter = { count: () => {} }

@@ -5,7 +5,7 @@ import { SignatureV4 } from '@smithy/signature-v4'
  * AWS Signature Version 4 for the handlers' AWS calls, without the AWS SDK's clients: the SDK's
  * clients and default credential chain bring @smithy/core and the SSO/STS clients (~250 KB
  * minified, or ~500 KB with S3) into every bundle; a Lambda has its role's credentials in its
- * environment and needs neither. PostToConnection (management-api.ts, once per recipient, so a
+ * environment and needs neither. PostToConnection (websocket-delivery.ts, once per recipient, so a
  * synchronous signer) and the RDS IAM auth token (postgres.ts) are signed by hand here, checked
  * against the SDK's signer in test/unit/management-api.test.ts; S3 and SNS (s3-storage.ts,
  * sns-push.ts) by the SDK's signer alone (`sdkSigner`).

@@ -61,7 +61,8 @@ export async function sendMessage(ports: SendMessagePorts, caller: Caller, input
   }
 
   if (!result.duplicate) ports.metrics.count('messagesStored')
-  const message = await signMessage(ports.storage, result.message)
+  // Only an attachment's download URL is signed: a text message goes out as it was stored.
+  const message = result.message.attachment ? await signMessage(ports.storage, result.message) : { ...result.message, attachment: null }
   // Stored: from here on the acknowledgement is the answer, and no error may follow it.
   caller.answered?.()
   await deliver(ports, outgoingFrames({ caller, message, listeners: result.listeners, duplicate: result.duplicate }), caller)

@@ -1,6 +1,6 @@
 import type { MiddlewareObj } from '@middy/core'
 import { createLogger, logOf } from '../adapters/logger.ts'
-import { counterOf, createMetrics } from '../adapters/metrics.ts'
+import { counterOf, createMetrics, NO_COUNTS } from '../adapters/metrics.ts'
 import type { Config } from '../config.ts'
 import { DEFAULT_TOKEN_AGE_POLICY, type TokenAgePolicy } from '../core/identity.ts'
 import type { Counter, Log } from '../core/ports.ts'
@@ -44,7 +44,7 @@ export function createBase(config: Config, options: BaseOptions = {}): Base {
   return {
     config,
     log: logOf(logger),
-    metrics: lambda ? counterOf(metrics) : { count: () => {} },
+    metrics: lambda ? counterOf(metrics) : NO_COUNTS,
     middlewares: lambda ? observability(logger, metrics) : [],
     aws: { region: config.region, ...(options.credentials ? { credentials: options.credentials } : {}) },
   }

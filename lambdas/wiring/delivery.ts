@@ -1,6 +1,5 @@
 import type { ServerFrame } from '@trainer-chat/protocol'
-import { createManagementApi } from '../adapters/management-api.ts'
-import { createWebSocketDelivery } from '../adapters/websocket-delivery.ts'
+import { createManagementApi, createWebSocketDelivery } from '../adapters/websocket-delivery.ts'
 import type { Delivery } from '../core/ports.ts'
 import type { Base } from './base.ts'
 

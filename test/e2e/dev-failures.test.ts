@@ -123,9 +123,12 @@ describe('npm run dev refuses to start', { concurrency: 4 }, () => {
   test('each port in use is named with its variable and its port', async () => {
     const http = await listening(createServer())
     const ws = await listening(createServer())
-    const line = oneLine(await devFails({ DATA_DIR: await tempDir(), HTTP_PORT: String(http), WS_PORT: String(ws) }))
+    const result = await devFails({ DATA_DIR: await tempDir(), HTTP_PORT: String(http), WS_PORT: String(ws) })
+    const line = oneLine(result)
     assert.match(line, new RegExp(`port ${http} is already in use \\(HTTP_PORT\\)`))
     assert.match(line, new RegExp(`port ${ws} is already in use \\(WS_PORT\\)`))
+    // Said before the stack's modules load (local/dev.ts checks the ports first), not after the whole start.
+    assert.doesNotMatch(result.stdout + result.stderr, /modules loaded/)
   })
 
   test('the AWS edge port in use names AWS_PORT', async () => {

@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net'
 import { after, before, describe, test } from 'node:test'
 import { SignatureV4 } from '@smithy/signature-v4'
-import { createManagementApi } from '../../lambdas/adapters/management-api.ts'
+import { createManagementApi } from '../../lambdas/adapters/websocket-delivery.ts'
 import { createSigner, rdsAuthToken } from '../../lambdas/adapters/sigv4.ts'
 
 /**
