@@ -1,6 +1,15 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely'
 import * as z from 'zod/mini'
-import { AUDIT_ACTIONS, AUDIT_TARGETS, type AdminConversation, type AdminMessage, type AdminUser, type AuditEntry, type UserRef } from '../core/admin/model.ts'
+import {
+  AUDIT_ACTIONS,
+  AUDIT_TARGETS,
+  type AdminConversation,
+  type AdminMessage,
+  type AdminUser,
+  type AuditEntry,
+  type Notified,
+  type UserRef,
+} from '../core/admin/model.ts'
 import type { AdminStore, AdminTransaction, ConversationState, UserState } from '../core/admin/ports.ts'
 import { ROLES, type ConversationStatus, type Identity, type Role } from '../core/model.ts'
 import { adminTransaction, recordAudit } from './admin-transaction.ts'
@@ -44,6 +53,32 @@ const participantConnections = sql`(
   SELECT coalesce(json_agg(k.connection_id), '[]'::json) FROM connections k
   WHERE k.user_id IN (cv.member_id, cv.trainer_id) AND k.expires_at > now()
 )`
+
+/** What closing a conversation sets, and what reopening it clears. */
+const closedColumns = (reason: string) => sql`status = 'closed', closed_at = now(), closed_reason = ${reason}, updated_at = now()`
+const reopenedColumns = sql`status = 'open', closed_at = NULL, closed_reason = NULL, updated_at = now()`
+
+/**
+ * Closes every open conversation `userId` takes part in (but the one with `spareTrainerId`); each
+ * closed conversation's id with its participants' live connections, in id order. Shared with the
+ * erasure (privacy-store.ts).
+ */
+export async function closeConversationsOf(
+  trx: Kysely<Database>,
+  userId: string,
+  reason: string,
+  spareTrainerId?: string,
+): Promise<Notified<string>[]> {
+  const { rows } = await sql<{ id: string; connection_ids: string[] }>`
+    WITH closed AS (
+      UPDATE conversations SET ${closedColumns(reason)}
+      WHERE status = 'open' AND (member_id = ${userId} OR trainer_id = ${userId})
+        ${spareTrainerId ? sql`AND trainer_id <> ${spareTrainerId}` : sql``}
+      RETURNING id, member_id, trainer_id
+    )
+    SELECT cv.id, ${participantConnections} AS connection_ids FROM closed cv ORDER BY cv.id`.execute(trx)
+  return rows.map((row) => ({ value: row.id, connectionIds: row.connection_ids }))
+}
 
 /**
  * A message `p` as moderators see it (the original body and attachment, even when hidden or
@@ -209,11 +244,11 @@ export function createAdminTransaction(trx: Kysely<Database>): AdminTransaction 
     return toConversation(single(rows))
   }
 
-  /** Closes or reopens a conversation (`set` names the status columns); returns it with its participants' live connections. */
+  /** Closes or reopens a conversation (`set`: the status columns); returns it with its participants' live connections. */
   const setStatus = async (conversationId: string, set: RawBuilder<unknown>) => {
     const { rows } = await sql<ConversationRow & { connection_ids: string[] }>`
       WITH updated AS (
-        UPDATE conversations SET ${set}, updated_at = now()
+        UPDATE conversations SET ${set}
         WHERE id = ${conversationId}
         RETURNING *
       )
@@ -353,22 +388,11 @@ export function createAdminTransaction(trx: Kysely<Database>): AdminTransaction 
       return { user: toUserState(row.user), trainer: toUserState(row.trainer) }
     },
 
-    closeConversation: (conversationId, reason) =>
-      setStatus(conversationId, sql`status = 'closed', closed_at = now(), closed_reason = ${reason}`),
+    closeConversation: (conversationId, reason) => setStatus(conversationId, closedColumns(reason)),
 
-    reopenConversation: (conversationId) => setStatus(conversationId, sql`status = 'open', closed_at = NULL, closed_reason = NULL`),
+    reopenConversation: (conversationId) => setStatus(conversationId, reopenedColumns),
 
-    async closeConversationsOf(userId, reason, spareTrainerId) {
-      const { rows } = await sql<{ id: string; connection_ids: string[] }>`
-        WITH closed AS (
-          UPDATE conversations SET status = 'closed', closed_at = now(), closed_reason = ${reason}, updated_at = now()
-          WHERE status = 'open' AND (member_id = ${userId} OR trainer_id = ${userId})
-            ${spareTrainerId ? sql`AND trainer_id <> ${spareTrainerId}` : sql``}
-          RETURNING id, member_id, trainer_id
-        )
-        SELECT cv.id, ${participantConnections} AS connection_ids FROM closed cv ORDER BY cv.id`.execute(trx)
-      return rows.map((row) => ({ value: row.id, connectionIds: row.connection_ids }))
-    },
+    closeConversationsOf: (userId, reason, spareTrainerId) => closeConversationsOf(trx, userId, reason, spareTrainerId),
 
     async hideMessage(messageId, hiddenBy, reason) {
       const { rows } = await sql<{ message: AdminMessageJson; connection_ids: string[] }>`
@@ -393,7 +417,7 @@ export function createAdminTransaction(trx: Kysely<Database>): AdminTransaction 
           LIMIT 1
         ),
         reopened AS (
-          UPDATE conversations cv SET status = 'open', closed_at = NULL, closed_reason = NULL, updated_at = now()
+          UPDATE conversations cv SET ${reopenedColumns}
           FROM latest
           WHERE cv.id = latest.id AND latest.status = 'closed'
           RETURNING cv.id

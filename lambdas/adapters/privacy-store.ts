@@ -12,6 +12,7 @@ import {
   type StoredExportDocument,
   type StoredExportMessage,
 } from '../core/privacy.ts'
+import { closeConversationsOf } from './admin-store.ts'
 import { adminTransaction, recordAudit, runSerializable } from './admin-transaction.ts'
 import type { Database } from './database-schema.ts'
 import { single, toIso } from './sql-fragments.ts'
@@ -303,18 +304,8 @@ function createErasureTransaction(trx: Kysely<Database>): ErasureTransaction {
 
     async closeConversationsOf(userId, reason) {
       // The erased user's connection rows are already gone: only the other participant's are listed.
-      const { rows } = await sql<{ id: string; connection_ids: string[] }>`
-        WITH closed AS (
-          UPDATE conversations SET status = 'closed', closed_at = now(), closed_reason = ${reason}, updated_at = now()
-          WHERE status = 'open' AND (member_id = ${userId} OR trainer_id = ${userId})
-          RETURNING id, member_id, trainer_id
-        )
-        SELECT cv.id, (
-          SELECT coalesce(json_agg(k.connection_id), '[]'::json) FROM connections k
-          WHERE k.user_id IN (cv.member_id, cv.trainer_id) AND k.expires_at > now()
-        ) AS connection_ids
-        FROM closed cv ORDER BY cv.id`.execute(trx)
-      return rows.map((row) => ({ conversationId: row.id, connectionIds: row.connection_ids }))
+      const closed = await closeConversationsOf(trx, userId, reason)
+      return closed.map(({ value, connectionIds }) => ({ conversationId: value, connectionIds }))
     },
 
     record: (entry) => recordAudit(trx, entry),
