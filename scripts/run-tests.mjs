@@ -8,9 +8,11 @@
 // run kept in node_modules/.cache/trainer-chat-tests/durations.json; files without a recorded
 // duration go first, then the rest alphabetically. Output order does not change what passes.
 // Optional arguments narrow the run to paths containing them: `npm test -- e2e`.
-// On embedded PGlite the migrated database templates (test/helpers/pglite-template.ts) are made
-// once, before the files start, instead of once per file (TEST_PGLITE_TEMPLATES=off: per file,
-// from scratch, for comparison); so is the one `npm run dev` copies (the dev-* tests start it).
+// On embedded PGlite the migrated database templates (test/helpers/pglite-template.ts) and their
+// tarballs are made once, before the files start, instead of once per file (TEST_PGLITE_TEMPLATES=off:
+// per file, from scratch, for comparison); so is the one `npm run dev` copies (the dev-* tests start it).
+// On Linux each file's CPU time (user + sys of its process and the processes it waited for) is
+// printed beside its duration: on a shared machine it is the steadier figure.
 import { spawn, spawnSync } from 'node:child_process'
 import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { loadavg } from 'node:os'
@@ -46,20 +48,44 @@ buildConsole({ log: (line) => console.log(line) })
 
 const env = { LOG_LEVEL: 'error', ...process.env }
 const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`
+
+// The CPU of reaped children accumulates in this process's cutime + cstime (/proc/self/stat,
+// in clock ticks); read when a file's process exits, the increase since the last exit is that
+// file's. Two processes reaped in the same turn of the event loop are counted together, on the
+// first (rare; the total stays right). Undefined where there is no /proc.
+const ticksPerSecond = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100
+function childrenCpuMs() {
+  try {
+    // Fields after the command name (which is in parentheses and may hold spaces): cutime is the 14th, cstime the 15th.
+    const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ')
+    return ((Number(fields[13]) + Number(fields[14])) * 1000) / ticksPerSecond
+  } catch {
+    return undefined
+  }
+}
+let childrenCpuSeen = childrenCpuMs()
+function cpuOfExitedChild() {
+  const now = childrenCpuMs()
+  if (now === undefined || childrenCpuSeen === undefined) return undefined
+  const spent = now - childrenCpuSeen
+  childrenCpuSeen = now
+  return spent
+}
 const started = performance.now()
 
 if (!process.env.DATABASE_URL && process.env.TEST_PGLITE_TEMPLATES !== 'off') {
   const preparing = performance.now()
   const prepared = spawnSync(
     process.execPath,
-    ['--import', 'tsx', '--input-type=module', '-e', "const t = await import('./test/helpers/pglite-template.ts'); await t.pgliteTemplates(); await t.prepareDevTemplate()"],
+    ['--import', 'tsx', '--input-type=module', '-e', "const t = await import('./test/helpers/pglite-template.ts'); await t.pgliteTemplates(); await t.prepareTemplateTarballs(); await t.prepareDevTemplate()"],
     { cwd: root, stdio: 'inherit', env },
   )
   if (prepared.status !== 0) {
     console.error('could not prepare the PGlite templates')
     process.exit(1)
   }
-  console.log(`PGlite templates ready in ${seconds(performance.now() - preparing)}`)
+  const cpuMs = cpuOfExitedChild()
+  console.log(`PGlite templates ready in ${seconds(performance.now() - preparing)}${cpuMs === undefined ? '' : ` (CPU ${seconds(cpuMs)})`}`)
 }
 console.log(`running ${files.length} test files, ${concurrency} at a time, ${process.env.DATABASE_URL ? 'against DATABASE_URL' : 'on embedded PGlite'}`)
 
@@ -71,6 +97,10 @@ function runFile(file) {
     const begun = performance.now()
     const child = spawn(process.execPath, ['--import', 'tsx', '--test-reporter=spec', file], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] })
     const chunks = []
+    let cpuMs
+    child.on('exit', () => {
+      cpuMs = cpuOfExitedChild()
+    })
     child.stdout.on('data', (chunk) => chunks.push(chunk))
     child.stderr.on('data', (chunk) => chunks.push(chunk))
     child.on('close', (code, signal) => {
@@ -80,10 +110,11 @@ function runFile(file) {
       for (const [, name, value] of output.matchAll(/^ℹ (tests|pass|fail|cancelled|skipped|todo) (\d+)$/gm)) counts[name] = Number(value)
       for (const name of Object.keys(totals)) totals[name] += counts[name] ?? 0
       const ok = code === 0
-      results.push({ file, durationMs, ok, tests: counts.tests ?? 0 })
+      results.push({ file, durationMs, cpuMs, ok, tests: counts.tests ?? 0 })
       saveDurations()
       const status = ok ? 'ok' : `FAILED (${signal ?? `exit ${code}`})`
-      process.stdout.write(`\n── ${file} · ${seconds(durationMs)} · ${counts.tests ?? 0} tests · ${status}\n${output}`)
+      const cpu = cpuMs === undefined ? '' : ` (CPU ${seconds(cpuMs)})`
+      process.stdout.write(`\n── ${file} · ${seconds(durationMs)}${cpu} · ${counts.tests ?? 0} tests · ${status}\n${output}`)
       resolve()
     })
   })
@@ -119,14 +150,17 @@ await Promise.all(
 )
 
 const failed = results.filter((result) => !result.ok)
-console.log('\n── durations, slowest first')
+const cpuKnown = results.every((result) => result.cpuMs !== undefined)
+console.log(`\n── durations, slowest first${cpuKnown ? ' (wall, then CPU: user + sys)' : ''}`)
 for (const result of [...results].sort((a, b) => b.durationMs - a.durationMs)) {
-  console.log(`${seconds(result.durationMs).padStart(8)}  ${result.ok ? '  ' : '✖ '}${result.file} (${result.tests})`)
+  const cpu = cpuKnown ? seconds(result.cpuMs).padStart(8) : ''
+  console.log(`${seconds(result.durationMs).padStart(8)}${cpu}  ${result.ok ? '  ' : '✖ '}${result.file} (${result.tests})`)
 }
+const cpuTotal = cpuKnown ? `, ${seconds(results.reduce((sum, result) => sum + result.cpuMs, 0))} of CPU in the test files` : ''
 console.log(
   `\n${files.length} files, ${totals.tests} tests: ${totals.pass} passed, ${totals.fail} failed` +
     `${totals.cancelled ? `, ${totals.cancelled} cancelled` : ''}${totals.skipped ? `, ${totals.skipped} skipped` : ''}${totals.todo ? `, ${totals.todo} todo` : ''}` +
-    ` in ${seconds(performance.now() - started)} (load average at the end: ${load()})`,
+    ` in ${seconds(performance.now() - started)}${cpuTotal} (load average at the end: ${load()})`,
 )
 // The plain closing line CI reads: a file that crashed without a failing test counts as one failure.
 const crashed = failed.filter((result) => result.tests === 0 || totals.fail === 0).length

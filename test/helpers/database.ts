@@ -5,7 +5,7 @@ import { createPostgresDatabase, databaseSettingsFromUrl } from '../../lambdas/a
 import { migrateToLatest } from '../../lambdas/adapters/migrator.ts'
 import type { Database } from '../../lambdas/adapters/database-schema.ts'
 import { PGliteDialect } from '../../local/pglite-dialect.ts'
-import { openTemplateCopy } from './pglite-template.ts'
+import { openTemplateInMemory } from './pglite-template.ts'
 
 export interface TestDatabase {
   db: Kysely<Database>
@@ -19,7 +19,7 @@ export interface TestDatabase {
 
 /**
  * A fresh database for one test file, migrated unless `migrate: false`: a new database on the
- * server named by DATABASE_URL when it is set (CI), otherwise a private copy of a PGlite
+ * server named by DATABASE_URL when it is set (CI), otherwise an in-memory PGlite loaded from a
  * template (pglite-template.ts), which is much faster than creating and migrating one.
  */
 export async function createTestDatabase(options: { migrate?: boolean } = {}): Promise<TestDatabase> {
@@ -43,7 +43,7 @@ export async function createTestDatabase(options: { migrate?: boolean } = {}): P
       await server.drop()
     }
   } else {
-    const copy = await openTemplateCopy(options.migrate === false ? 'empty' : 'migrated')
+    const copy = await openTemplateInMemory(options.migrate === false ? 'empty' : 'migrated')
     const inner = new Kysely<Database>({ dialect: new PGliteDialect(copy.pglite), log })
     db = inner
     cleanup = async () => {
