@@ -1,12 +1,12 @@
 import { PGlite } from '@electric-sql/pglite'
 import { Kysely } from 'kysely'
 import { randomUUID } from 'node:crypto'
-import { copyFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { migrateToLatest } from '../../lambdas/adapters/migrator.ts'
 import { PGliteDialect } from '../../local/pglite-dialect.ts'
-import { exists, prepareTemplates, templateFingerprint, type TemplateKind } from '../../local/pglite-template.ts'
+import { copyTemplateTo, exists, prepareTemplates, templateFingerprint, type TemplateKind } from '../../local/pglite-template.ts'
 
 /**
  * PGlite data directories made once and copied for each test file (and the bench), because
@@ -53,30 +53,9 @@ export async function prepareDevTemplate(): Promise<void> {
   }
 }
 
-/**
- * A copy of a template at `target` (which must not exist), ready to open with `new PGlite(target)`.
- * Made beside it and renamed into place, as local/pglite-template.ts's `copyTemplateTo` does, but
- * with every file copied at once (`copyFile`, in libuv's threads): a third to a half of the CPU
- * of `fs.cp`, which walks the 1,100 files one at a time in JavaScript.
- */
+/** A copy of a template at `target` (which must not exist), ready to open with `new PGlite(target)`. */
 export async function copyTemplate(kind: TemplateKind, target: string): Promise<void> {
-  const copying = `${target}.${process.pid}.${randomUUID()}.copying`
-  try {
-    await copyTree(join(await pgliteTemplates(), kind), copying)
-    await rename(copying, target)
-  } finally {
-    await rm(copying, { recursive: true, force: true })
-  }
-}
-
-async function copyTree(source: string, target: string): Promise<void> {
-  await mkdir(target)
-  const entries = await readdir(source, { withFileTypes: true })
-  await Promise.all(
-    entries.map((entry) =>
-      entry.isDirectory() ? copyTree(join(source, entry.name), join(target, entry.name)) : copyFile(join(source, entry.name), join(target, entry.name)),
-    ),
-  )
+  await copyTemplateTo(await pgliteTemplates(), kind, target)
 }
 
 const tarballs = new Map<TemplateKind, Promise<Blob>>()
