@@ -24,8 +24,6 @@ export interface PGliteDialectOptions {
    * database with it (PGlite has no server to stop and no network to cut).
    */
   beforeQuery?: (sql: string) => void | Promise<void>
-  /** Hears every statement once it has run or failed, as a Kysely `log` function would (tests count round trips). */
-  onQuery?: (sql: string) => void
 }
 
 export class PGliteDialect implements Dialect {
@@ -98,15 +96,11 @@ class PGliteConnection implements DatabaseConnection {
   ) {}
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
-    try {
-      await this.options.beforeQuery?.(query.sql)
-      const result = await this.pglite.query<R>(query.sql, [...query.parameters])
-      return {
-        rows: result.rows,
-        ...(result.affectedRows === undefined ? {} : { numAffectedRows: BigInt(result.affectedRows) }),
-      }
-    } finally {
-      this.options.onQuery?.(query.sql)
+    await this.options.beforeQuery?.(query.sql)
+    const result = await this.pglite.query<R>(query.sql, [...query.parameters])
+    return {
+      rows: result.rows,
+      ...(result.affectedRows === undefined ? {} : { numAffectedRows: BigInt(result.affectedRows) }),
     }
   }
 

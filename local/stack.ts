@@ -1,5 +1,5 @@
 import type { PGlite } from '@electric-sql/pglite'
-import { Kysely, sql } from 'kysely'
+import { Kysely, sql, type LogEvent } from 'kysely'
 import { mkdir, rm, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import type { Database } from '../lambdas/adapters/database-schema.ts'
@@ -421,17 +421,18 @@ async function openDatabase(
   onQuery: ((sql: string) => void) | undefined,
   beforeQuery: ((sql: string) => void | Promise<void>) | undefined,
 ): Promise<{ db: Kysely<Database>; close(): Promise<void>; kind: 'postgres' | 'pglite' }> {
-  // Each database's own statement hook hears every statement, so a statement runs nothing of the stack's.
+  // Kysely's log hears every statement once it has run or failed (the tests count round trips).
+  const log = onQuery ? (event: LogEvent) => onQuery(event.query.sql) : undefined
   if (databaseUrl) {
     // The handlers' statement timeout (DB_STATEMENT_TIMEOUT_MS), as a Lambda container would have it.
     const settings = databaseSettingsFromUrl(databaseUrl, statementTimeoutMs)
-    const db = createPostgresDatabase(settings, { poolSize: 10, ...(onQuery ? { onQuery } : {}) })
+    const db = createPostgresDatabase(settings, { poolSize: 10, ...(log ? { log } : {}) })
     return { db, close: () => db.destroy(), kind: 'postgres' }
   }
   const { PGlite } = await import('@electric-sql/pglite')
   const pglite: PGlite = new PGlite(join(dataDir, 'pgdata'))
   await pglite.waitReady
-  const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite, { ...(beforeQuery ? { beforeQuery } : {}), ...(onQuery ? { onQuery } : {}) }) })
+  const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite, beforeQuery ? { beforeQuery } : {}), ...(log ? { log } : {}) })
   return {
     db,
     async close() {

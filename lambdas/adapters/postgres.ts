@@ -16,14 +16,7 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number.parseInt(value,
  */
 export function createPostgresDatabase(
   settings: Config['database'],
-  options: {
-    poolSize?: number
-    log?: LogConfig
-    /** Hears every statement once it has run or failed (the local stack's tests count round trips). */
-    onQuery?: (sql: string) => void
-    /** For the RDS IAM auth token (DB_IAM_AUTH). */
-    region?: string
-  } = {},
+  options: { poolSize?: number; log?: LogConfig; /** For the RDS IAM auth token (DB_IAM_AUTH). */ region?: string } = {},
 ): Kysely<Database> {
   const pool = new pg.Pool({
     ...(settings.url ? { connectionString: settings.url } : connectionFields(settings, options.region)),
@@ -41,9 +34,7 @@ export function createPostgresDatabase(
   // the container dies. The statement's failure is what matters, and the pool drops the broken
   // client when it comes back, so the next statement connects afresh.
   pool.on('connect', (client) => client.on('error', () => {}))
-  const { onQuery } = options
-  const log: LogConfig | undefined = onQuery ? (event) => onQuery(event.query.sql) : options.log
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool: refusingWhenUnreachable(pool) }), ...(log ? { log } : {}) })
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool: refusingWhenUnreachable(pool) }), ...(options.log ? { log: options.log } : {}) })
 }
 
 /** How long a statement waits for a connection (pool exhausted, server unreachable) before `unavailable`. */

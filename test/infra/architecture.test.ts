@@ -449,9 +449,10 @@ async function filesRunDuring(act: () => Promise<void>): Promise<Map<string, str
  * production, which the local stack plays with ws-gateway's handleManagementApi and
  * packages/aws-edge (reading the post, verifying its SigV4). packages/aws-edge is set aside by
  * name, listed and bounded on its own; ws-gateway.ts stays counted, as the path's start.
- * Lower the bounds as files merge.
+ * local/stack.ts is on it because the test stack counts statements (its Kysely `log` closure runs
+ * per statement); `npm run dev` sets no counter. Lower the bounds as files merge.
  */
-const SEND_MESSAGE_FILES_RUN_TODAY = 12
+const SEND_MESSAGE_FILES_RUN_TODAY = 13
 /** AWS's side of the post, as the local stack plays it: not the project's path, so counted apart. */
 const AWS_RECEIVING_SIDE = 'packages/aws-edge/'
 const AWS_RECEIVING_FILES_TODAY = 2
