@@ -14,6 +14,7 @@ import * as m0012 from './0012_unread_counter.ts'
 import * as m0013 from './0013_search_without_jit.ts'
 import * as m0014 from './0014_hot_statement_functions.ts'
 import * as m0015 from './0015_websocket_statement_functions.ts'
+import * as m0016 from './0016_send_message_in_steps.ts'
 
 /**
  * The static list of migrations. Bundled Lambdas cannot read a folder at run time, so every
@@ -35,6 +36,7 @@ export const migrations: Record<string, Migration> = {
   '0013_search_without_jit': m0013,
   '0014_hot_statement_functions': m0014,
   '0015_websocket_statement_functions': m0015,
+  '0016_send_message_in_steps': m0016,
 }
 
 export const migrationProvider: MigrationProvider = {

@@ -287,7 +287,7 @@ async function react(db: Kysely<Database>, command: ReactCommand): Promise<React
 const MAX_SEND_ATTEMPTS = 3
 
 /**
- * One statement, the function trainer_chat_send_message (migration 0014): authorize; find an
+ * One statement, the function trainer_chat_send_message (migration 0016, in steps): authorize; find an
  * earlier message with the same clientMessageId (a retry); otherwise check the attachment and the
  * message replied to, spend a token of the sender's rate-limit bucket, bump the conversation's
  * last_seq (the row lock serializes concurrent senders, so seq is gap-free) and insert; return the
@@ -307,9 +307,9 @@ async function sendMessage(
   for (let attempt = 1; ; attempt++) {
     try {
       const { bucketRaced, result } = await sendMessageOnce(db, command, limit, attachmentUseWithinSeconds)
-      // Rate-limited after a concurrent send of this user spent the bucket: that send may have
-      // stored this very clientMessageId (our snapshot cannot see it), and a retry must be answered
-      // with the stored message, not rate_limited. Running again sees it; a second round trip only then.
+      // 0014's function said when a concurrent send of this user had spent the bucket (that send may
+      // have stored this very clientMessageId, unseen by its snapshot); 0016 looks again itself and
+      // always says false, so this retry runs only against a database migrated down to 0014/0015.
       if (bucketRaced && attempt < MAX_SEND_ATTEMPTS) continue
       return result
     } catch (error) {
@@ -334,7 +334,7 @@ async function sendMessageOnce(
       & { rate_limited: boolean; send_tokens: number | null; bucket_raced: boolean | null }
       & { attachment_verdict: AttachmentVerdict; push: unknown; reply_found: boolean }
   >`
-    -- The body: migrations/0014_hot_statement_functions.ts
+    -- The body: migrations/0016_send_message_in_steps.ts
     SELECT * FROM trainer_chat_send_message(${connectionId}::text, ${conversationId}::uuid, ${clientMessageId}::text, ${body}::text,
       ${command.attachment?.id ?? null}::uuid, ${object?.contentType ?? null}::text, ${object?.size ?? null}::int, ${attachmentUseWithinSeconds}::int,
       ${command.replyToId ?? null}::uuid,

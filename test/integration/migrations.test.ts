@@ -88,6 +88,18 @@ describe('on one migrated database', () => {
     assert.equal((await settings()).rows.length, 1)
   })
 
+  test('0016 runs the send as steps (its step 4 reads the unread counter its trigger kept), and its down restores 0014\'s one statement', async () => {
+    const body = async () =>
+      (await sql<{ src: string }>`SELECT p.prosrc AS src FROM pg_proc p WHERE p.proname = 'trainer_chat_send_message'`.execute(database.db)).rows[0]?.src ?? ''
+    assert.match(await body(), /-- 4\. The push target/)
+    await migrateTo(database.db, '0015_websocket_statement_functions')
+    const restored = await body()
+    assert.doesNotMatch(restored, /-- 4\. The push target/)
+    assert.match(restored, /RETURN QUERY/)
+    await migrateToLatest(database.db)
+    assert.match(await body(), /-- 4\. The push target/)
+  })
+
   test('0015 creates the other WebSocket statement functions with a generic plan cached per backend, and its down drops them', async () => {
     const functions = () =>
       sql<{ proname: string; proconfig: string[] | null }>`

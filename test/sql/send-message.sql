@@ -1,5 +1,5 @@
 -- send-message: rendered by test/unit/sql-statements.test.ts; do not edit.
--- The body: migrations/0014_hot_statement_functions.ts
+-- The body: migrations/0016_send_message_in_steps.ts
     SELECT * FROM trainer_chat_send_message($1::text, $2::uuid, $3::text, $4::text,
       $5::uuid, $6::text, $7::int, $8::int,
       $9::uuid,
