@@ -32,7 +32,7 @@ import { MAX_CONNECTION_SECONDS, isUniqueViolation, single, toIso, toMessage, ty
 
 /**
  * Every statement below is a call of a plpgsql function whose body, the whole statement, is in a
- * migration: trainer_chat_send_message in migrations/0014_hot_statement_functions.ts, the others
+ * migration: trainer_chat_send_message in migrations/0016_send_message_in_steps.ts, the others
  * in migrations/0015_websocket_statement_functions.ts (test/sql/*.sql shows each call as sent).
  * Sent as ad hoc SQL, these CTE statements were planned on every call, and planning took longer
  * than running them; a prepared statement would keep the plan but holds session state, which pins

@@ -5,7 +5,7 @@ import type { StoredMessage } from '../core/model.ts'
  * SQL pieces shared by the REST repositories, so that the participant rule and the message shape
  * are written once in lambdas/. Each piece is a Kysely `sql` fragment (parameters stay
  * parameters). The WebSocket statements are plpgsql functions (chat-store.ts); their bodies, in
- * migrations 0014 and 0015, hold the same rules written out, and
+ * migrations 0015 and 0016, hold the same rules written out, and
  * test/unit/sql-statements.test.ts checks that they still read as these fragments do.
  */
 

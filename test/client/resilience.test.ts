@@ -41,6 +41,9 @@ describe('the client SDK keeps exactly-once, in-order delivery', () => {
       const sent = await exchangeMessages(exchange, PER_SIDE, async ({ acked }) => {
         for (let round = 1; round <= 4; round++) {
           await until(() => acked() >= (round * PER_SIDE * 2) / 5, `round ${round}`)
+          // Both apps back on the server before each drop: a round reached while one was still
+          // redialling (sends ack faster than a reconnect) would drop only the other socket.
+          await until(() => stack.ws.connectionIds().length >= 2, `round ${round}: both connected`)
           // As when API Gateway loses the connection: the socket is destroyed, no $disconnect runs.
           for (const id of stack.ws.connectionIds()) {
             stack.ws.dropWithoutDisconnect(id)
