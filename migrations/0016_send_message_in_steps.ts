@@ -89,9 +89,11 @@ const MESSAGE_JSON = `json_build_object(
 const REFILLED = `least(p_burst, coalesce(u.send_tokens, p_burst)
           + greatest(0, extract(epoch FROM now() - coalesce(u.send_tokens_at, now())))::float8 * p_per_second)`
 
-/** The sender's earlier message with this clientMessageId, as JSON (NULL: none). */
-const EARLIER_MESSAGE = `(SELECT ${MESSAGE_JSON}
-      FROM messages s WHERE s.sender_id = v_user_id AND s.client_message_id = p_client_message_id)`
+/** The earlier message of `sender` with this clientMessageId, as JSON (NULL: none). */
+function earlierMessage(sender: string): string {
+  return `(SELECT ${MESSAGE_JSON}
+      FROM messages s WHERE s.sender_id = ${sender} AND s.client_message_id = p_client_message_id)`
+}
 
 const SEND_MESSAGE_FUNCTION = `CREATE OR REPLACE FUNCTION trainer_chat_send_message(
     p_connection_id text,
@@ -140,8 +142,7 @@ BEGIN
 
   -- 1. Who calls and may they write here; a retry's stored message; who is listening.
   WITH ${ACCESS}
-  SELECT a.verdict, a.user_id, a.member_id, a.trainer_id, (SELECT ${MESSAGE_JSON}
-      FROM messages s WHERE s.sender_id = a.user_id AND s.client_message_id = p_client_message_id),
+  SELECT a.verdict, a.user_id, a.member_id, a.trainer_id, ${earlierMessage('a.user_id')},
     live.listeners, live.recipient_online
   INTO verdict, v_user_id, v_member_id, v_trainer_id, message, listeners, v_recipient_online
   FROM access a
@@ -214,7 +215,7 @@ BEGIN
   IF rate_limited THEN
     -- The send that spent the last token may have been this very message's (a retry racing its
     -- original): this statement's snapshot sees it, committed.
-    message := ${EARLIER_MESSAGE};
+    message := ${earlierMessage('v_user_id')};
     IF message IS NOT NULL THEN
       duplicate := true;
       rate_limited := false;
@@ -239,6 +240,7 @@ BEGIN
     FROM users r JOIN users sender ON sender.id = v_user_id
     WHERE r.id = CASE WHEN v_user_id = v_member_id THEN v_trainer_id ELSE v_member_id END
       AND r.disabled_at IS NULL
+      -- Asked again, not taken from step 1: a connection the recipient opened since then heard no frame either.
       AND NOT EXISTS (SELECT 1 FROM connections k WHERE k.user_id = r.id AND k.expires_at > now())
       AND NOT EXISTS (
         SELECT 1 FROM notification_mutes nm

@@ -306,12 +306,7 @@ async function sendMessage(
 ): Promise<SendMessageResult> {
   for (let attempt = 1; ; attempt++) {
     try {
-      const { bucketRaced, result } = await sendMessageOnce(db, command, limit, attachmentUseWithinSeconds)
-      // 0014's function said when a concurrent send of this user had spent the bucket (that send may
-      // have stored this very clientMessageId, unseen by its snapshot); 0016 looks again itself and
-      // always says false, so this retry runs only against a database migrated down to 0014/0015.
-      if (bucketRaced && attempt < MAX_SEND_ATTEMPTS) continue
-      return result
+      return await sendMessageOnce(db, command, limit, attachmentUseWithinSeconds)
     } catch (error) {
       // A racing send that claimed the same attachment: run again, the check then answers `used`.
       const raced = isUniqueViolation(error, 'messages_client_id_unique') || isUniqueViolation(error, 'messages_attachment_unique')
@@ -325,13 +320,13 @@ async function sendMessageOnce(
   command: SendMessageCommand,
   limit: SendRateLimit,
   attachmentUseWithinSeconds: number,
-): Promise<{ result: SendMessageResult; bucketRaced: boolean }> {
+): Promise<SendMessageResult> {
   const { connectionId, conversationId, clientMessageId, body } = command
   const object = command.attachment?.object
   // Sent as ad hoc SQL, the send statement spent 7 ms planning around 2 ms of work (see the top of this file).
   const { rows } = await sql<
     AccessRow & { listeners: unknown; message: MessageJson | null; duplicate: boolean | null }
-      & { rate_limited: boolean; send_tokens: number | null; bucket_raced: boolean | null }
+      & { rate_limited: boolean; send_tokens: number | null }
       & { attachment_verdict: AttachmentVerdict; push: unknown; reply_found: boolean }
   >`
     -- The body: migrations/0016_send_message_in_steps.ts
@@ -340,7 +335,7 @@ async function sendMessageOnce(
       ${command.replyToId ?? null}::uuid,
       ${limit.burst}::float8, ${limit.perSecond}::float8)`.execute(db)
   const row = single(rows)
-  const result = allowedOf(row, () => ({
+  return allowedOf(row, () => ({
     listeners: toListeners(row.listeners),
     message: row.message ? toMessage(row.message) : null,
     duplicate: row.duplicate === true,
@@ -349,7 +344,6 @@ async function sendMessageOnce(
     push: toPushTarget(row.push),
     ...(row.rate_limited ? { retryAfterMs: retryAfterMs(Number(row.send_tokens ?? 0), limit) } : {}),
   }))
-  return { result, bucketRaced: row.rate_limited && row.bucket_raced === true }
 }
 
 /** How long until the bucket holds one whole token again. */

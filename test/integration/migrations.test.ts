@@ -88,7 +88,7 @@ describe('on one migrated database', () => {
     assert.equal((await settings()).rows.length, 1)
   })
 
-  test('0016 runs the send as steps (its step 4 reads the unread counter its trigger kept), and its down restores 0014\'s one statement', async () => {
+  test('0016 replaces the send function with one in steps, and its down restores 0014\'s one statement', async () => {
     const body = async () =>
       (await sql<{ src: string }>`SELECT p.prosrc AS src FROM pg_proc p WHERE p.proname = 'trainer_chat_send_message'`.execute(database.db)).rows[0]?.src ?? ''
     assert.match(await body(), /-- 4\. The push target/)
