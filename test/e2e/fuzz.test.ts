@@ -68,12 +68,22 @@ function expectedReplies(text: string): 0 | 1 {
   } catch {
     return 1
   }
+  // The server refuses a NUL in any string value of a frame, fields its route ignores included:
+  // PostgreSQL cannot store U+0000 (lambdas/core/errors.ts nulIssues). Such a frame gets its error.
+  if (hasNulValue(json)) return 1
   const silentWhenValid = [TypingFrame, MarkAsReadFrame, LeaveConversationFrame].some((schema) => {
     const parsed = schema.safeParse(json)
     if (!parsed.success || parsed.data.conversationId !== pair.conversationId || parsed.data.requestId !== undefined) return false
     return !('messageId' in parsed.data) || parsed.data.messageId === messageId
   })
   return silentWhenValid ? 0 : 1
+}
+
+/** Whether a string anywhere in a parsed JSON value (not a key) holds U+0000. */
+function hasNulValue(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('\u0000')
+  if (value === null || typeof value !== 'object') return false
+  return Object.values(value).some(hasNulValue)
 }
 
 // ---- generators --------------------------------------------------------------------------
@@ -164,7 +174,8 @@ describe('arbitrary frames into every route', () => {
             }
             assert.equal(fuzzer.closeCode, undefined, 'the connection stays open')
           }),
-          { numRuns: 150 },
+          // FUZZ_SEED=<seed> replays a failure fast-check reported.
+          { numRuns: 150, ...(process.env.FUZZ_SEED ? { seed: Number(process.env.FUZZ_SEED) } : {}) },
         ),
       { hideLogLines: true },
     )
