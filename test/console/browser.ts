@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
@@ -26,6 +27,9 @@ export interface TestBrowser {
 }
 
 export async function launchBrowser(): Promise<TestBrowser> {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`no Chromium at ${CHROMIUM}: install Debian's (apt-get install chromium; .ci/run does) or set CHROMIUM_PATH`)
+  }
   const userDataDir = await mkdtemp(join(tmpdir(), 'trainer-chat-chromium-'))
   await mkdir(OUTPUT_DIR, { recursive: true })
   // A persistent context is how Playwright takes a user-data-dir: a fresh one per run.
@@ -50,6 +54,19 @@ export async function launchBrowser(): Promise<TestBrowser> {
       await rm(userDataDir, { recursive: true, force: true })
     },
   }
+}
+
+/**
+ * Starts the stack and the browser at once and hands back both, or closes whichever started and
+ * throws the failure: with Promise.all, a browser that failed to launch left the stack starting
+ * unseen, after() found nothing to close, and the test process never exited.
+ */
+export async function startTogether<S extends { close(): Promise<void> }>(stack: Promise<S>): Promise<{ stack: S; browser: TestBrowser }> {
+  const [started, launched] = await Promise.allSettled([stack, launchBrowser()])
+  if (started.status === 'fulfilled' && launched.status === 'fulfilled') return { stack: started.value, browser: launched.value }
+  if (started.status === 'fulfilled') await started.value.close()
+  if (launched.status === 'fulfilled') await launched.value.close()
+  throw started.status === 'rejected' ? started.reason : (launched as PromiseRejectedResult).reason
 }
 
 export async function screenshot(page: Page, name: string): Promise<string> {

@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test'
 import type { Page } from 'playwright-core'
 import { ADMIN, userId } from '../helpers/admin.ts'
 import { startTestStack, type TestClient, type TestStack } from '../helpers/stack.ts'
-import { accessibilityViolations, launchBrowser, screenshot, type TestBrowser } from './browser.ts'
+import { accessibilityViolations, screenshot, startTogether, type TestBrowser } from './browser.ts'
 
 /**
  * The moderation console in a real browser (Debian's Chromium): signed in through the local
@@ -54,8 +54,7 @@ async function act(button: string, confirm: string, reason?: string): Promise<vo
 
 before(async () => {
   // The stack and Chromium start at once: neither needs the other until the first page loads.
-  // (Each is kept as soon as it is up, so that after() closes it even if the other failed.)
-  await Promise.all([startTestStack({ consoleTokenLifetimeSeconds: TOKEN_LIFETIME_SECONDS }).then((started) => (stack = started)), launchBrowser().then((launched) => (browser = launched))])
+  ;({ stack, browser } = await startTogether(startTestStack({ consoleTokenLifetimeSeconds: TOKEN_LIFETIME_SECONDS })))
   ;({ page, errors: pageErrors } = await browser.newPage())
   page.setDefaultTimeout(15_000)
   page.on('response', (response) => {

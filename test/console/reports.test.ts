@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test'
 import type { Page } from 'playwright-core'
 import { ADMIN, auditRows } from '../helpers/admin.ts'
 import { startTestStack, type TestClient, type TestStack } from '../helpers/stack.ts'
-import { accessibilityViolations, launchBrowser, screenshot, type TestBrowser } from './browser.ts'
+import { accessibilityViolations, screenshot, startTogether, type TestBrowser } from './browser.ts'
 
 /**
  * The console's Reports page in a real browser: the open queue with each reported message in
@@ -25,8 +25,7 @@ async function expectAccessible(name: string): Promise<void> {
 
 before(async () => {
   // The stack and Chromium start at once: neither needs the other until the first page loads.
-  // (Each is kept as soon as it is up, so that after() closes it even if the other failed.)
-  await Promise.all([startTestStack().then((started) => (stack = started)), launchBrowser().then((launched) => (browser = launched))])
+  ;({ stack, browser } = await startTogether(startTestStack()))
   ;({ page, errors: pageErrors } = await browser.newPage())
   page.setDefaultTimeout(15_000)
   conversationId = (await stack.api('/conversations', { email: 'user1@example.com' })).body.conversations[0].id
