@@ -92,10 +92,36 @@ console.log(`running ${files.length} test files, ${concurrency} at a time, ${pro
 const totals = { tests: 0, pass: 0, fail: 0, cancelled: 0, skipped: 0, todo: 0 }
 const results = []
 
+// A file that hangs (a server left open keeps its process alive) must not hold the whole run
+// past CI's limit: past this it is killed with everything it started, and counted as failed.
+// The slowest file takes about 3 minutes on a machine at load 20.
+const FILE_TIMEOUT_MS = Number(process.env.TEST_FILE_TIMEOUT_MS ?? 15 * 60_000)
+/** Each file runs in its own process group, so that a kill also reaches what it spawned (esbuild, Chromium). */
+const running = new Set()
+const killGroup = (child) => {
+  try {
+    process.kill(-child.pid, 'SIGKILL')
+  } catch {
+    // already gone
+  }
+}
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    for (const child of running) killGroup(child)
+    process.exit(130)
+  })
+}
+
 function runFile(file) {
   return new Promise((resolve) => {
     const begun = performance.now()
-    const child = spawn(process.execPath, ['--import', 'tsx', '--test-reporter=spec', file], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, ['--import', 'tsx', '--test-reporter=spec', file], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+    running.add(child)
+    let timedOut = false
+    const watchdog = setTimeout(() => {
+      timedOut = true
+      killGroup(child)
+    }, FILE_TIMEOUT_MS)
     const chunks = []
     let cpuMs
     child.on('exit', () => {
@@ -104,15 +130,17 @@ function runFile(file) {
     child.stdout.on('data', (chunk) => chunks.push(chunk))
     child.stderr.on('data', (chunk) => chunks.push(chunk))
     child.on('close', (code, signal) => {
+      clearTimeout(watchdog)
+      running.delete(child)
       const output = Buffer.concat(chunks).toString('utf8')
       const durationMs = performance.now() - begun
       const counts = {}
       for (const [, name, value] of output.matchAll(/^ℹ (tests|pass|fail|cancelled|skipped|todo) (\d+)$/gm)) counts[name] = Number(value)
       for (const name of Object.keys(totals)) totals[name] += counts[name] ?? 0
-      const ok = code === 0
+      const ok = code === 0 && !timedOut
       results.push({ file, durationMs, cpuMs, ok, tests: counts.tests ?? 0 })
       saveDurations()
-      const status = ok ? 'ok' : `FAILED (${signal ?? `exit ${code}`})`
+      const status = ok ? 'ok' : timedOut ? `FAILED (killed after ${seconds(FILE_TIMEOUT_MS)}: it did not finish)` : `FAILED (${signal ?? `exit ${code}`})`
       const cpu = cpuMs === undefined ? '' : ` (CPU ${seconds(cpuMs)})`
       process.stdout.write(`\n── ${file} · ${seconds(durationMs)}${cpu} · ${counts.tests ?? 0} tests · ${status}\n${output}`)
       resolve()
