@@ -19,6 +19,7 @@ import { registerDevice, removeDevice, type PushPorts } from '../core/push.ts'
 import { fileReport } from '../core/reports.ts'
 import { searchConversation, searchEverywhere } from '../core/search.ts'
 import { requestUpload } from '../core/uploads.ts'
+import { restApiDocument } from '../http/openapi.ts'
 import { encodeExportCursor } from '../http/privacy-schemas.ts'
 import { encodeCursor } from '../http/schemas.ts'
 import { httpApi } from '../http/toolkit.ts'
@@ -60,8 +61,10 @@ export function createAppApi(ports: AppPorts, middlewares: MiddlewareObj[] = [])
         return { body: { status: 'ok' } }
       },
       async openApi() {
-        // Loaded and built on first request: the generator stays off every other route's cold start.
-        const { restApiDocument } = await import('../http/openapi.ts')
+        // Built on first request (restApiDocument keeps it). Imported statically: the bundle is one
+        // file either way, and a dynamic import only made esbuild wrap openapi.ts and all it
+        // imports (zod, the route declarations, the protocol) in lazy module initialisers, which
+        // cost the cold start more than the generator's few top-level constants.
         return { body: restApiDocument() }
       },
       async me({ identity }) {

@@ -34,6 +34,7 @@ import {
   UploadView,
   UserListQuery,
   UserView,
+  lazy,
 } from './schemas.ts'
 import { ErasureView, ExportDocumentView, ExportMessagesQuery, ExportMessagesView, ExportQuery } from './privacy-schemas.ts'
 
@@ -73,41 +74,65 @@ export interface HttpRouteDeclaration {
   readonly errors?: readonly ErrorCode[]
 }
 
+type SchemaField = 'params' | 'query' | 'body' | 'response'
+const SCHEMA_FIELDS: readonly SchemaField[] = ['params', 'query', 'body', 'response']
+
+/** A declaration as written below: each schema as the function that builds it. */
+type LazyDeclaration = Omit<HttpRouteDeclaration, SchemaField> & { readonly [F in SchemaField]?: () => Schema }
+
+/** The declaration `route` makes of it: each schema a property again, built when first read. */
+type Declared<D extends LazyDeclaration> = { readonly [K in keyof D]: K extends SchemaField ? (D[K] extends () => infer S ? S : never) : D[K] }
+
+/**
+ * A route's declaration whose schemas are built the first time they are read, then kept, so
+ * loading this module builds none: a cold start builds no schema, and a request only its own
+ * route's. Everything else is the plain data it was given, and reading `params` (or `query`,
+ * `body`, `response`) gives the same schema every time.
+ */
+function route<const D extends LazyDeclaration>(declaration: D): Declared<D> {
+  const declared: Record<string, unknown> = { ...declaration }
+  for (const field of SCHEMA_FIELDS) {
+    const build = declaration[field]
+    if (build) Object.defineProperty(declared, field, { get: lazy(build), enumerable: true })
+  }
+  return declared as Declared<D>
+}
+
 const app = 'http-app'
 const admin = 'http-admin'
 
 export const HTTP_ROUTES = {
-  health: {
+  health: route({
     key: 'GET /health',
     access: 'public',
     handler: app,
     summary: 'Liveness and database reachability',
-    response: z.object({ status: z.literal('ok') }),
-  },
-  openApi: {
+    response: () => z.object({ status: z.literal('ok') }),
+  }),
+  openApi: route({
     key: 'GET /openapi.json',
     access: 'public',
     handler: app,
     summary: 'This API described as an OpenAPI 3.1 document',
-  },
-  me: { key: 'GET /me', access: 'user', handler: app, summary: "The caller's user", response: UserView },
-  conversations: {
+  }),
+  me: route({ key: 'GET /me', access: 'user', handler: app, summary: "The caller's user", response: UserView }),
+  conversations: route({
     key: 'GET /conversations',
     access: 'user',
     handler: app,
     summary: "The caller's conversations, most recent activity first",
-    response: z.object({ conversations: z.array(ConversationSummaryView) }),
-  },
-  history: {
+    response: () => z.object({ conversations: z.array(ConversationSummaryView()) }),
+  }),
+  history: route({
     key: 'GET /conversations/{id}/messages',
     access: 'user',
     handler: app,
     summary: 'Older messages of a conversation, keyset-paginated by seq',
     params: IdParams,
     query: HistoryQuery,
-    response: z.object({ messages: z.array(MessageView), hasMore: z.boolean() }),
-  },
-  requestUpload: {
+    response: () => z.object({ messages: z.array(MessageView()), hasMore: z.boolean() }),
+  }),
+  requestUpload: route({
     key: 'POST /conversations/{id}/attachments',
     access: 'user',
     handler: app,
@@ -118,8 +143,8 @@ export const HTTP_ROUTES = {
     response: UploadView,
     successStatus: 201,
     errors: ['conversation_closed'],
-  },
-  registerDevice: {
+  }),
+  registerDevice: route({
     key: 'POST /devices',
     access: 'user',
     handler: app,
@@ -127,15 +152,15 @@ export const HTTP_ROUTES = {
     body: DeviceRequest,
     response: DeviceView,
     errors: ['unavailable'],
-  },
-  devices: {
+  }),
+  devices: route({
     key: 'GET /devices',
     access: 'user',
     handler: app,
     summary: "The caller's registered devices",
-    response: z.object({ devices: z.array(DeviceView) }),
-  },
-  removeDevice: {
+    response: () => z.object({ devices: z.array(DeviceView()) }),
+  }),
+  removeDevice: route({
     key: 'DELETE /devices/{token}',
     access: 'user',
     handler: app,
@@ -143,32 +168,32 @@ export const HTTP_ROUTES = {
     params: DeviceParams,
     successStatus: 204,
     errors: ['unavailable'],
-  },
-  notificationSettings: {
+  }),
+  notificationSettings: route({
     key: 'GET /me/notifications',
     access: 'user',
     handler: app,
     summary: 'Whether the caller muted all notifications, and which conversations they muted',
-    response: z.object({ muted: z.boolean(), mutedConversationIds: z.array(Id) }),
-  },
-  muteAll: {
+    response: () => z.object({ muted: z.boolean(), mutedConversationIds: z.array(Id()) }),
+  }),
+  muteAll: route({
     key: 'PUT /me/notifications',
     access: 'user',
     handler: app,
     summary: 'Mutes or unmutes every push notification for the caller',
     body: Muted,
     response: Muted,
-  },
-  muteConversation: {
+  }),
+  muteConversation: route({
     key: 'PUT /conversations/{id}/notifications',
     access: 'user',
     handler: app,
     summary: 'Mutes or unmutes push notifications for one conversation',
     params: IdParams,
     body: Muted,
-    response: z.object({ conversationId: Id, muted: z.boolean() }),
-  },
-  exportMe: {
+    response: () => z.object({ conversationId: Id(), muted: z.boolean() }),
+  }),
+  exportMe: route({
     key: 'GET /me/export',
     access: 'user',
     handler: app,
@@ -176,42 +201,42 @@ export const HTTP_ROUTES = {
       "Everything stored about the caller (docs/privacy.md): profile, conversations with read state, devices without tokens, mutes, unsent uploads, account history, and the first page of their messages; follow nextCursor on GET /me/export/messages",
     query: ExportQuery,
     response: ExportDocumentView,
-  },
-  exportMessages: {
+  }),
+  exportMessages: route({
     key: 'GET /me/export/messages',
     access: 'user',
     handler: app,
     summary: "The next page of the caller's export: messages they sent and received, in (conversation, seq) order, with attachment download URLs",
     query: ExportMessagesQuery,
     response: ExportMessagesView,
-  },
-  setPresence: {
+  }),
+  setPresence: route({
     key: 'PUT /me/presence',
     access: 'user',
     handler: app,
     summary: 'Shares or hides the caller\'s presence: hidden, they always appear offline with no last-seen time',
     body: PresenceVisibility,
     response: PresenceVisibility,
-  },
+  }),
 
-  adminConversations: {
+  adminConversations: route({
     key: 'GET /admin/conversations',
     access: 'admin',
     handler: admin,
     summary: 'All conversations, most recent activity first, keyset-paginated',
     query: ConversationListQuery,
-    response: z.object({ conversations: z.array(AdminConversationView), nextCursor: NextCursor }),
-  },
-  adminHistory: {
+    response: () => z.object({ conversations: z.array(AdminConversationView()), nextCursor: NextCursor() }),
+  }),
+  adminHistory: route({
     key: 'GET /admin/conversations/{id}/messages',
     access: 'admin',
     handler: admin,
     summary: 'Full history of any conversation, including removed messages with who removed them and why',
     params: IdParams,
     query: HistoryQuery,
-    response: z.object({ messages: z.array(AdminMessageView), hasMore: z.boolean() }),
-  },
-  closeConversation: {
+    response: () => z.object({ messages: z.array(AdminMessageView()), hasMore: z.boolean() }),
+  }),
+  closeConversation: route({
     key: 'POST /admin/conversations/{id}/close',
     access: 'admin',
     handler: admin,
@@ -220,8 +245,8 @@ export const HTTP_ROUTES = {
     body: ReasonBody,
     response: AdminConversationView,
     errors: ['conflict'],
-  },
-  reopenConversation: {
+  }),
+  reopenConversation: route({
     key: 'POST /admin/conversations/{id}/reopen',
     access: 'admin',
     handler: admin,
@@ -229,29 +254,29 @@ export const HTTP_ROUTES = {
     params: IdParams,
     response: AdminConversationView,
     errors: ['conflict'],
-  },
-  adminUsers: {
+  }),
+  adminUsers: route({
     key: 'GET /admin/users',
     access: 'admin',
     handler: admin,
     summary: 'Users with their role and assigned trainer, ordered by email, keyset-paginated',
     query: UserListQuery,
-    response: z.object({ users: z.array(AdminUserView), nextCursor: NextCursor }),
-  },
-  assignTrainer: {
+    response: () => z.object({ users: z.array(AdminUserView()), nextCursor: NextCursor() }),
+  }),
+  assignTrainer: route({
     key: 'PUT /admin/users/{id}/trainer',
     access: 'admin',
     handler: admin,
     summary: "Assigns or reassigns a member's trainer; the conversation with the previous trainer is closed",
     params: IdParams,
     body: AssignTrainerBody,
-    response: z.object({
-      user: AdminUserView,
-      conversation: z.nullable(AdminConversationView),
-      closedConversationIds: z.array(Id),
+    response: () => z.object({
+      user: AdminUserView(),
+      conversation: z.nullable(AdminConversationView()),
+      closedConversationIds: z.array(Id()),
     }),
-  },
-  changeRole: {
+  }),
+  changeRole: route({
     key: 'PUT /admin/users/{id}/role',
     access: 'admin',
     handler: admin,
@@ -260,8 +285,8 @@ export const HTTP_ROUTES = {
     body: ChangeRoleBody,
     response: AdminUserView,
     errors: ['conflict'],
-  },
-  setDisabled: {
+  }),
+  setDisabled: route({
     key: 'PUT /admin/users/{id}/disabled',
     access: 'admin',
     handler: admin,
@@ -270,8 +295,8 @@ export const HTTP_ROUTES = {
     body: SetDisabledBody,
     response: AdminUserView,
     errors: ['conflict'],
-  },
-  hideMessage: {
+  }),
+  hideMessage: route({
     key: 'DELETE /admin/messages/{id}',
     access: 'admin',
     handler: admin,
@@ -280,16 +305,16 @@ export const HTTP_ROUTES = {
     body: ReasonBody,
     response: AdminMessageView,
     errors: ['conflict'],
-  },
-  audit: {
+  }),
+  audit: route({
     key: 'GET /admin/audit',
     access: 'admin',
     handler: admin,
     summary: 'Every admin action, most recent first: who, what, when and why',
     query: AuditQuery,
-    response: z.object({ entries: z.array(AuditEntryView), nextCursor: NextCursor }),
-  },
-  eraseUser: {
+    response: () => z.object({ entries: z.array(AuditEntryView()), nextCursor: NextCursor() }),
+  }),
+  eraseUser: route({
     key: 'POST /admin/users/{id}/erase',
     access: 'admin',
     handler: admin,
@@ -299,9 +324,9 @@ export const HTTP_ROUTES = {
     body: ReasonBody,
     response: ErasureView,
     errors: ['conflict'],
-  },
+  }),
 
-  searchConversation: {
+  searchConversation: route({
     key: 'GET /conversations/{id}/messages/search',
     access: 'user',
     handler: app,
@@ -310,8 +335,8 @@ export const HTTP_ROUTES = {
     params: IdParams,
     query: ConversationSearchQuery,
     response: SearchPageView,
-  },
-  search: {
+  }),
+  search: route({
     key: 'GET /search',
     access: 'user',
     handler: app,
@@ -319,8 +344,8 @@ export const HTTP_ROUTES = {
       "Full-text search across every conversation the caller may read (a trainer: their members' conversations), newest first; admins take part in none and find nothing here",
     query: SearchQuery,
     response: SearchPageView,
-  },
-  reportMessage: {
+  }),
+  reportMessage: route({
     key: 'POST /messages/{id}/report',
     access: 'user',
     handler: app,
@@ -330,16 +355,16 @@ export const HTTP_ROUTES = {
     response: ReportView,
     successStatus: 201,
     errors: ['conflict'],
-  },
-  adminReports: {
+  }),
+  adminReports: route({
     key: 'GET /admin/reports',
     access: 'admin',
     handler: admin,
     summary: 'Reports, newest first, with the message as moderators see it, its conversation, the reporter and the resolution; keyset-paginated',
     query: ReportListQuery,
-    response: z.object({ reports: z.array(AdminReportView), nextCursor: NextCursor }),
-  },
-  resolveReport: {
+    response: () => z.object({ reports: z.array(AdminReportView()), nextCursor: NextCursor() }),
+  }),
+  resolveReport: route({
     key: 'POST /admin/reports/{id}/resolve',
     access: 'admin',
     handler: admin,
@@ -349,7 +374,7 @@ export const HTTP_ROUTES = {
     body: ResolveReportBody,
     response: AdminReportView,
     errors: ['conflict'],
-  },
+  }),
 } as const satisfies Record<string, HttpRouteDeclaration>
 
 export type HttpRouteName = keyof typeof HTTP_ROUTES
