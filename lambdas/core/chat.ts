@@ -102,6 +102,15 @@ export function toOthers(listeners: Listener[], caller: Caller, frame: ServerFra
     .map((listener) => ({ connectionId: listener.connectionId, frame }))
 }
 
+/**
+ * The caller's `ok` and, when the action changed something, `frame` for every other listening
+ * connection. Without a change the `ok` goes out alone, not bound by the caller's deadline.
+ */
+async function okAndTellOthers(ports: ChatPorts, caller: Caller, frame: ServerFrame, listeners: Listener[], changed: boolean): Promise<void> {
+  if (!changed) return deliver(ports, okFor(caller))
+  await deliver(ports, [...okFor(caller), ...toOthers(listeners, caller, frame)], caller)
+}
+
 export async function typing(
   ports: TypingPorts,
   caller: Caller,
@@ -116,18 +125,14 @@ export async function typing(
   const result = await ports.store.typing({ connectionId: caller.connectionId, conversationId: input.conversationId })
   assertAllowed(result, 'write')
   caller.answered?.()
-  // Over the user's limit (all their connections together): dropped like the in-memory excess.
-  if (result.retryAfterMs !== undefined) {
-    await deliver(ports, okFor(caller))
-    return
-  }
   const frame: ServerFrame = {
     type: 'userTyping',
     conversationId: input.conversationId,
     userId: result.userId,
     isTyping: input.isTyping,
   }
-  await deliver(ports, [...okFor(caller), ...toOthers(result.listeners, caller, frame)], caller)
+  // Over the user's limit (all their connections together): dropped like the in-memory excess.
+  await okAndTellOthers(ports, caller, frame, result.listeners, result.retryAfterMs === undefined)
 }
 
 export async function markAsRead(
@@ -140,10 +145,6 @@ export async function markAsRead(
   assertWithinLimit(result, 'markAsRead')
   if (!result.messageFound) throw new ChatError('not_found', 'Message not found in this conversation')
   caller.answered?.()
-  if (result.markedCount === 0) {
-    await deliver(ports, okFor(caller))
-    return
-  }
   const frame: ServerFrame = {
     type: 'messageRead',
     conversationId: input.conversationId,
@@ -151,7 +152,7 @@ export async function markAsRead(
     userId: result.userId,
     readAt: result.readAt,
   }
-  await deliver(ports, [...okFor(caller), ...toOthers(result.listeners, caller, frame)], caller)
+  await okAndTellOthers(ports, caller, frame, result.listeners, result.markedCount > 0)
 }
 
 export async function joinConversation(

@@ -1,14 +1,9 @@
 import { Duration, type RemovalPolicy, Validations } from 'aws-cdk-lib'
 import { ManagedPolicy, PolicyStatement } from 'aws-cdk-lib/aws-iam'
-import {
-  BlockPublicAccess,
-  Bucket,
-  BucketEncryption,
-  HttpMethods,
-  ObjectOwnership,
-} from 'aws-cdk-lib/aws-s3'
+import { Bucket, HttpMethods } from 'aws-cdk-lib/aws-s3'
 import { Construct } from 'constructs'
 import { acknowledgeWildcards } from '../nag.ts'
+import { PRIVATE_BUCKET } from './private-bucket.ts'
 
 /**
  * Key convention (shared with lambdas/core/attachments.ts, documented in docs/deploy.md):
@@ -44,10 +39,7 @@ export class AttachmentsBucket extends Construct {
     super(scope, id)
 
     const accessLogs = new Bucket(this, 'AccessLogs', {
-      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
-      encryption: BucketEncryption.S3_MANAGED,
-      enforceSSL: true,
-      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      ...PRIVATE_BUCKET,
       lifecycleRules: [{ id: 'expire-access-logs', expiration: Duration.days(90) }],
       removalPolicy: props.removalPolicy,
       autoDeleteObjects: props.autoDeleteObjects,
@@ -58,10 +50,7 @@ export class AttachmentsBucket extends Construct {
     })
 
     this.bucket = new Bucket(this, 'Bucket', {
-      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
-      encryption: BucketEncryption.S3_MANAGED,
-      enforceSSL: true,
-      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      ...PRIVATE_BUCKET,
       serverAccessLogsBucket: accessLogs,
       serverAccessLogsPrefix: 'attachments/',
       removalPolicy: props.removalPolicy,
@@ -97,6 +86,4 @@ export class AttachmentsBucket extends Construct {
       'Object actions under conversations/* of this bucket only: keys are conversationId/attachmentId, generated per upload at run time.',
     )
   }
-
-
 }

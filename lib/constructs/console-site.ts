@@ -18,12 +18,13 @@ import {
 } from 'aws-cdk-lib/aws-cloudfront'
 import { S3BucketOrigin } from 'aws-cdk-lib/aws-cloudfront-origins'
 import { type IUserPool, OAuthScope, UserPoolClient, UserPoolClientIdentityProvider, UserPoolDomain } from 'aws-cdk-lib/aws-cognito'
-import { BlockPublicAccess, Bucket, BucketEncryption, type CfnBucket, ObjectOwnership } from 'aws-cdk-lib/aws-s3'
+import { Bucket, type CfnBucket } from 'aws-cdk-lib/aws-s3'
 import { BucketDeployment, Source } from 'aws-cdk-lib/aws-s3-deployment'
 import { Construct } from 'constructs'
 import { consoleContentSecurityPolicy } from '../../console/security-headers.ts'
 import { buildConsole } from '../../scripts/build-console.mjs'
 import { LAMBDA_BASIC_EXECUTION_FINDING } from '../nag.ts'
+import { PRIVATE_BUCKET } from './private-bucket.ts'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 /** The path the console is built for (Vite's `base`) and the key prefix its files live under. */
@@ -63,10 +64,7 @@ export class ConsoleSite extends Construct {
     this.props = props
 
     this.bucket = new Bucket(this, 'Bucket', {
-      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
-      encryption: BucketEncryption.S3_MANAGED,
-      enforceSSL: true,
-      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      ...PRIVATE_BUCKET,
       // Only build output lives here, redeployed on every deploy: nothing to keep.
       removalPolicy: RemovalPolicy.DESTROY,
       autoDeleteObjects: props.autoDeleteObjects,
