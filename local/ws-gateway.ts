@@ -4,7 +4,7 @@ import { isUtf8 } from 'node:buffer'
 import { randomBytes } from 'node:crypto'
 import { WebSocketServer, type WebSocket } from 'ws'
 import { BodyTooLargeError, headerMap, MalformedUrlError, parseUrl, readBody as readBoundedBody, verifySignature, type Credentials } from '@trainer-chat/aws-edge'
-import { requestIdOf } from '@trainer-chat/protocol'
+import { requestIdOf } from '@trainer-chat/protocol/server'
 import { invoke, silentLog, webSocketRequestContext, type LambdaHandler, type LocalLog } from './lambda-invoke.ts'
 import { listenOn } from './startup-errors.ts'
 

@@ -1,4 +1,5 @@
-import { HISTORY_DEFAULT_LIMIT, MAX_SERVER_FRAME_BYTES, type ServerFrame, type ServerFrameOf } from '@trainer-chat/protocol'
+import type { ServerFrame, ServerFrameOf } from '@trainer-chat/protocol'
+import { HISTORY_DEFAULT_LIMIT, MAX_SERVER_FRAME_BYTES } from '@trainer-chat/protocol/server'
 import { signMessages } from './attachments.ts'
 import { ChatError } from './errors.ts'
 import { initialRole, type Identity, type Listener, type Message } from './model.ts'

@@ -3,7 +3,7 @@
  * code the client sees; the HTTP status is derived from it. Anything that is not a ChatError
  * is a bug or an outage and is reported to clients as `internal` with no details.
  */
-import { ERROR_STATUS, type ErrorCode } from '@trainer-chat/protocol'
+import { ERROR_STATUS, type ErrorCode } from '@trainer-chat/protocol/server'
 import type * as z from 'zod/mini'
 
 export { ERROR_STATUS, type ErrorCode }

@@ -1,4 +1,5 @@
-import { MAX_BODY_CHARS, type SendMessage, type ServerFrame } from '@trainer-chat/protocol'
+import type { SendMessage, ServerFrame } from '@trainer-chat/protocol'
+import { MAX_BODY_CHARS } from '@trainer-chat/protocol/server'
 import { assertAttachmentUsable, describeAttachment, inspectUpload, signMessage } from './attachments.ts'
 import { assertAllowed, deliver, echo, type Caller, type ChatPorts } from './chat.ts'
 import { ChatError } from './errors.ts'

@@ -1,5 +1,5 @@
 import middy, { type MiddlewareObj } from '@middy/core'
-import { CLIENT_ACTIONS } from '@trainer-chat/protocol'
+import { CLIENT_ACTIONS } from '@trainer-chat/protocol/server'
 import type { Context } from 'aws-lambda'
 import { config } from '../config.ts'
 import { ChatError } from '../core/errors.ts'

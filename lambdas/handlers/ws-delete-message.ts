@@ -1,5 +1,5 @@
 import type { MiddlewareObj } from '@middy/core'
-import { DeleteMessageFrame } from '@trainer-chat/protocol'
+import { DeleteMessageFrame } from '@trainer-chat/protocol/server'
 import { config } from '../config.ts'
 import type { ChatPorts } from '../core/chat.ts'
 import { deleteMessage } from '../core/message-actions.ts'

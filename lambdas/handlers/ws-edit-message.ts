@@ -1,5 +1,5 @@
 import type { MiddlewareObj } from '@middy/core'
-import { EditMessageFrame } from '@trainer-chat/protocol'
+import { EditMessageFrame } from '@trainer-chat/protocol/server'
 import type { Kysely } from 'kysely'
 import type { Database } from '../adapters/database-schema.ts'
 import { config } from '../config.ts'

@@ -1,5 +1,5 @@
 import type { MiddlewareObj } from '@middy/core'
-import { LeaveConversationFrame } from '@trainer-chat/protocol'
+import { LeaveConversationFrame } from '@trainer-chat/protocol/server'
 import { config } from '../config.ts'
 import { leaveConversation, type ChatPorts } from '../core/chat.ts'
 import { wsAction } from '../websocket/toolkit.ts'

@@ -1,5 +1,5 @@
 import type { MiddlewareObj } from '@middy/core'
-import { MarkAsReadFrame } from '@trainer-chat/protocol'
+import { MarkAsReadFrame } from '@trainer-chat/protocol/server'
 import { config } from '../config.ts'
 import { markAsRead, type ChatPorts } from '../core/chat.ts'
 import { wsAction } from '../websocket/toolkit.ts'

@@ -1,5 +1,5 @@
 import type { MiddlewareObj } from '@middy/core'
-import { SendMessageFrame } from '@trainer-chat/protocol'
+import { SendMessageFrame } from '@trainer-chat/protocol/server'
 import type { Kysely } from 'kysely'
 import type { Database } from '../adapters/database-schema.ts'
 import { createDeviceStore } from '../adapters/device-store.ts'

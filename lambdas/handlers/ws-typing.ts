@@ -1,5 +1,5 @@
 import type { MiddlewareObj } from '@middy/core'
-import { TypingFrame } from '@trainer-chat/protocol'
+import { TypingFrame } from '@trainer-chat/protocol/server'
 import { config } from '../config.ts'
 import { typing, type TypingPorts } from '../core/chat.ts'
 import { createThrottle } from '../core/throttle.ts'

@@ -1,4 +1,4 @@
-import { HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT } from '@trainer-chat/protocol'
+import { HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT } from '@trainer-chat/protocol/server'
 import * as z from 'zod/mini'
 import {
   ADMIN_PAGE_DEFAULT_LIMIT,

@@ -7,7 +7,7 @@ import {
   ReactFrame,
   SendMessageFrame,
   TypingFrame,
-} from '@trainer-chat/protocol'
+} from '@trainer-chat/protocol/server'
 import type * as z from 'zod/mini'
 
 /**

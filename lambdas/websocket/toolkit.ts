@@ -1,6 +1,7 @@
 import middy from '@middy/core'
 import type { MiddlewareObj } from '@middy/core'
-import { requestIdOf, type ServerFrame } from '@trainer-chat/protocol'
+import { requestIdOf } from '@trainer-chat/protocol/server'
+import type { ServerFrame } from '@trainer-chat/protocol'
 import type { Context } from 'aws-lambda'
 import * as z from 'zod/mini'
 import type { Caller } from '../core/chat.ts'

@@ -15,7 +15,7 @@ import { PolicyStatement } from 'aws-cdk-lib/aws-iam'
 import type { IFunction } from 'aws-cdk-lib/aws-lambda'
 import { Construct } from 'constructs'
 import type { DeployedWebSocketRoute } from '../routes.ts'
-import { PING_ACTION, PONG_REPLY } from '@trainer-chat/protocol'
+import { PING_ACTION, PONG_REPLY } from '@trainer-chat/protocol/server'
 import { WEBSOCKET_ACCESS_LOG_FIELDS } from './access-log.ts'
 import { type ChatApiProps, stageAccessLogs, throttleRoutes } from './api-stage.ts'
 

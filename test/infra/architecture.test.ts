@@ -56,6 +56,7 @@ type Graph = Map<string, Edge[]>
 /** The workspace packages the server imports by name, resolved to their sources. */
 const WORKSPACE_PACKAGES: Record<string, string> = {
   '@trainer-chat/protocol': 'packages/protocol/src/frames.ts',
+  '@trainer-chat/protocol/server': 'packages/protocol/src/server.ts',
   '@trainer-chat/aws-edge': 'packages/aws-edge/src/index.ts',
 }
 
@@ -192,12 +193,12 @@ function filesWriting(keys: readonly string[], files: readonly string[]): Map<st
  * the admin console; tests, generated docs/*.json and the bench are not. A route key is declared
  * in one file: an HTTP key in lambdas/http/routes.ts; `$connect`, `$disconnect` and `$default` in
  * lambdas/websocket/routes.ts; a client action in its frame schema's `action` literal
- * (packages/protocol/src/frames.ts), which lambdas/websocket/routes.ts reads.
+ * (packages/protocol/src/server.ts), which lambdas/websocket/routes.ts reads.
  */
 const ROUTE_SOURCES = sources('lambdas', 'lib', 'local', 'packages/protocol/src', 'client/src', 'console/src')
 const HTTP_DECLARATIONS = 'lambdas/http/routes.ts'
 const WEBSOCKET_DECLARATIONS = 'lambdas/websocket/routes.ts'
-const FRAME_SCHEMAS = 'packages/protocol/src/frames.ts'
+const FRAME_SCHEMAS = 'packages/protocol/src/server.ts'
 
 /**
  * Literals equal to a route key that are not a second declaration of it, each with why. Anything
