@@ -17,8 +17,8 @@ export interface FanOutPlan {
   sizes: number[]
   warmup: number
   reps: number
-  /** The Management API client alone, agent variants (delivery-agent.ts). */
-  agents: AgentPlan
+  /** The Management API client alone, agent variants (delivery-agent.ts); left out when absent (`--quick`). */
+  agents?: AgentPlan
 }
 
 export interface FanOutSizeResult {
@@ -121,7 +121,7 @@ export async function measureFanOut(
     target: '–',
     met: null,
   })
-  const agents = await measureDeliveryAgents(plan.agents, checks)
+  const agents = plan.agents ? await measureDeliveryAgents(plan.agents, checks) : { rows: [], results: [] }
   rows.push(...agents.rows)
   const hundred = results.find((result) => result.connections === 100)
   const summary: SummaryEntry[] =
