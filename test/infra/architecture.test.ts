@@ -63,7 +63,7 @@ const WORKSPACE_PACKAGES: Record<string, string> = {
 /**
  * The static import graph of `files`: `import … from` and `export … from` with a relative or
  * workspace specifier. Dynamic `import()` is left out on purpose: it is how code loads on first
- * use (the S3 and SNS adapters, the OpenAPI document, the reloadable handlers) and cannot form a
+ * use (the S3 and SNS adapters, the reloadable handlers) and cannot form a
  * cycle at load time. Edges to files outside `files` are kept (the closure follows them).
  */
 function importGraph(files: readonly string[]): Graph {
