@@ -3,9 +3,8 @@ import { ERROR_CODES, REQUEST_ID_MAX_CHARS, RequestIdField as requestId } from '
 
 /**
  * The WebSocket protocol (the package's entry point): the objects frames carry and the frames the
- * server sends, with everything of server.ts (error codes, limits, what a client sends) re-exported,
- * so a client imports one module. docs/asyncapi.json is generated from
- * these schemas.
+ * server sends, with everything of server.ts (error codes, limits, what a client sends)
+ * re-exported, so a client imports one module. docs/asyncapi.json is generated from these schemas.
  */
 
 export * from './server.ts'
