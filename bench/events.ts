@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { webSocketRequestContext } from '../local/lambda-invoke.ts'
+import { webSocketRequestContext } from '@trainer-chat/aws-edge'
 
 /**
  * API Gateway WebSocket events as API Gateway sends them (and as local/ws-gateway.ts builds

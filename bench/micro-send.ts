@@ -11,7 +11,7 @@ import { createBase } from '../lambdas/wiring/base.ts'
 import { createSendMessageHandler } from '../lambdas/handlers/ws-send-message.ts'
 import { createWebSocketDelivery } from '../lambdas/adapters/websocket-delivery.ts'
 import { createSigner } from '../lambdas/adapters/sigv4.ts'
-import { invoke } from '../local/lambda-invoke.ts'
+import { invoke } from '@trainer-chat/aws-edge'
 import { NO_PUSH } from '../lambdas/core/push.ts'
 
 const config = parseConfig({ LOG_LEVEL: 'error', CONNECTIONS_ENDPOINT: 'http://127.0.0.1:1/local', JWT_ISSUER: 'http://x', JWT_AUDIENCE: 'a', DATABASE_URL: 'postgres://x' } as never)

@@ -1,5 +1,5 @@
 import { readLocalEnv, type LocalEnv } from './env.ts'
-import { createLocalLog, parseLogLevel } from './lambda-invoke.ts'
+import { createLocalLog, parseLogLevel } from './log.ts'
 import { checkPortsFree, explainStartupError } from './startup-errors.ts'
 
 /**

@@ -26,7 +26,7 @@ import { createBase } from '../lambdas/wiring/base.ts'
 import { chatPorts, chatStore } from '../lambdas/wiring/database.ts'
 import { websocketDelivery } from '../lambdas/wiring/delivery.ts'
 import { pushNotifier } from '../lambdas/wiring/push.ts'
-import type { LambdaHandler } from './lambda-invoke.ts'
+import type { LambdaHandler } from '@trainer-chat/aws-edge'
 
 /**
  * Everything of lambdas/ that the local stack invokes or configures, in one module so that a

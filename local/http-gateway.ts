@@ -4,7 +4,8 @@ import { randomUUID } from 'node:crypto'
 import { decodeJwt } from 'jose'
 import { extractToken, type TokenVerifier } from '../lambdas/adapters/jwt.ts'
 import type { HttpAccess } from '../lambdas/http/routes.ts'
-import { invoke, silentLog, type LambdaHandler, type LocalLog } from './lambda-invoke.ts'
+import { invoke, type LambdaHandler } from '@trainer-chat/aws-edge'
+import { silentLog, type LocalLog } from './log.ts'
 import { listenOn } from './startup-errors.ts'
 
 /**

@@ -3,9 +3,20 @@ import type { AddressInfo, Socket } from 'node:net'
 import { isUtf8 } from 'node:buffer'
 import { randomBytes } from 'node:crypto'
 import { WebSocketServer, type WebSocket } from 'ws'
-import { BodyTooLargeError, headerMap, MalformedUrlError, parseUrl, readBody as readBoundedBody, verifySignature, type Credentials } from '@trainer-chat/aws-edge'
+import {
+  BodyTooLargeError,
+  headerMap,
+  invoke,
+  MalformedUrlError,
+  parseUrl,
+  readBody as readBoundedBody,
+  verifySignature,
+  webSocketRequestContext,
+  type Credentials,
+  type LambdaHandler,
+} from '@trainer-chat/aws-edge'
 import { requestIdOf } from '@trainer-chat/protocol/server'
-import { invoke, silentLog, webSocketRequestContext, type LambdaHandler, type LocalLog } from './lambda-invoke.ts'
+import { silentLog, type LocalLog } from './log.ts'
 import { listenOn } from './startup-errors.ts'
 
 /**
@@ -114,6 +125,8 @@ export async function startWsGateway(options: WsGatewayOptions): Promise<WsGatew
     }
   }
   const logger = options.logger ?? silentLog
+  // A log's level is fixed when it is made: whether frames are logged is decided once, not per frame.
+  const logFrames = logger.enabled('debug')
   const credentials = options.credentials ?? [{ accessKeyId: 'test', secretAccessKey: 'test' }]
   const region = options.region ?? 'us-east-1'
   /** `connectionId|requestId` → the error code posted back for that request (debug log outcomes). */
@@ -221,7 +234,7 @@ export async function startWsGateway(options: WsGatewayOptions): Promise<WsGatew
         // the decoder (as before: invalid sequences become U+FFFD), which saves a decode and a
         // re-encode of every frame.
         connection.socket.send(isUtf8(body) ? body : body.toString('utf8'), { binary: false })
-        if (logger.enabled('debug')) observePost(connectionId, body)
+        if (logFrames) observePost(connectionId, body)
         return reply(response, 200)
       }
       case 'GET':
@@ -354,9 +367,8 @@ export async function startWsGateway(options: WsGatewayOptions): Promise<WsGatew
           return
         }
         const { routeKey, handler } = routeFor(body)
-        const debug = logger.enabled('debug')
-        const started = debug ? performance.now() : 0
-        const requestId = debug ? requestIdOf(body) : undefined
+        const started = logFrames ? performance.now() : 0
+        const requestId = logFrames ? requestIdOf(body) : undefined
         void track(
           invoke(
             handler,
@@ -373,7 +385,7 @@ export async function startWsGateway(options: WsGatewayOptions): Promise<WsGatew
               return 'handler threw'
             })
             .then((result) => {
-              if (!debug) return
+              if (!logFrames) return
               const key = `${connectionId}|${requestId ?? ''}`
               const outcome = outcomes.get(key) ?? result
               outcomes.delete(key)

@@ -9,7 +9,7 @@ import { chatPorts, lambdaDatabase } from '../wiring/database.ts'
 
 /** Route `deleteMessage`: the sender deletes a message (it keeps its seq); joined connections get `messageDeleted`. */
 export const createDeleteMessageHandler = (ports: ChatPorts, middlewares: MiddlewareObj[] = []) =>
-  wsAction(DeleteMessageFrame, (caller, frame) => deleteMessage(ports, caller, frame), ports, middlewares)
+  wsAction(DeleteMessageFrame, deleteMessage, ports, middlewares)
 
 const base = createBase(config())
 export const handler = createDeleteMessageHandler(chatPorts(base, lambdaDatabase(base)), base.middlewares)

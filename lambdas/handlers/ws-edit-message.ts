@@ -11,7 +11,7 @@ import { chatPorts, lambdaDatabase } from '../wiring/database.ts'
 
 /** Route `editMessage`: the sender rewrites a message inside the edit window; joined connections get `messageUpdated`. */
 export const createEditMessageHandler = (ports: EditMessagePorts, middlewares: MiddlewareObj[] = []) =>
-  wsAction(EditMessageFrame, (caller, frame) => editMessage(ports, caller, frame), ports, middlewares)
+  wsAction(EditMessageFrame, editMessage, ports, middlewares)
 
 export function editMessagePorts(base: Base, db: Kysely<Database>): EditMessagePorts {
   return { ...chatPorts(base, db), storage: attachmentStorage(base), editWindowSeconds: base.config.messages.editWindowSeconds }

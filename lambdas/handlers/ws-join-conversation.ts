@@ -11,7 +11,7 @@ import { chatPorts, lambdaDatabase } from '../wiring/database.ts'
 
 /** Route `joinConversation`: subscribe this connection and answer with history. */
 export const createJoinConversationHandler = (ports: JoinPorts, middlewares: MiddlewareObj[] = []) =>
-  wsAction(JoinConversationFrame, (caller, frame) => joinConversation(ports, caller, frame), ports, middlewares)
+  wsAction(JoinConversationFrame, joinConversation, ports, middlewares)
 
 export function joinPorts(base: Base, db: Kysely<Database>): JoinPorts {
   return { ...chatPorts(base, db), storage: attachmentStorage(base) }

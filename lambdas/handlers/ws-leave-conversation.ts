@@ -7,7 +7,7 @@ import { createBase } from '../wiring/base.ts'
 import { chatPorts, lambdaDatabase } from '../wiring/database.ts'
 
 /** Route `leaveConversation`: unsubscribe this connection. */
-export const createLeaveConversationHandler = (ports: ChatPorts, middlewares: MiddlewareObj[] = []) => wsAction(LeaveConversationFrame, (caller, frame) => leaveConversation(ports, caller, frame), ports, middlewares)
+export const createLeaveConversationHandler = (ports: ChatPorts, middlewares: MiddlewareObj[] = []) => wsAction(LeaveConversationFrame, leaveConversation, ports, middlewares)
 
 const base = createBase(config())
 export const handler = createLeaveConversationHandler(chatPorts(base, lambdaDatabase(base)), base.middlewares)

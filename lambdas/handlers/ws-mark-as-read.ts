@@ -7,7 +7,7 @@ import { createBase } from '../wiring/base.ts'
 import { chatPorts, lambdaDatabase } from '../wiring/database.ts'
 
 /** Route `markAsRead`: mark the other participant's messages read up to one message. */
-export const createMarkAsReadHandler = (ports: ChatPorts, middlewares: MiddlewareObj[] = []) => wsAction(MarkAsReadFrame, (caller, frame) => markAsRead(ports, caller, frame), ports, middlewares)
+export const createMarkAsReadHandler = (ports: ChatPorts, middlewares: MiddlewareObj[] = []) => wsAction(MarkAsReadFrame, markAsRead, ports, middlewares)
 
 const base = createBase(config())
 export const handler = createMarkAsReadHandler(chatPorts(base, lambdaDatabase(base)), base.middlewares)

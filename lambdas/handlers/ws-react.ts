@@ -10,7 +10,7 @@ import { chatPorts, lambdaDatabase } from '../wiring/database.ts'
 
 /** Route `react`: add or take back an emoji reaction; joined connections get `reactionChanged`. */
 export const createReactHandler = (ports: ReactPorts, middlewares: MiddlewareObj[] = []) =>
-  wsAction(ReactFrame, (caller, frame) => react(ports, caller, frame), ports, middlewares)
+  wsAction(ReactFrame, react, ports, middlewares)
 
 export function reactPorts(base: Base, db: Kysely<Database>): ReactPorts {
   return { ...chatPorts(base, db), reactionEmoji: base.config.messages.reactionEmoji }

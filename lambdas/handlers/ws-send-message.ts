@@ -14,7 +14,7 @@ import { pushNotifier } from '../wiring/push.ts'
 
 /** Route `sendMessage`: store the message once, then fan it out. */
 export const createSendMessageHandler = (ports: SendMessagePorts, middlewares: MiddlewareObj[] = []) =>
-  wsAction(SendMessageFrame, (caller, frame) => sendMessage(ports, caller, frame), ports, middlewares)
+  wsAction(SendMessageFrame, sendMessage, ports, middlewares)
 
 export function sendMessagePorts(base: Base, db: Kysely<Database>): SendMessagePorts {
   return {

@@ -8,7 +8,7 @@ import { createBase } from '../wiring/base.ts'
 import { chatPorts, lambdaDatabase } from '../wiring/database.ts'
 
 /** Route `typing`: relay the indicator to the other participant; nothing is stored. */
-export const createTypingHandler = (ports: TypingPorts, middlewares: MiddlewareObj[] = []) => wsAction(TypingFrame, (caller, frame) => typing(ports, caller, frame), ports, middlewares)
+export const createTypingHandler = (ports: TypingPorts, middlewares: MiddlewareObj[] = []) => wsAction(TypingFrame, typing, ports, middlewares)
 
 const base = createBase(config())
 export const handler = createTypingHandler({ ...chatPorts(base, lambdaDatabase(base)), typingThrottle: createThrottle(base.config.typingRateLimit) }, base.middlewares)

@@ -54,20 +54,22 @@ export interface ErrorFrameOptions {
 }
 
 /**
- * Builds a WebSocket route handler: parse and validate the frame, run the use case with the
- * caller's connection, and map any refusal to an `error` frame on that connection.
+ * Builds a WebSocket route handler: parse and validate the frame, run the use case with its
+ * ports and the caller's connection, and map any refusal to an `error` frame on that connection.
+ * A handler module only declares which frame, use case and ports; all that runs per frame is here.
  * Replies travel over PostToConnection (not route responses), so every route answers 200.
  */
-export function wsAction<S extends z.ZodMiniType<{ requestId?: string | undefined }>>(
+export function wsAction<S extends z.ZodMiniType<{ requestId?: string | undefined }>, P extends ErrorFrameOptions>(
   schema: S,
-  run: (caller: Caller, frame: z.infer<S>) => Promise<unknown>,
-  options: ErrorFrameOptions,
+  useCase: (ports: P, caller: Caller, frame: z.infer<S>) => Promise<unknown>,
+  ports: P,
   middlewares: MiddlewareObj[] = [],
 ) {
   async function handle(event: WebSocketEvent, context: Context | undefined): Promise<WebSocketResult> {
     const frame = parseFrame(schema, event.body)
     const remaining = context?.getRemainingTimeInMillis?.()
-    await run(
+    await useCase(
+      ports,
       {
         connectionId: event.requestContext.connectionId,
         requestId: frame.requestId,
@@ -78,7 +80,7 @@ export function wsAction<S extends z.ZodMiniType<{ requestId?: string | undefine
     )
     return OK
   }
-  return middy<WebSocketEvent, WebSocketResult, Error, Context>(handle).use(middlewares).use(errorFrames(options))
+  return middy<WebSocketEvent, WebSocketResult, Error, Context>(handle).use(middlewares).use(errorFrames(ports))
 }
 
 /** Parses a frame body as JSON and validates it; any problem is a `bad_request` naming the fields. */

@@ -3,7 +3,7 @@ import { randomBytes, randomUUID } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { sql } from 'kysely'
-import { invoke } from '../../local/lambda-invoke.ts'
+import { invoke } from '@trainer-chat/aws-edge'
 import { ADMIN } from '../helpers/admin.ts'
 import { startTestStack, type TestStack } from '../helpers/stack.ts'
 

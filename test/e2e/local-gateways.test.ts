@@ -4,7 +4,7 @@ import { request } from 'node:http'
 import { PassThrough } from 'node:stream'
 import { after, before, describe, test } from 'node:test'
 import WebSocket from 'ws'
-import { createLocalLog } from '../../local/lambda-invoke.ts'
+import { createLocalLog } from '../../local/log.ts'
 import { MAX_BUFFERED_BYTES } from '../../local/ws-gateway.ts'
 import { startTestStack, TestClient, type TestStack } from '../helpers/stack.ts'
 

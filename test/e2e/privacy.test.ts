@@ -3,7 +3,7 @@ import { randomBytes, randomUUID } from 'node:crypto'
 import { after, before, describe, test } from 'node:test'
 import { GetEndpointAttributesCommand, SNSClient } from '@aws-sdk/client-sns'
 import { sql } from 'kysely'
-import { invoke } from '../../local/lambda-invoke.ts'
+import { invoke } from '@trainer-chat/aws-edge'
 import { ADMIN, databaseSnapshot, openConversationId, userId } from '../helpers/admin.ts'
 import { startTestStack, type TestClient, type TestStack } from '../helpers/stack.ts'
 

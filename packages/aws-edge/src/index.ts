@@ -112,3 +112,4 @@ export async function startAwsEdge(options: AwsEdgeOptions): Promise<AwsEdge> {
 // For the local WebSocket gateway: the same body, URL and SigV4 rules on its Management API.
 export { BodyTooLargeError, headerMap, MalformedUrlError, parseUrl, readBody } from './http.ts'
 export { verifySignature, type Credentials } from './sigv4.ts'
+export { invoke, webSocketRequestContext, type LambdaHandler, type WebSocketEventSource } from './lambda.ts'
