@@ -1,6 +1,6 @@
 import { type App, Validations } from 'aws-cdk-lib'
 import { AwsSolutionsChecks } from 'cdk-nag'
-import type { StageConfig } from './config.ts'
+import { retainsData, type StageConfig } from './config.ts'
 import { StatefulStack } from './stateful-stack.ts'
 import { StatelessStack } from './stateless-stack.ts'
 
@@ -23,7 +23,7 @@ export function buildTrainerChat(app: App, config: StageConfig): TrainerChatStac
   const stateful = new StatefulStack(app, `trainer-chat-${config.stage}-stateful`, {
     ...common,
     description: `trainer-chat ${config.stage}: network, database, attachments bucket, user pool`,
-    terminationProtection: config.removalPolicy === 'retain',
+    terminationProtection: retainsData(config),
     config,
   })
   const stateless = new StatelessStack(app, `trainer-chat-${config.stage}-stateless`, {

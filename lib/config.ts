@@ -1,5 +1,7 @@
 import * as z from 'zod/mini'
+import { RemovalPolicy, type StackProps } from 'aws-cdk-lib'
 import { RetentionDays } from 'aws-cdk-lib/aws-logs'
+import type { LogGroupSettings } from './constructs/log-group.ts'
 
 /**
  * Per-stage deployment settings, read from CDK context and validated once.
@@ -114,6 +116,26 @@ const StageSchema = z.object({
 
 export type StageSettings = z.infer<typeof StageSchema>
 export type StageConfig = Readonly<StageSettings & { stage: StageName }>
+
+/** The props of either stack of a stage. */
+export interface StageStackProps extends StackProps {
+  readonly config: StageConfig
+}
+
+/** Whether the stage keeps its stateful resources when its stacks are deleted (`removalPolicy: retain`). */
+export function retainsData(config: StageConfig): boolean {
+  return config.removalPolicy === 'retain'
+}
+
+/** The stage's `removalPolicy` as CDK spells it. */
+export function removalPolicyOf(config: StageConfig): RemovalPolicy {
+  return retainsData(config) ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY
+}
+
+/** What every log group of the stage gets: the functions' retention, the stage's removal policy. */
+export function logGroupSettingsOf(config: StageConfig): LogGroupSettings {
+  return { logRetention: config.functions.logRetentionDays, removalPolicy: removalPolicyOf(config) }
+}
 
 /** What a construct scope can tell us: just CDK context. */
 interface ContextSource {

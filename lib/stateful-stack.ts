@@ -1,14 +1,10 @@
-import { CfnOutput, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib'
+import { CfnOutput, Stack } from 'aws-cdk-lib'
 import type { Construct } from 'constructs'
-import type { StageConfig } from './config.ts'
+import { logGroupSettingsOf, removalPolicyOf, retainsData, type StageStackProps } from './config.ts'
 import { AttachmentsBucket } from './constructs/attachments-bucket.ts'
 import { Auth } from './constructs/auth.ts'
 import { Database } from './constructs/database.ts'
 import { Network } from './constructs/network.ts'
-
-export interface StatefulStackProps extends StackProps {
-  readonly config: StageConfig
-}
 
 /**
  * Everything that holds data or identity and must outlive a redeploy of the code: the network the
@@ -21,17 +17,16 @@ export class StatefulStack extends Stack {
   readonly attachments: AttachmentsBucket
   readonly auth: Auth
 
-  constructor(scope: Construct, id: string, props: StatefulStackProps) {
+  constructor(scope: Construct, id: string, props: StageStackProps) {
     super(scope, id, props)
     const { config } = props
-    const retain = config.removalPolicy === 'retain'
-    const removalPolicy = retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY
+    const retain = retainsData(config)
+    const removalPolicy = removalPolicyOf(config)
 
     this.network = new Network(this, 'Network', {
       maxAzs: config.network.maxAzs,
       natGateways: config.network.natGateways,
-      logRetention: config.functions.logRetentionDays,
-      removalPolicy,
+      ...logGroupSettingsOf(config),
     })
 
     this.database = new Database(this, 'Database', {

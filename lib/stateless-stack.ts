@@ -1,10 +1,10 @@
-import { Aws, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib'
+import { Aws, CfnOutput, Duration, Stack } from 'aws-cdk-lib'
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events'
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets'
 import { InvocationType, Trigger } from 'aws-cdk-lib/triggers'
 import type { Construct } from 'constructs'
 import { Capabilities } from './capabilities.ts'
-import type { StageConfig } from './config.ts'
+import { logGroupSettingsOf, type StageStackProps } from './config.ts'
 import { ApiGatewayLoggingRole } from './constructs/api-gateway-logging.ts'
 import { ChatFunction } from './constructs/chat-function.ts'
 import { ConsoleSite } from './constructs/console-site.ts'
@@ -16,8 +16,7 @@ import { FUNCTIONS, type FunctionSpec, type HandlerName, MIGRATION_HANDLER, WEBS
 import { deployedHttpRoutes, deployedWebSocketRoutes } from './routes.ts'
 import type { StatefulStack } from './stateful-stack.ts'
 
-export interface StatelessStackProps extends StackProps {
-  readonly config: StageConfig
+export interface StatelessStackProps extends StageStackProps {
   readonly stateful: StatefulStack
 }
 
@@ -43,11 +42,10 @@ export class StatelessStack extends Stack {
     const { config, stateful } = props
     const { database, attachments, auth, network } = stateful
     const namePrefix = `trainer-chat-${config.stage}`
-    const removalPolicy = config.removalPolicy === 'retain' ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY
-    const logRetention = config.functions.logRetentionDays
+    const logs = logGroupSettingsOf(config)
     const specs = FUNCTIONS as readonly FunctionSpec[]
 
-    const push = new Push(this, 'Push', { namePrefix, ...config.push, logRetention, removalPolicy })
+    const push = new Push(this, 'Push', { namePrefix, ...config.push, ...logs })
 
     for (const spec of specs) {
       const fn = new ChatFunction(this, constructId(spec.handler), {
@@ -65,8 +63,7 @@ export class StatelessStack extends Stack {
           : { network: { vpc: network.vpc, securityGroup: network.functionSecurityGroup } }),
         memoryMiB: spec.memoryMiB ?? config.functions.memoryMiB,
         timeout: Duration.seconds(spec.timeoutSeconds ?? config.functions.timeoutSeconds),
-        logRetention,
-        removalPolicy,
+        ...logs,
       })
       this.functions.set(spec.handler as HandlerName, fn)
       if (spec.everyMinutes) {
@@ -91,8 +88,7 @@ export class StatelessStack extends Stack {
       functionFor,
       authorizer: functionFor(WEBSOCKET_AUTHORIZER),
       throttle: config.throttling.webSocket,
-      logRetention,
-      removalPolicy,
+      ...logs,
     })
     if (config.manageApiGatewayAccountRole) {
       const logging = new ApiGatewayLoggingRole(this, 'ApiGatewayLogging')
@@ -114,8 +110,7 @@ export class StatelessStack extends Stack {
       userPoolClients: [auth.mobileClient, this.console.client],
       corsOrigins: [...config.corsOrigins, this.console.origin],
       throttle: config.throttling.http,
-      logRetention,
-      removalPolicy,
+      ...logs,
     })
 
     // Capabilities are bound last: CONNECTIONS_ENDPOINT exists only once the WebSocket API does.

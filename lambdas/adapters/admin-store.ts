@@ -15,7 +15,7 @@ import { ROLES, type ConversationStatus, type Identity, type Role } from '../cor
 import { adminTransaction, recordAudit } from './admin-transaction.ts'
 import { forgetConnections } from './chat-store.ts'
 import type { Database } from './database-schema.ts'
-import { replyToJson, single, toIso, type MessageJson } from './sql-fragments.ts'
+import { paginate, replyToJson, single, toIso, type MessageJson } from './sql-fragments.ts'
 
 /**
  * The admin store on Postgres. Each request runs SERIALIZABLE: the rules the use cases check
@@ -163,13 +163,6 @@ export function toAdminMessage(json: AdminMessageJson): AdminMessage {
     deletedAt: isoOrNull(json.deletedAt),
     edits: json.edits.map((edit) => ({ body: edit.body, editedAt: toIso(edit.editedAt) })),
   }
-}
-
-/** Splits a page fetched with one extra row into its items and the key to continue after. */
-export function paginate<R, T, K>(rows: R[], limit: number, map: (row: R) => T, keyOf: (row: R) => K): { items: T[]; nextKey: K | null } {
-  const page = rows.slice(0, limit)
-  const last = page.at(-1)
-  return { items: page.map(map), nextKey: rows.length > limit && last !== undefined ? keyOf(last) : null }
 }
 
 /** A user `u` with their trainer `t`; the row type comes from database-schema.ts. */

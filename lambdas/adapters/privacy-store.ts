@@ -15,7 +15,7 @@ import {
 import { closeConversationsOf } from './admin-store.ts'
 import { adminTransaction, recordAudit, runSerializable } from './admin-transaction.ts'
 import type { Database } from './database-schema.ts'
-import { single, toIso } from './sql-fragments.ts'
+import { paginate, single, toIso } from './sql-fragments.ts'
 import { callerFromIdentity } from './users-upsert.ts'
 
 /** Export and erasure on Postgres (core/privacy.ts). */
@@ -132,9 +132,12 @@ export function createPrivacyQueries(db: Kysely<Database>): PrivacyQueries {
         FROM caller c`.execute(db)
       const row = single(rows)
       if (row.disabled) return null
-      const messages = row.messages.slice(0, page.limit)
-      const last = messages.at(-1)
-      const nextKey = row.messages.length > page.limit && last ? { conversationId: last.conversationId, seq: last.seq } : null
+      const { items: messages, nextKey } = paginate(
+        row.messages,
+        page.limit,
+        (message) => message,
+        (last) => ({ conversationId: last.conversationId, seq: last.seq }),
+      )
       return { messages, nextKey }
     },
   }

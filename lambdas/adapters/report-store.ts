@@ -19,7 +19,6 @@ import {
   createAdminStore,
   createAdminTransaction,
   isoOrNull,
-  paginate,
   preciseIso,
   toAdminMessage,
   toConversation,
@@ -28,7 +27,7 @@ import {
 } from './admin-store.ts'
 import { adminTransaction } from './admin-transaction.ts'
 import type { Database } from './database-schema.ts'
-import { participantAccess, single, toIso } from './sql-fragments.ts'
+import { paginate, participantAccess, single, toIso } from './sql-fragments.ts'
 import { callerFromIdentity } from './users-upsert.ts'
 
 /**

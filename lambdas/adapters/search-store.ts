@@ -4,7 +4,7 @@ import type { Identity } from '../core/model.ts'
 import type { Verdict } from '../core/ports.ts'
 import type { Highlight, HitKey, SearchHit, SearchStore, SeqKey } from '../core/search.ts'
 import type { Database } from './database-schema.ts'
-import { participantAccess, single, toIso } from './sql-fragments.ts'
+import { paginate, participantAccess, single, toIso } from './sql-fragments.ts'
 import { callerFromIdentity } from './users-upsert.ts'
 
 /**
@@ -106,7 +106,8 @@ export function createSearchStore(db: Kysely<Database>): SearchStore {
            FROM (SELECT * FROM found ORDER BY seq DESC LIMIT ${page.limit + 1}) p) AS hits
         FROM access a`.execute(db)
       const row = single(rows)
-      return { verdict: row.verdict, ...paginate(HitsJson.parse(row.hits), page.limit, (hit): SeqKey => ({ seq: hit.seq })) }
+      const { items: hits, nextKey } = paginate(HitsJson.parse(row.hits), page.limit, toHit, (hit): SeqKey => ({ seq: hit.seq }))
+      return { verdict: row.verdict, hits, nextKey }
     },
 
     async everywhere(identity, page) {
@@ -142,26 +143,15 @@ export function createSearchStore(db: Kysely<Database>): SearchStore {
            FROM (SELECT m.* FROM readable m ${order}) p) AS hits
         FROM caller c`.execute(db)
       const row = single(rows)
-      return { disabled: row.disabled, ...paginate(HitsJson.parse(row.hits), page.limit, (hit): HitKey => ({ at: hit.sortAt, id: hit.messageId })) }
+      const { items: hits, nextKey } = paginate(HitsJson.parse(row.hits), page.limit, toHit, (hit): HitKey => ({ at: hit.sortAt, id: hit.messageId }))
+      return { disabled: row.disabled, hits, nextKey }
     },
   }
 }
 
-function paginate<K>(rows: HitJson[], limit: number, keyOf: (hit: HitJson) => K): { hits: SearchHit[]; nextKey: K | null } {
-  const page = rows.slice(0, limit)
-  const last = page.at(-1)
-  return { hits: page.map(toHit), nextKey: rows.length > limit && last ? keyOf(last) : null }
-}
-
-function toHit(json: HitJson): SearchHit {
-  return {
-    conversationId: json.conversationId,
-    messageId: json.messageId,
-    seq: json.seq,
-    senderId: json.senderId,
-    createdAt: toIso(json.createdAt),
-    ...parseHeadline(json.headline),
-  }
+/** A hit as the page's JSON has it, less the sort key, its time in the API's format and its headline parsed. */
+function toHit({ sortAt, headline, ...hit }: HitJson): SearchHit {
+  return { ...hit, createdAt: toIso(hit.createdAt), ...parseHeadline(headline) }
 }
 
 /** ts_headline's output with our marks → the plain snippet and its highlighted ranges. */

@@ -123,6 +123,13 @@ export function single<T>(rows: T[]): T {
   return row
 }
 
+/** Splits a keyset page fetched with one extra row (`LIMIT limit + 1`) into its items and the key to continue after. */
+export function paginate<R, T, K>(rows: R[], limit: number, map: (row: R) => T, keyOf: (row: R) => K): { items: T[]; nextKey: K | null } {
+  const page = rows.slice(0, limit)
+  const last = page.at(-1)
+  return { items: page.map(map), nextKey: rows.length > limit && last !== undefined ? keyOf(last) : null }
+}
+
 const UNIQUE_VIOLATION = '23505'
 
 /** Whether Postgres refused a write for a unique constraint (this one, when named and reported). */

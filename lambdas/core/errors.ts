@@ -26,6 +26,12 @@ export class ChatError extends Error {
 
 export const isChatError = (error: unknown): error is ChatError => error instanceof ChatError
 
+/** `value` when there is one; else the request is refused `not_found` with `message`. */
+export function requireFound<T>(value: T | null | undefined, message: string): T {
+  if (value === null || value === undefined) throw new ChatError('not_found', message)
+  return value
+}
+
 /**
  * The one mapping from anything thrown to what a client may see: a ChatError as it is, anything
  * else as `internal` with no details. `unexpected` says whether it is a bug or an outage worth an

@@ -3,7 +3,7 @@ import type { AdminTransactions } from './admin/actor.ts'
 import { auditRecord } from './admin/audit.ts'
 import type { AuditRecord } from './admin/model.ts'
 import { attachmentKey } from './attachments.ts'
-import { ChatError } from './errors.ts'
+import { ChatError, requireFound } from './errors.ts'
 import type { AttachmentInfo, Identity, Platform, Role } from './model.ts'
 import type { AttachmentStorage, Delivery, Log, PushNotifier } from './ports.ts'
 
@@ -274,8 +274,7 @@ export interface Erasure {
  */
 export async function eraseUser(ports: ErasurePorts, identity: Identity, input: { userId: string; reason: string }): Promise<Erasure> {
   const outcome = await ports.store.transaction(identity, async (tx, admin) => {
-    const user = await tx.load(input.userId)
-    if (!user) throw new ChatError('not_found', 'User not found')
+    const user = requireFound(await tx.load(input.userId), 'User not found')
     if (user.erasedAt !== null) throw new ChatError('conflict', 'This user was already erased', { erasedAt: user.erasedAt })
     if (user.role === 'admin') throw new ChatError('conflict', 'Admins cannot be erased; change their role first')
     if (user.role === 'trainer' && user.assignedMembers > 0) {

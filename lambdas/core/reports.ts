@@ -1,5 +1,5 @@
 import type { ServerFrame } from '@trainer-chat/protocol'
-import type { AdminTransactions } from './admin/actor.ts'
+import { type AdminTransactions, listPage } from './admin/actor.ts'
 import { auditRecord } from './admin/audit.ts'
 import { closeConversationStep, hideMessageStep } from './admin/conversations.ts'
 import type { ActivityKey, AdminConversation, AdminMessage, Notified, Page, UserRef } from './admin/model.ts'
@@ -7,7 +7,7 @@ import { announceClosed, announceHidden, disconnectAll } from './admin/notify.ts
 import type { AdminTransaction } from './admin/ports.ts'
 import { setDisabledStep } from './admin/users.ts'
 import { assertAccess } from './chat.ts'
-import { ChatError } from './errors.ts'
+import { ChatError, requireFound } from './errors.ts'
 import type { ConversationStatus, Identity, Role } from './model.ts'
 import type { Delivery, Departures, ForgetOptions, Log, Verdict } from './ports.ts'
 
@@ -126,9 +126,8 @@ export async function fileReport(
   return filed.report
 }
 
-export async function listReports(ports: ReportPorts, identity: Identity, filter: ReportFilter) {
-  const page = await ports.store.transaction(identity, (tx) => tx.listReports(filter))
-  return { reports: page.items, nextKey: page.nextKey }
+export function listReports(ports: ReportPorts, identity: Identity, filter: ReportFilter) {
+  return listPage(ports.store, identity, 'reports', (tx) => tx.listReports(filter))
 }
 
 /**
@@ -149,8 +148,7 @@ export async function resolveReport(
   input: { reportId: string; action: ReportAction; note: string },
 ): Promise<AdminReport> {
   const outcome = await ports.store.transaction(identity, async (tx, admin) => {
-    const report = await tx.loadReport(input.reportId)
-    if (!report) throw new ChatError('not_found', 'Report not found')
+    const report = requireFound(await tx.loadReport(input.reportId), 'Report not found')
     if (report.status === 'resolved') throw new ChatError('conflict', 'The report is already resolved')
 
     let hidden: Notified<AdminMessage> | undefined

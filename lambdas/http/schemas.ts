@@ -148,10 +148,9 @@ export const MessageView = lazy(() => z.object({
   reactions: z.array(z.object({ emoji: z.string(), userIds: z.array(Id()) })),
 }))
 
-export const UserView = lazy(() => z.object({
-  id: Id(),
-  email: z.string(),
-  displayName: z.string(),
+export const UserRefView = lazy(() => z.object({ id: Id(), email: z.string(), displayName: z.string() }))
+
+export const UserView = lazy(() => z.extend(UserRefView(), {
   role: z.enum(ROLES),
   trainerId: z.nullable(Id()),
 }))
@@ -187,8 +186,6 @@ export const DeviceView = lazy(() => z.object({
   updatedAt: IsoTimestamp(),
 }))
 
-export const UserRefView = lazy(() => z.object({ id: Id(), email: z.string(), displayName: z.string() }))
-
 export const AdminConversationView = lazy(() => z.object({
   id: Id(),
   status: z.enum(['open', 'closed']),
@@ -216,10 +213,7 @@ export const AdminMessageView = lazy(() => z.extend(MessageView(), {
   edits: z.array(z.object({ body: z.string(), editedAt: IsoTimestamp() })),
 }))
 
-export const AdminUserView = lazy(() => z.object({
-  id: Id(),
-  email: z.string(),
-  displayName: z.string(),
+export const AdminUserView = lazy(() => z.extend(UserRefView(), {
   role: z.enum(ROLES),
   trainer: z.nullable(UserRefView()),
   disabledAt: z.nullable(IsoTimestamp()),

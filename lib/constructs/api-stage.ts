@@ -1,21 +1,15 @@
-import type { RemovalPolicy } from 'aws-cdk-lib'
 import { type CfnStage, type IAccessLogSettings, type IStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2'
 import type { IFunction } from 'aws-cdk-lib/aws-lambda'
-import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs'
 import type { Construct, IDependable } from 'constructs'
 import type { HandlerName } from '../functions.ts'
 import type { ThrottleSettings } from '../routes.ts'
 import { jsonAccessLogFormat } from './access-log.ts'
+import { logGroup, type LogGroupSettings } from './log-group.ts'
 
 /** What the HTTP and the WebSocket API share: their props, JSON access logs and per-route throttles on their stage. */
 
-export interface StageLogProps {
-  readonly logRetention: RetentionDays
-  readonly removalPolicy: RemovalPolicy
-}
-
 /** The props of either API construct, over its own kind of deployed route. */
-export interface ChatApiProps<Route> extends StageLogProps {
+export interface ChatApiProps<Route> extends LogGroupSettings {
   readonly apiName: string
   readonly routes: readonly Route[]
   readonly functionFor: (handler: HandlerName) => IFunction
@@ -24,9 +18,8 @@ export interface ChatApiProps<Route> extends StageLogProps {
 }
 
 /** JSON access logs with the given fields, into a log group `AccessLogs` of the API's construct. */
-export function stageAccessLogs(api: Construct, fields: Record<string, string>, props: StageLogProps): IAccessLogSettings {
-  const accessLogs = new LogGroup(api, 'AccessLogs', { retention: props.logRetention, removalPolicy: props.removalPolicy })
-  return { destination: new LogGroupLogDestination(accessLogs), format: jsonAccessLogFormat(fields) }
+export function stageAccessLogs(api: Construct, fields: Record<string, string>, settings: LogGroupSettings): IAccessLogSettings {
+  return { destination: new LogGroupLogDestination(logGroup(api, 'AccessLogs', settings)), format: jsonAccessLogFormat(fields) }
 }
 
 /**

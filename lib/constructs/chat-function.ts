@@ -3,11 +3,11 @@ import { type Duration, RemovalPolicy, Validations } from 'aws-cdk-lib'
 import type { ISecurityGroup, IVpc } from 'aws-cdk-lib/aws-ec2'
 import { SubnetType } from 'aws-cdk-lib/aws-ec2'
 import { ApplicationLogLevel, Architecture, LoggingFormat, Runtime, SystemLogLevel } from 'aws-cdk-lib/aws-lambda'
-import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs'
 import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs'
 import type { Construct } from 'constructs'
 import bundling from '../bundling.json' with { type: 'json' }
 import { LAMBDA_BASIC_EXECUTION_FINDING, LAMBDA_VPC_ACCESS_FINDING } from '../nag.ts'
+import { logGroup, type LogGroupSettings } from './log-group.ts'
 
 /**
  * The environment a handler may receive: the keys `lambdas/config.ts` parses. Typed here so a
@@ -37,7 +37,8 @@ export interface LambdaEnvironment {
   REACTION_EMOJI?: string
 }
 
-export interface ChatFunctionProps {
+/** The log settings are the function's log group's. */
+export interface ChatFunctionProps extends LogGroupSettings {
   /** File name under lambdas/handlers/, without `.ts`. */
   readonly handler: string
   readonly description: string
@@ -46,8 +47,6 @@ export interface ChatFunctionProps {
   readonly network?: { readonly vpc: IVpc; readonly securityGroup: ISecurityGroup }
   readonly memoryMiB: number
   readonly timeout: Duration
-  readonly logRetention: RetentionDays
-  readonly removalPolicy: RemovalPolicy
 }
 
 const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url))
@@ -72,10 +71,6 @@ const APPLICATION_LOG_LEVEL: Record<LambdaEnvironment['LOG_LEVEL'], ApplicationL
  */
 export class ChatFunction extends NodejsFunction {
   constructor(scope: Construct, id: string, props: ChatFunctionProps) {
-    const logGroup = new LogGroup(scope, `${id}Logs`, {
-      retention: props.logRetention,
-      removalPolicy: props.removalPolicy,
-    })
     super(scope, id, {
       entry: handlerEntry(props.handler),
       handler: 'handler',
@@ -87,7 +82,7 @@ export class ChatFunction extends NodejsFunction {
       environment: { ...props.environment },
       // Only the migration trigger publishes versions (one per code change); don't hoard old ones.
       currentVersionOptions: { removalPolicy: RemovalPolicy.DESTROY },
-      logGroup,
+      logGroup: logGroup(scope, `${id}Logs`, props),
       loggingFormat: LoggingFormat.JSON,
       applicationLogLevelV2: APPLICATION_LOG_LEVEL[props.environment.LOG_LEVEL],
       systemLogLevelV2: SystemLogLevel.WARN,

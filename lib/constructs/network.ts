@@ -1,4 +1,3 @@
-import type { RemovalPolicy } from 'aws-cdk-lib'
 import {
   FlowLogDestination,
   FlowLogTrafficType,
@@ -10,14 +9,13 @@ import {
   SubnetType,
   Vpc,
 } from 'aws-cdk-lib/aws-ec2'
-import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs'
 import { Construct } from 'constructs'
+import { logGroup, type LogGroupSettings } from './log-group.ts'
 
-export interface NetworkProps {
+/** The log settings are the flow logs'. */
+export interface NetworkProps extends LogGroupSettings {
   readonly maxAzs: number
   readonly natGateways: number
-  readonly logRetention: RetentionDays
-  readonly removalPolicy: RemovalPolicy
 }
 
 /**
@@ -38,10 +36,7 @@ export class Network extends Construct {
   constructor(scope: Construct, id: string, props: NetworkProps) {
     super(scope, id)
 
-    const flowLogs = new LogGroup(this, 'FlowLogs', {
-      retention: props.logRetention,
-      removalPolicy: props.removalPolicy,
-    })
+    const flowLogs = logGroup(this, 'FlowLogs', props)
 
     this.vpc = new Vpc(this, 'Vpc', {
       ipAddresses: IpAddresses.cidr('10.40.0.0/16'),

@@ -1,19 +1,18 @@
 import { fileURLToPath } from 'node:url'
-import { CustomResource, Duration, type RemovalPolicy, Stack, Validations } from 'aws-cdk-lib'
+import { CustomResource, Duration, Stack, Validations } from 'aws-cdk-lib'
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam'
 import { Architecture, Code, Function as LambdaFunction, LoggingFormat, Runtime } from 'aws-cdk-lib/aws-lambda'
-import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs'
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager'
 import { Construct } from 'constructs'
 import { acknowledgeWildcards, LAMBDA_BASIC_EXECUTION_FINDING } from '../nag.ts'
+import { logGroup, type LogGroupSettings } from './log-group.ts'
 
-export interface PushProps {
+/** The log settings are the deploy-time provider function's. */
+export interface PushProps extends LogGroupSettings {
   readonly namePrefix: string
   readonly apnsSecretName?: string
   readonly apnsPlatform: 'APNS' | 'APNS_SANDBOX'
   readonly fcmSecretName?: string
-  readonly logRetention: RetentionDays
-  readonly removalPolicy: RemovalPolicy
 }
 
 interface PlatformApplication {
@@ -43,10 +42,7 @@ export class Push extends Construct {
       code: Code.fromAsset(fileURLToPath(new URL('./platform-application-handler/', import.meta.url))),
       timeout: Duration.minutes(1),
       loggingFormat: LoggingFormat.JSON,
-      logGroup: new LogGroup(this, 'PlatformApplicationHandlerLogs', {
-        retention: props.logRetention,
-        removalPolicy: props.removalPolicy,
-      }),
+      logGroup: logGroup(this, 'PlatformApplicationHandlerLogs', props),
     })
     const stack = Stack.of(this)
     const create = (platform: 'APNS' | 'APNS_SANDBOX' | 'GCM', secretName: string, suffix: string): PlatformApplication => {

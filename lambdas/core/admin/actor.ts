@@ -1,5 +1,6 @@
 import { ChatError } from '../errors.ts'
 import type { Identity, Role } from '../model.ts'
+import type { Page } from './model.ts'
 
 /**
  * The one admin check. Every admin request (admin routes, the moderation queue, erasure) is one
@@ -34,4 +35,18 @@ export function requireAdmin(actor: Actor): Admin {
  */
 export interface AdminTransactions<Tx> {
   transaction<T>(identity: Identity, work: (tx: Tx, admin: Admin) => Promise<T>): Promise<T>
+}
+
+/** A page of an admin list with its items under the name the route replies with: `{ users, nextKey }`. */
+export type NamedPage<N extends string, T, K> = Record<N, T[]> & { nextKey: K | null }
+
+/** Every admin list: one page read in an admin's transaction (`read`), its items named `name`. */
+export async function listPage<Tx, N extends string, T, K>(
+  store: AdminTransactions<Tx>,
+  identity: Identity,
+  name: N,
+  read: (tx: Tx) => Promise<Page<T, K>>,
+): Promise<NamedPage<N, T, K>> {
+  const page = await store.transaction(identity, read)
+  return { [name]: page.items, nextKey: page.nextKey } as NamedPage<N, T, K>
 }

@@ -1,5 +1,5 @@
 import type { Identity } from '../model.ts'
-import type { Admin } from './actor.ts'
+import { type Admin, listPage } from './actor.ts'
 import type { ActivityKey, AuditAction, AuditRecord } from './model.ts'
 import type { AdminPorts } from './ports.ts'
 
@@ -23,7 +23,6 @@ export function auditRecord<A extends AuditAction>(
   return { actorId: admin.userId, action, targetType, targetId, reason, details }
 }
 
-export async function listAudit(ports: AdminPorts, identity: Identity, page: { limit: number; after?: ActivityKey | undefined }) {
-  const result = await ports.store.transaction(identity, (tx) => tx.listAudit(page))
-  return { entries: result.items, nextKey: result.nextKey }
+export function listAudit(ports: AdminPorts, identity: Identity, page: { limit: number; after?: ActivityKey | undefined }) {
+  return listPage(ports.store, identity, 'entries', (tx) => tx.listAudit(page))
 }

@@ -1,6 +1,6 @@
-import { ChatError } from '../errors.ts'
+import { ChatError, requireFound } from '../errors.ts'
 import type { ConversationStatus, Identity } from '../model.ts'
-import type { Admin } from './actor.ts'
+import { type Admin, listPage } from './actor.ts'
 import { auditRecord } from './audit.ts'
 import type { AdminConversation, AdminMessage, Notified } from './model.ts'
 import { announceClosed, announceHidden, announceOpened } from './notify.ts'
@@ -13,9 +13,8 @@ import type { AdminPorts, AdminTransaction, ConversationFilter, ConversationStat
  */
 
 
-export async function listConversations(ports: AdminPorts, identity: Identity, filter: ConversationFilter) {
-  const page = await ports.store.transaction(identity, (tx) => tx.listConversations(filter))
-  return { conversations: page.items, nextKey: page.nextKey }
+export function listConversations(ports: AdminPorts, identity: Identity, filter: ConversationFilter) {
+  return listPage(ports.store, identity, 'conversations', (tx) => tx.listConversations(filter))
 }
 
 export async function conversationHistory(
@@ -39,8 +38,7 @@ export async function closeConversation(
   input: { conversationId: string; reason: string },
 ): Promise<AdminConversation> {
   const closed = await ports.store.transaction(identity, async (tx, admin) => {
-    const conversation = await tx.loadConversation(input.conversationId)
-    if (!conversation) throw new ChatError('not_found', 'Conversation not found')
+    const conversation = requireFound(await tx.loadConversation(input.conversationId), 'Conversation not found')
     if (conversation.status === 'closed') throw new ChatError('conflict', 'The conversation is already closed')
     return closeConversationStep(tx, admin, conversation, input.reason)
   })
@@ -60,8 +58,7 @@ export async function reopenConversation(
   input: { conversationId: string },
 ): Promise<AdminConversation> {
   const reopened = await ports.store.transaction(identity, async (tx, admin) => {
-    const conversation = await tx.loadConversation(input.conversationId)
-    if (!conversation) throw new ChatError('not_found', 'Conversation not found')
+    const conversation = requireFound(await tx.loadConversation(input.conversationId), 'Conversation not found')
     if (conversation.status === 'open') throw new ChatError('conflict', 'The conversation is already open')
     if (conversation.participantErased) throw new ChatError('conflict', 'A participant of this conversation was erased')
     if (conversation.otherOpenId) {
@@ -90,8 +87,7 @@ export async function hideMessage(
   input: { messageId: string; reason: string },
 ): Promise<AdminMessage> {
   const hidden = await ports.store.transaction(identity, async (tx, admin) => {
-    const message = await tx.loadMessage(input.messageId)
-    if (!message) throw new ChatError('not_found', 'Message not found')
+    const message = requireFound(await tx.loadMessage(input.messageId), 'Message not found')
     if (message.hidden) throw new ChatError('conflict', 'The message is already removed')
     return hideMessageStep(tx, admin, message.id, input.reason)
   })

@@ -39,10 +39,7 @@ export interface AdminMessage extends Omit<Message, 'attachment'> {
   edits: Array<{ body: string; editedAt: string }>
 }
 
-export interface AdminUser {
-  id: string
-  email: string
-  displayName: string
+export interface AdminUser extends UserRef {
   role: Role
   trainer: UserRef | null
   disabledAt: string | null

@@ -1,6 +1,6 @@
-import { ChatError } from '../errors.ts'
+import { ChatError, requireFound } from '../errors.ts'
 import type { Identity, Role } from '../model.ts'
-import type { Admin } from './actor.ts'
+import { type Admin, listPage } from './actor.ts'
 import { auditRecord } from './audit.ts'
 import type { AdminConversation, AdminUser } from './model.ts'
 import { announceAllClosed, announceOpened, disconnectAll } from './notify.ts'
@@ -17,9 +17,8 @@ export const CLOSED_BY_REASSIGNMENT = 'trainer_reassigned'
 export const CLOSED_BY_ROLE_CHANGE = 'role_changed'
 
 
-export async function listUsers(ports: AdminPorts, identity: Identity, filter: UserFilter) {
-  const page = await ports.store.transaction(identity, (tx) => tx.listUsers(filter))
-  return { users: page.items, nextKey: page.nextKey }
+export function listUsers(ports: AdminPorts, identity: Identity, filter: UserFilter) {
+  return listPage(ports.store, identity, 'users', (tx) => tx.listUsers(filter))
 }
 
 /** An erased account is gone for good: no trainer, role or enabling brings it back (docs/privacy.md). */
@@ -29,9 +28,9 @@ function refuseErased(user: UserState | null): void {
 
 /** The user an admin change targets: it must exist and not be erased. */
 function requireChangeable(user: UserState | null): UserState {
-  if (!user) throw new ChatError('not_found', 'User not found')
-  refuseErased(user)
-  return user
+  const found = requireFound(user, 'User not found')
+  refuseErased(found)
+  return found
 }
 
 export interface TrainerAssignment {

@@ -1,0 +1,14 @@
+import type { RemovalPolicy } from 'aws-cdk-lib'
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs'
+import type { Construct } from 'constructs'
+
+/** How long a construct's log group keeps events, and what becomes of it when the stack goes. */
+export interface LogGroupSettings {
+  readonly logRetention: RetentionDays
+  readonly removalPolicy: RemovalPolicy
+}
+
+/** A log group of ours: created explicitly (no log-retention Lambda), with the stage's retention and removal policy. */
+export function logGroup(scope: Construct, id: string, settings: LogGroupSettings): LogGroup {
+  return new LogGroup(scope, id, { retention: settings.logRetention, removalPolicy: settings.removalPolicy })
+}
