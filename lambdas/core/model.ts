@@ -20,6 +20,12 @@ export type StoredMessage = Omit<Message, 'attachment'> & { attachment: Attachme
 
 export type ConversationStatus = 'open' | 'closed'
 
+/** A list's page size: what a page holds when the caller names no limit, and the most it may ask for. */
+export interface PageSize {
+  defaultLimit: number
+  maxLimit: number
+}
+
 export interface ConversationSummary {
   id: string
   userId: string

@@ -4,7 +4,7 @@ import { auditRecord } from './admin/audit.ts'
 import type { AuditRecord } from './admin/model.ts'
 import { attachmentKey } from './attachments.ts'
 import { ChatError, requireFound } from './errors.ts'
-import type { AttachmentInfo, Identity, Platform, Role } from './model.ts'
+import type { AttachmentInfo, Identity, PageSize, Platform, Role } from './model.ts'
 import type { AttachmentStorage, Delivery, Log, PushNotifier } from './ports.ts'
 
 /**
@@ -12,8 +12,7 @@ import type { AttachmentStorage, Delivery, Log, PushNotifier } from './ports.ts'
  * erasure of a user. What each covers and does not is written down in docs/privacy.md.
  */
 
-export const EXPORT_PAGE_DEFAULT_LIMIT = 500
-export const EXPORT_PAGE_MAX_LIMIT = 1000
+export const EXPORT_PAGE: PageSize = { defaultLimit: 500, maxLimit: 1000 }
 
 /** The name an erased user is shown by, wherever a name appears (admin views, push titles). */
 export const ERASED_DISPLAY_NAME = 'Deleted user'

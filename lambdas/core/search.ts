@@ -1,6 +1,6 @@
 import { assertAccess } from './chat.ts'
 import { ChatError } from './errors.ts'
-import type { Identity } from './model.ts'
+import type { Identity, PageSize } from './model.ts'
 import type { Verdict } from './ports.ts'
 
 /**
@@ -12,8 +12,7 @@ import type { Verdict } from './ports.ts'
  */
 
 export const SEARCH_QUERY_MAX_CHARS = 200
-export const SEARCH_DEFAULT_LIMIT = 20
-export const SEARCH_MAX_LIMIT = 50
+export const SEARCH_PAGE: PageSize = { defaultLimit: 20, maxLimit: 50 }
 
 /** A highlighted range of a snippet: UTF-16 offsets (JavaScript string indices), end exclusive. */
 export interface Highlight {

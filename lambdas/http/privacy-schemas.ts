@@ -1,8 +1,7 @@
 import * as z from 'zod/mini'
 import { PLATFORMS, ROLES } from '../core/model.ts'
 import {
-  EXPORT_PAGE_DEFAULT_LIMIT,
-  EXPORT_PAGE_MAX_LIMIT,
+  EXPORT_PAGE,
   type Erasure,
   type ExportConversation,
   type ExportDocument,
@@ -20,10 +19,10 @@ export function encodeExportCursor(key: ExportKey | null): string | null {
 }
 
 export const ExportMessagesQuery = lazy(() => z.object({
-  limit: limit(EXPORT_PAGE_DEFAULT_LIMIT, EXPORT_PAGE_MAX_LIMIT),
+  limit: limit(EXPORT_PAGE),
   cursor: z.optional(cursorOf(ExportKeySchema())),
 }))
-export const ExportQuery = lazy(() => z.object({ limit: limit(EXPORT_PAGE_DEFAULT_LIMIT, EXPORT_PAGE_MAX_LIMIT) }))
+export const ExportQuery = lazy(() => z.object({ limit: limit(EXPORT_PAGE) }))
 
 export const ExportMessageView = lazy(() => z.object({
   id: Id(),

@@ -1,8 +1,7 @@
 import { HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT } from '@trainer-chat/protocol/server'
 import * as z from 'zod/mini'
 import {
-  ADMIN_PAGE_DEFAULT_LIMIT,
-  ADMIN_PAGE_MAX_LIMIT,
+  ADMIN_PAGE,
   AUDIT_ACTIONS,
   AUDIT_TARGETS,
   MAX_REASON_CHARS,
@@ -11,7 +10,7 @@ import {
   type AdminUser,
   type AuditEntry,
 } from '../core/admin/model.ts'
-import { PLATFORMS, ROLES, type ConversationSummary, type Message, type User } from '../core/model.ts'
+import { PLATFORMS, ROLES, type ConversationSummary, type Message, type PageSize, type User } from '../core/model.ts'
 import {
   MAX_REPORT_NOTE_CHARS,
   REPORT_ACTIONS,
@@ -20,7 +19,7 @@ import {
   type AdminReport,
   type Report,
 } from '../core/reports.ts'
-import { SEARCH_DEFAULT_LIMIT, SEARCH_MAX_LIMIT, SEARCH_QUERY_MAX_CHARS, type SearchHit } from '../core/search.ts'
+import { SEARCH_PAGE, SEARCH_QUERY_MAX_CHARS, type SearchHit } from '../core/search.ts'
 
 /**
  * The REST API's request and response schemas (zod/mini). Requests are validated with them;
@@ -48,11 +47,14 @@ export const IsoTimestamp = lazy(() => z.iso.datetime())
 // ---- Requests ----
 
 export const IdParams = lazy(() => z.object({ id: Id() }))
-export const limit = (fallback: number, max: number) => z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(max)), fallback)
+export const limit = ({ defaultLimit, maxLimit }: PageSize) => z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(maxLimit)), defaultLimit)
+
+/** The protocol's history page (joinConversation's), which the REST history shares. */
+const HISTORY_PAGE: PageSize = { defaultLimit: HISTORY_DEFAULT_LIMIT, maxLimit: HISTORY_MAX_LIMIT }
 
 export const HistoryQuery = lazy(() => z.object({
   before: z.optional(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(2_147_483_647))),
-  limit: limit(HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT),
+  limit: limit(HISTORY_PAGE),
 }))
 
 export const UploadRequest = lazy(() => z.object({
@@ -103,7 +105,7 @@ export function cursorOf<K extends z.ZodMiniType>(key: K) {
   )
 }
 
-const pageLimit = lazy(() => limit(ADMIN_PAGE_DEFAULT_LIMIT, ADMIN_PAGE_MAX_LIMIT))
+const pageLimit = lazy(() => limit(ADMIN_PAGE))
 const Reason = lazy(() => z.string().check(z.trim(), z.minLength(1), z.maxLength(MAX_REASON_CHARS)))
 
 export const ConversationListQuery = lazy(() => z.object({
@@ -236,7 +238,7 @@ export const NextCursor = lazy(() => z.nullable(z.string()))
 // ---- Search and reports (issue #13) ----
 
 const SearchText = lazy(() => z.string().check(z.trim(), z.minLength(1), z.maxLength(SEARCH_QUERY_MAX_CHARS)))
-const searchLimit = lazy(() => limit(SEARCH_DEFAULT_LIMIT, SEARCH_MAX_LIMIT))
+const searchLimit = lazy(() => limit(SEARCH_PAGE))
 export const ConversationSearchQuery = lazy(() => z.object({ q: SearchText(), limit: searchLimit(), cursor: z.optional(cursorOf(SeqKey())) }))
 export const SearchQuery = lazy(() => z.object({ q: SearchText(), limit: searchLimit(), cursor: z.optional(cursorOf(ActivityKey())) }))
 

@@ -1,12 +1,11 @@
-import type { AttachmentInfo, ConversationStatus, Message, Role } from '../model.ts'
+import type { AttachmentInfo, ConversationStatus, Message, PageSize, Role } from '../model.ts'
 
 /**
  * What admins see and page through (lambdas/http/schemas.ts describes the same shapes for the
  * OpenAPI document), shared by the conversation, user, audit and report use cases.
  */
 
-export const ADMIN_PAGE_DEFAULT_LIMIT = 50
-export const ADMIN_PAGE_MAX_LIMIT = 100
+export const ADMIN_PAGE: PageSize = { defaultLimit: 50, maxLimit: 100 }
 export const MAX_REASON_CHARS = 500
 
 export interface UserRef {
