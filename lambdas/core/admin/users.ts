@@ -106,8 +106,8 @@ export async function assignTrainer(
 
 /**
  * Change a user's role:
- * 1. an admin cannot change their own role (so the last admin cannot lock everyone out);
- * 2. the same role again changes nothing;
+ * 1. the same role again changes nothing (an admin naming their own role included);
+ * 2. an admin cannot change their own role (so the last admin cannot lock everyone out);
  * 3. a trainer who still has members keeps the role (409) until they are reassigned;
  * 4. otherwise every open conversation the user takes part in is closed (`role_changed`), a
  *    member who becomes trainer or admin loses their assigned trainer, and their connection
