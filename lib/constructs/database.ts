@@ -1,7 +1,7 @@
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib'
 import { InstanceType, Port, type ISecurityGroup, SecurityGroup, SubnetType, type IVpc } from 'aws-cdk-lib/aws-ec2'
 import type { IGrantable } from 'aws-cdk-lib/aws-iam'
-import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs'
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs'
 import {
   CaCertificate,
   Credentials,
@@ -12,6 +12,7 @@ import {
   StorageType,
 } from 'aws-cdk-lib/aws-rds'
 import { Construct } from 'constructs'
+import { logGroup } from './log-group.ts'
 
 export interface DatabaseProps {
   /** DB instance identifier; fixed so its log group can be created (with a retention) before it. */
@@ -56,11 +57,12 @@ export class Database extends Construct {
 
     // Created here rather than with `cloudwatchLogsRetention`, which would add a log-retention
     // Lambda to the stack just to set a number.
-    const postgresLogs = new LogGroup(this, 'PostgresLogs', {
-      logGroupName: `/aws/rds/instance/${props.identifier}/postgresql`,
-      retention: props.logRetention,
-      removalPolicy: props.retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
-    })
+    const postgresLogs = logGroup(
+      this,
+      'PostgresLogs',
+      { logRetention: props.logRetention, removalPolicy: props.retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY },
+      `/aws/rds/instance/${props.identifier}/postgresql`,
+    )
 
     this.instance = new DatabaseInstance(this, 'Instance', {
       instanceIdentifier: props.identifier,

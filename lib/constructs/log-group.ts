@@ -8,7 +8,10 @@ export interface LogGroupSettings {
   readonly removalPolicy: RemovalPolicy
 }
 
-/** A log group of ours: created explicitly (no log-retention Lambda), with the stage's retention and removal policy. */
-export function logGroup(scope: Construct, id: string, settings: LogGroupSettings): LogGroup {
-  return new LogGroup(scope, id, { retention: settings.logRetention, removalPolicy: settings.removalPolicy })
+/**
+ * A log group of ours: created explicitly (no log-retention Lambda), with the stage's retention and
+ * removal policy; `logGroupName` where AWS writes to a group of a fixed name (RDS), else generated.
+ */
+export function logGroup(scope: Construct, id: string, settings: LogGroupSettings, logGroupName?: string): LogGroup {
+  return new LogGroup(scope, id, { ...(logGroupName === undefined ? {} : { logGroupName }), retention: settings.logRetention, removalPolicy: settings.removalPolicy })
 }
