@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync } from 'node:fs'
 import { cpus, loadavg } from 'node:os'
 import { join } from 'node:path'
 import { startBenchStack, type BenchStack } from './bench-stack.ts'
@@ -15,6 +15,7 @@ import { Checks, formatTable, type Row, type Section, type SummaryEntry } from '
 import { countRoundTrips } from './round-trips.ts'
 import { measureSearch, type SearchPlan } from './search.ts'
 import { measureThroughput, type ThroughputPlan } from './throughput.ts'
+import { writeJsonFile } from './supervise.mjs'
 
 /**
  * `npm run bench [-- --quick] [-- --check] [-- --record] [-- --only=cold,handler,e2e,fanout,history]`
@@ -156,13 +157,10 @@ function report(state: RunState, status: 'running' | 'complete' | 'timed out') {
   }
 }
 
-/** Written after every section, by rename, so a reader (or a time-out) never sees half a file. */
+/** Written at the start and the end of every section (by rename: never half a file). */
 function writeReport(file: string, value: unknown): void {
   mkdirSync(RESULTS, { recursive: true })
-  // Ends in .json, so git ignores it too if a crash leaves it behind.
-  const temporary = `${file}.${process.pid}.tmp.json`
-  writeFileSync(temporary, `${JSON.stringify(value, null, 2)}\n`)
-  renameSync(temporary, file)
+  writeJsonFile(file, value)
 }
 
 function readBaseline(): Map<string, SummaryEntry> {

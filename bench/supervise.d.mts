@@ -8,3 +8,4 @@ export interface SuperviseOptions {
   log?: (line: string) => void
 }
 export function supervise(options: SuperviseOptions): Promise<number>
+export function writeJsonFile(file: string, value: unknown): void

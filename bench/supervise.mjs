@@ -73,12 +73,18 @@ function markTimedOut(file) {
     report = { status: 'running', finished: [] }
   }
   if (report.status !== 'running') return report.unfinished
-  report.status = 'timed out'
-  report.stoppedFromOutside = true
-  const temporary = `${file}.${process.pid}.tmp.json`
-  writeFileSync(temporary, `${JSON.stringify(report, null, 2)}\n`)
-  renameSync(temporary, file)
+  writeJsonFile(file, { ...report, status: 'timed out', stoppedFromOutside: true })
   return report.unfinished
+}
+
+/**
+ * Writes `value` as JSON by rename, so a reader (or a time-out) never sees half a file; the
+ * temporary name ends in .json, so git ignores it too if a crash leaves it behind. Also run.ts's.
+ */
+export function writeJsonFile(file, value) {
+  const temporary = `${file}.${process.pid}.tmp.json`
+  writeFileSync(temporary, `${JSON.stringify(value, null, 2)}\n`)
+  renameSync(temporary, file)
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

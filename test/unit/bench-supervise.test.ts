@@ -16,8 +16,8 @@ import { supervise } from '../../bench/supervise.mjs'
 const dir = mkdtempSync(join(tmpdir(), 'bench-supervise-'))
 after(() => rmSync(dir, { recursive: true, force: true }))
 
-/** A child script that writes a `running` report naming `history`, says its limit ends now, then does `then`. */
-function child(name: string, then: string): { entry: string; latestFile: string } {
+/** A child script that writes a `running` report naming `history`, says its limit ends now, then does `then(latestFile)`. */
+function child(name: string, then: (latestFile: string) => string): { entry: string; latestFile: string } {
   const latestFile = join(dir, `${name}.latest.json`)
   const entry = join(dir, `${name}.mjs`)
   writeFileSync(
@@ -27,7 +27,7 @@ function child(name: string, then: string): { entry: string; latestFile: string 
       `writeFileSync(${JSON.stringify(latestFile)}, JSON.stringify({ status: 'running', finished: ['cold'], unfinished: 'history', summary: [{ id: 'x', value: 1 }] }))`,
       'process.channel.unref()',
       // Once the message is out (the callback), as a stuck bench would be after sending it.
-      `process.send({ deadline: Date.now() }, () => { ${then} })`,
+      `process.send({ deadline: Date.now() }, () => { ${then(latestFile)} })`,
     ].join('\n'),
   )
   return { entry, latestFile }
@@ -36,7 +36,7 @@ function child(name: string, then: string): { entry: string; latestFile: string 
 describe('bench/supervise.mjs', () => {
   test('kills a child still busy past its limit, marks its report timed out and exits 1', async () => {
     // Busy for 30 s at most, then exit 3: a supervisor that fails to kill it fails the test, not hangs it.
-    const { entry, latestFile } = child('stuck', 'const until = Date.now() + 30_000; while (Date.now() < until) {} process.exit(3)')
+    const { entry, latestFile } = child('stuck', () => 'const until = Date.now() + 30_000; while (Date.now() < until) {} process.exit(3)')
     const lines: string[] = []
     const code = await supervise({ entry, latestFile, graceMs: 50, execArgv: [], log: (line) => lines.push(line) })
     assert.equal(code, 1)
@@ -52,7 +52,7 @@ describe('bench/supervise.mjs', () => {
   test('a child that ends by itself keeps its exit code and its report', async () => {
     for (const [name, exit] of [['ok', 0], ['failed', 1]] as const) {
       // Marks its report complete before leaving, as bench/run.ts does, well inside a long grace.
-      const { entry, latestFile } = child(name, `writeFileSync(${JSON.stringify(join(dir, `${name}.latest.json`))}, JSON.stringify({ status: 'complete' })); process.exit(${exit})`)
+      const { entry, latestFile } = child(name, (file) => `writeFileSync(${JSON.stringify(file)}, JSON.stringify({ status: 'complete' })); process.exit(${exit})`)
       const lines: string[] = []
       const code = await supervise({ entry, latestFile, graceMs: 600_000, execArgv: [], log: (line) => lines.push(line) })
       assert.equal(code, exit, name)
